@@ -1,0 +1,48 @@
+// The `codefleet` subcommands. main.cpp parses flags (CLI11) into these option structs;
+// each command lives in its own file and returns the process exit code:
+// 0 = success / no errors, 1 = the command ran and found errors (or infeasibility),
+// 2 = the command could not run (bad flags, unreadable or malformed input).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace codefleet::cli {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFindings = 1;
+constexpr int kExitUsage = 2;
+
+struct CommonOptions {
+  std::vector<std::string> catalog_dirs;  // --catalog DIR (overlays, applied in order)
+  std::string output = "table";           // table | json
+  std::optional<std::string> price_fallback;  // --price-fallback REGION
+};
+
+struct ValidateOptions {
+  std::string spec_file;
+};
+int run_validate(const CommonOptions& common, const ValidateOptions& opts);
+
+struct CatalogListOptions {
+  std::optional<std::string> region;
+  std::optional<std::string> family;
+  int64_t min_gpus = 0;
+  bool hibernation = false;
+};
+int run_catalog_list(const CommonOptions& common, const CatalogListOptions& opts);
+
+struct CatalogShowOptions {
+  std::string sku;
+  std::optional<std::string> region;
+};
+int run_catalog_show(const CommonOptions& common, const CatalogShowOptions& opts);
+
+struct ImportOptions {
+  std::vector<std::string> files;
+};
+int run_import_prices(const CommonOptions& common, const ImportOptions& opts);
+int run_import_skus(const CommonOptions& common, const ImportOptions& opts);
+
+}  // namespace codefleet::cli

@@ -1,0 +1,43 @@
+#include "cli/common.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "core/time.h"
+
+namespace codefleet::cli {
+
+std::optional<Catalog> load_catalog(const CommonOptions& common) {
+  auto cat = Catalog::load_default();
+  if (!cat) {
+    print_error(cat.error());
+    return std::nullopt;
+  }
+  for (const auto& dir : common.catalog_dirs) {
+    auto ok = cat->apply_overlay_dir(dir);
+    if (!ok) {
+      print_error(ok.error());
+      return std::nullopt;
+    }
+  }
+  return std::move(*cat);
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kNotFound, "cannot open file (does it exist?)", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return make_error(ErrorCode::kInternal, "read failed", path);
+  return ss.str();
+}
+
+void print_error(const Error& e) { std::cerr << "codefleet: error: " << e.describe() << "\n"; }
+void print_error(const std::string& message) { std::cerr << "codefleet: error: " << message << "\n"; }
+
+std::string today_utc() { return format_rfc3339(SystemClock().now()).substr(0, 10); }
+
+}  // namespace codefleet::cli

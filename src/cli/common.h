@@ -1,0 +1,22 @@
+// Helpers shared by the CLI commands: loading the catalog with its overlays, reading
+// files, printing errors in one consistent shape.
+#pragma once
+
+#include <string>
+
+#include "catalog/catalog.h"
+#include "cli/commands.h"
+#include "core/result.h"
+
+namespace codefleet::cli {
+
+// The default catalog plus every --catalog overlay. Errors are printed; nullopt then.
+std::optional<Catalog> load_catalog(const CommonOptions& common);
+Result<std::string> read_text_file(const std::string& path);
+// "codefleet: error: <location>: <message>" on stderr.
+void print_error(const Error& e);
+void print_error(const std::string& message);
+// Today's date (UTC) as YYYY-MM-DD, from the wall clock: only the CLI reads it.
+std::string today_utc();
+
+}  // namespace codefleet::cli

@@ -1,0 +1,77 @@
+// `codefleet`: the command-line entry point. Parses flags and dispatches to one
+// function per subcommand (see commands.h for the exit-code contract).
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+using namespace codefleet::cli;
+
+int main(int argc, char** argv) {
+  CLI::App app{"codefleet: plan, validate and run an AI auto-coding fleet on Azure"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("codefleet 0.1.0"));
+  CommonOptions common;
+  auto add_common = [&](CLI::App* cmd, bool with_fallback) {
+    cmd->add_option("--catalog", common.catalog_dirs,
+                    "catalog overlay directory (from `catalog import-*`); repeatable, later ones win");
+    cmd->add_option("-o,--output", common.output, "output format")->check(CLI::IsMember({"table", "json"}));
+    if (with_fallback) {
+      cmd->add_option("--price-fallback", common.price_fallback,
+                      "use this region's price where the requested region has none, marked as estimated");
+    }
+  };
+
+  ValidateOptions validate;
+  auto* v = app.add_subcommand("validate", "check a fleet spec against Azure's facts and the spec's policies");
+  v->add_option("spec", validate.spec_file, "fleet spec (YAML)")->required();
+  add_common(v, true);
+
+  auto* cat = app.add_subcommand("catalog", "query and import Azure VM sizes and prices");
+  cat->require_subcommand(1);
+  CatalogListOptions list;
+  auto* l = cat->add_subcommand("list", "list VM sizes");
+  l->add_option("--region", list.region, "only sizes offered in (or priced for) this region");
+  l->add_option("--family", list.family, "series (Dsv5) or quota family (standardDSv5Family)");
+  l->add_option("--min-gpus", list.min_gpus, "at least this many GPUs")->check(CLI::Range(0, 64));
+  l->add_flag("--hibernation", list.hibernation, "only sizes that can hibernate");
+  add_common(l, true);
+  CatalogShowOptions show;
+  auto* s = cat->add_subcommand("show", "show one VM size with its prices and sources");
+  s->add_option("sku", show.sku, "VM size, e.g. Standard_NC40ads_H100_v5")->required();
+  s->add_option("--region", show.region, "only this region's prices");
+  add_common(s, true);
+  ImportOptions import_prices;
+  auto* ip = cat->add_subcommand("import-prices", "import Azure Retail Prices API pages into an overlay");
+  ip->add_option("pages", import_prices.files, "page JSON files (Items[], NextPageLink)")->required();
+  ip->add_option("--catalog", common.catalog_dirs, "overlay directory to write")->required();
+  ImportOptions import_skus;
+  auto* is = cat->add_subcommand("import-skus", "import `az vm list-skus --output json` into an overlay");
+  is->add_option("file", import_skus.files, "list-skus JSON file")->required()->expected(1);
+  is->add_option("--catalog", common.catalog_dirs, "overlay directory to write")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  try {
+    if (*v) return run_validate(common, validate);
+    if (*l) return run_catalog_list(common, list);
+    if (*s) return run_catalog_show(common, show);
+    if (*ip) return run_import_prices(common, import_prices);
+    if (*is) return run_import_skus(common, import_skus);
+  } catch (const std::exception& e) {
+    std::cerr << "codefleet: internal error: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  return kExitUsage;
+}

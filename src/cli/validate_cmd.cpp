@@ -1,0 +1,55 @@
+// `codefleet validate SPEC`: parse the spec, run every rule, print the findings.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "spec/validate.h"
+
+namespace codefleet::cli {
+
+int run_validate(const CommonOptions& common, const ValidateOptions& opts) {
+  auto parsed = parse_spec_file(opts.spec_file);
+  if (!parsed) {
+    std::cerr << parsed.error().describe();
+    return kExitUsage;
+  }
+  auto catalog = load_catalog(common);
+  if (!catalog) return kExitUsage;
+  codefleet::ValidateOptions vo;
+  if (common.price_fallback) vo.price_fallback_region = *common.price_fallback;
+  auto findings = validate_spec(*parsed, *catalog, vo);
+  size_t errors = std::count_if(findings.begin(), findings.end(), is_error);
+  size_t warnings = findings.size() - errors;
+  if (common.output == "json") {
+    nlohmann::ordered_json j;
+    j["file"] = opts.spec_file;
+    j["findings"] = nlohmann::ordered_json::array();
+    for (const auto& f : findings) {
+      j["findings"].push_back({{"rule", f.rule},
+                               {"severity", severity_name(f.severity)},
+                               {"path", f.path},
+                               {"line", f.pos.line},
+                               {"column", f.pos.column},
+                               {"message", f.message},
+                               {"suggestion", f.suggestion}});
+    }
+    j["errors"] = errors;
+    j["warnings"] = warnings;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    for (const auto& f : findings) {
+      std::cout << fmt::format("{}:{}:{}: {} [{}] {}\n", opts.spec_file, f.pos.line, f.pos.column,
+                               severity_name(f.severity), f.rule, f.path);
+      std::cout << "    " << f.message << "\n";
+      if (!f.suggestion.empty()) std::cout << "    fix: " << f.suggestion << "\n";
+    }
+    std::cout << fmt::format("{}: {} error{}, {} warning{}\n", opts.spec_file, errors, errors == 1 ? "" : "s",
+                             warnings, warnings == 1 ? "" : "s");
+  }
+  return errors > 0 ? kExitFindings : kExitOk;
+}
+
+}  // namespace codefleet::cli

@@ -1,0 +1,23 @@
+// Small text helpers shared by parsers: case-insensitive compare, edit distance
+// for "did you mean" suggestions, splitting and trimming.
+//
+//   closest_match("min_node", {"min_nodes", "max_nodes"});  // "min_nodes"
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace codefleet {
+
+std::string to_lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b);
+bool icontains(std::string_view haystack, std::string_view needle);
+size_t edit_distance(std::string_view a, std::string_view b);
+// The candidate nearest to `word` (case-insensitive edit distance), or "" when none is
+// close enough to be a plausible typo (distance > max(2, len/3)).
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
+std::string_view trim(std::string_view s);
+std::vector<std::string> split(std::string_view s, char sep);
+
+}  // namespace codefleet

@@ -1,0 +1,55 @@
+// Durations, time points and the injected clock.
+//
+// The domain never reads the wall clock: it takes a `Clock&`. Production code
+// passes `SystemClock`; tests and the simulator pass `SimulatedClock` and move it.
+//
+//   SimulatedClock clock(*parse_rfc3339("2026-01-05T10:00:00Z"));
+//   clock.advance(*parse_duration("30m"));
+//   format_rfc3339(clock.now());   // "2026-01-05T10:30:00Z"
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace codefleet {
+
+using Duration = std::chrono::milliseconds;
+using TimePoint = std::chrono::sys_time<std::chrono::milliseconds>;
+
+// "90s", "30m", "1h30m", "2d", "500ms", "0". A bare number is an error (the unit is required).
+Result<Duration> parse_duration(std::string_view text);
+// The shortest exact form: "1h30m", "45s", "0s".
+std::string format_duration(Duration d);
+
+// RFC 3339: "2026-01-05T10:00:00Z", "2026-01-05T11:00:00.250+01:00".
+Result<TimePoint> parse_rfc3339(std::string_view text);
+// Always UTC with a "Z"; milliseconds only when non-zero.
+std::string format_rfc3339(TimePoint t);
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimePoint now() const = 0;
+};
+
+class SimulatedClock final : public Clock {
+ public:
+  explicit SimulatedClock(TimePoint start = TimePoint{}) : now_(start) {}
+  TimePoint now() const override { return now_; }
+  void advance(Duration d) { now_ += d; }
+  void set(TimePoint t) { now_ = t; }
+
+ private:
+  TimePoint now_;
+};
+
+// The wall clock. Only adapters (CLI, server) construct one.
+class SystemClock final : public Clock {
+ public:
+  TimePoint now() const override;
+};
+
+}  // namespace codefleet
