@@ -100,11 +100,11 @@ class PriceEstimateMismatch final : public Rule {
     std::string scale;
     if (per_vcpu) {
       int64_t vcpus = pool.max_nodes * size.vcpus;
-      scale = fmt::format("; at pool '{}''s {} vCPUs that is {} an hour assumed vs {} at list price", pool.name,
+      scale = fmt::format("; for pool '{}' at {} vCPUs: {} an hour assumed vs {} at list price", pool.name,
                           vcpus, usd(a.max_usd * vcpus), usd(actual * vcpus));
     }
     ctx.report("price-estimate-mismatch", Severity::kWarning,
-               pool.price_assumption && &a == &*pool.price_assumption ? a.path : a.path,
+               a.path,
                fmt::format("assumes {} {} for {}, but the catalog's list price for {} in {} is {} {} ({} per "
                            "VM-hour{}; source: {}{}) — {}{}% off{}",
                            stated, unit, a.sku.empty() ? (a.series.empty() ? size.sku : a.series) : a.sku,
