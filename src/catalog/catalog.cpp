@@ -285,12 +285,15 @@ Offered Catalog::offered(std::string_view sku, std::string_view region) const {
     region_has_availability = true;
     if (iequals(a.sku, sku)) return a.restriction.empty() ? Offered::kYes : Offered::kRestricted;
   }
+  // A list-skus import for the region lists every size the subscription can deploy
+  // there: absent from it means not offered, whatever the price list says.
+  if (region_has_availability) return Offered::kNo;
+  // Without one, a price row shows the size is sold there; a missing price proves
+  // nothing (price sources skip sizes), so: unknown.
   for (const auto& p : prices_) {
     if (p.region == r && iequals(p.sku, sku)) return Offered::kYes;
   }
-  // A list-skus import for the region lists every size: absent there means not offered.
-  // Without one, a missing price proves nothing (price sources skip sizes), so: unknown.
-  return region_has_availability ? Offered::kNo : Offered::kUnknown;
+  return Offered::kUnknown;
 }
 
 std::string missing_price_hint(std::string_view sku, std::string_view region) {

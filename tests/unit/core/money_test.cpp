@@ -1,0 +1,68 @@
+#include <gtest/gtest.h>
+
+#include "core/money.h"
+
+namespace codefleet {
+namespace {
+
+struct ParseCase {
+  const char* text;
+  int64_t micros;
+};
+
+class MoneyParse : public testing::TestWithParam<ParseCase> {};
+
+TEST_P(MoneyParse, ParsesExactly) {
+  auto m = Money::parse(GetParam().text);
+  ASSERT_TRUE(m) << GetParam().text << ": " << m.error().message;
+  EXPECT_EQ(m->micros(), GetParam().micros);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, MoneyParse,
+                         testing::Values(ParseCase{"0", 0}, ParseCase{"6.98", 6'980'000},
+                                         ParseCase{"4.50", 4'500'000}, ParseCase{"$1,234.5", 1'234'500'000},
+                                         ParseCase{"-0.000001", -1}, ParseCase{"0.0000005", 1},
+                                         ParseCase{"0.0000004", 0}, ParseCase{" 12 ", 12'000'000},
+                                         ParseCase{"0.883562", 883'562}));
+
+TEST(Money, RejectsGarbage) {
+  for (const char* bad : {"", "abc", "1.2.3", "4,50x", "$", "--1", "1e5"}) {
+    auto m = Money::parse(bad);
+    EXPECT_FALSE(m) << bad;
+    if (!m) {
+      EXPECT_EQ(m.error().code, ErrorCode::kInvalidInput);
+    }
+  }
+}
+
+TEST(Money, RejectsOverflow) { EXPECT_FALSE(Money::parse("99999999999999999999")); }
+
+TEST(Money, Formats) {
+  EXPECT_EQ(Money::from_micros(6'980'000).to_string(), "6.98");
+  EXPECT_EQ(Money::from_micros(6'980'000).to_string(4), "6.9800");
+  EXPECT_EQ(Money::from_micros(12'000'000).to_string(), "12");
+  EXPECT_EQ(Money::from_micros(5'095'400'000).to_string(2), "5095.40");
+  EXPECT_EQ(Money::from_micros(-1'005'000).to_string(2), "-1.01");  // half away from zero
+  EXPECT_EQ(Money::from_micros(1'005'000).to_string(2), "1.01");
+  EXPECT_EQ(Money::from_micros(1'004'999).to_string(2), "1.00");
+}
+
+TEST(Money, MulDivRoundsHalfAwayFromZero) {
+  // A one-year reservation total of 7740 USD is 0.883562 USD an hour (7740 / 8760).
+  EXPECT_EQ(Money::from_usd(7740).mul_div(1, 8760).micros(), 883'562);
+  EXPECT_EQ(Money::from_usd(11297).mul_div(1, 26280).micros(), 429'871);
+  EXPECT_EQ(Money::from_micros(5).mul_div(1, 2).micros(), 3);
+  EXPECT_EQ(Money::from_micros(-5).mul_div(1, 2).micros(), -3);
+  // 36 H100 nodes × $6.98 × 730 h, no intermediate overflow.
+  EXPECT_EQ(Money::from_micros(6'980'000).mul_div(36 * 730, 1).to_string(2), "183434.40");
+}
+
+TEST(Money, ScaledDecimal) {
+  EXPECT_EQ(*parse_scaled_decimal("218.75", 1024), 224'000);
+  EXPECT_EQ(*parse_scaled_decimal("0.1667", 1000), 167);
+  EXPECT_EQ(*parse_scaled_decimal("0.5", 1024), 512);
+  EXPECT_FALSE(parse_scaled_decimal("x", 1));
+}
+
+}  // namespace
+}  // namespace codefleet

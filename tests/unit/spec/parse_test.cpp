@@ -1,0 +1,126 @@
+// Bad specs: each gives a clear error naming file, line:column and field; nothing crashes.
+#include <gtest/gtest.h>
+
+#include "spec_fixture.h"
+
+namespace codefleet {
+namespace {
+
+using testing_support::SpecBuilder;
+
+struct BadCase {
+  std::string name;
+  std::string from;
+  std::string to;
+  std::string want_path;     // the error's field path
+  std::string want_message;  // a fragment of the message
+  int want_line;
+};
+
+class BadSpec : public testing::TestWithParam<BadCase> {};
+
+TEST_P(BadSpec, FailsWithLocatedMessage) {
+  const BadCase& c = GetParam();
+  std::string yaml = SpecBuilder().replace(c.from, c.to).text();
+  auto parsed = parse_spec(yaml, "fleet.yaml");
+  ASSERT_FALSE(parsed) << "should not parse";
+  const auto& errors = parsed.error().errors;
+  ASSERT_FALSE(errors.empty());
+  EXPECT_EQ(errors[0].path, c.want_path) << parsed.error().describe();
+  EXPECT_NE(errors[0].message.find(c.want_message), std::string::npos) << parsed.error().describe();
+  EXPECT_EQ(errors[0].pos.line, c.want_line) << parsed.error().describe();
+  std::string text = parsed.error().describe();
+  EXPECT_EQ(text.rfind("fleet.yaml:", 0), 0u) << text;
+}
+
+const std::string kPool1 = "environments[0].pools[1]";
+
+INSTANTIATE_TEST_SUITE_P(
+    All, BadSpec,
+    testing::Values(
+        BadCase{"wrong_type", "max_nodes: 10", "max_nodes: ten", kPool1 + ".max_nodes", "not a whole number", 32},
+        BadCase{"negative", "max_nodes: 10", "max_nodes: -1", kPool1 + ".max_nodes", "out of range", 32},
+        BadCase{"absurd", "max_nodes: 10", "max_nodes: 99999999", kPool1 + ".max_nodes", "out of range", 32},
+        BadCase{"min_above_max", "min_nodes: 1", "min_nodes: 20", kPool1 + ".min_nodes", "above max_nodes", 31},
+        BadCase{"list_expected", "regions: [eastus]", "regions: eastus", "regions", "must be a list", 3},
+        BadCase{"bad_enum", "action: hibernate", "action: sleep", kPool1 + ".idle.action", "not one of", 33},
+        BadCase{"bad_duration", "after: 30m}\n        classes: [web]", "after: 30 minutes}\n        classes: [web]",
+                kPool1 + ".idle.after", "not a duration", 33},
+        BadCase{"bad_money", "amount_usd: \"5000\"", "amount_usd: \"lots\"", "budgets[0].amount_usd", "not an amount",
+                39},
+        BadCase{"zero_budget", "amount_usd: \"5000\"", "amount_usd: \"0\"", "budgets[0].amount_usd", "more than zero",
+                39},
+        BadCase{"missing_required", "        sku: Standard_D4s_v5\n", "", kPool1 + ".sku", "required field 'sku'", 29},
+        BadCase{"unknown_class_ref", "classes: [web]", "classes: [webb]", kPool1 + ".classes[0]",
+                "unknown workload class 'webb'", 34},
+        BadCase{"duplicate_pool", "name: cpu", "name: gpu", kPool1 + ".name", "defined twice", 29},
+        BadCase{"bad_version", "version: 1", "version: 7", "version", "out of range", 1},
+        BadCase{"huge_quota", "total_vcpus: 1000", "total_vcpus: 99999999999", "quotas[0].total_vcpus",
+                "out of range", 9},
+        BadCase{"bad_bool", "max_nodes: 2\n", "max_nodes: 2\n        spot: maybe\n", "environments[0].pools[0].spot",
+                "true or false", 27}),
+    [](const testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+TEST(BadSpec, YamlSyntaxErrorHasLineAndColumn) {
+  auto parsed = parse_spec("version: 1\nname: [unclosed\nregions: [eastus]\n", "broken.yaml");
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().describe().find("YAML syntax error"), std::string::npos);
+  EXPECT_GT(parsed.error().errors[0].pos.line, 1);
+}
+
+TEST(BadSpec, EmptyAndNonMappingDocuments) {
+  EXPECT_FALSE(parse_spec("", "empty.yaml"));
+  EXPECT_FALSE(parse_spec("- just\n- a list\n", "list.yaml"));
+  EXPECT_FALSE(parse_spec("42\n", "scalar.yaml"));
+}
+
+TEST(BadSpec, MissingFile) {
+  auto parsed = parse_spec_file("/nonexistent/fleet.yaml");
+  ASSERT_FALSE(parsed);
+  EXPECT_NE(parsed.error().describe().find("/nonexistent/fleet.yaml"), std::string::npos);
+}
+
+TEST(BadSpec, CollectsEveryError) {
+  std::string yaml = SpecBuilder().replace("max_nodes: 10", "max_nodes: -1").replace("max_nodes: 2", "max_nodes: x").text();
+  auto parsed = parse_spec(yaml, "fleet.yaml");
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error().errors.size(), 2u) << parsed.error().describe();
+}
+
+TEST(Spec, UnknownFieldIsAWarningWithTheClosestName) {
+  auto parsed = parse_spec(SpecBuilder().replace("min_nodes: 1", "min_node: 1").text(), "fleet.yaml");
+  ASSERT_TRUE(parsed);
+  ASSERT_EQ(parsed->warnings.size(), 1u);
+  EXPECT_EQ(parsed->warnings[0].path, kPool1 + ".min_node");
+  EXPECT_EQ(parsed->warnings[0].suggestion, "did you mean 'min_nodes'?");
+  EXPECT_EQ(parsed->warnings[0].pos.line, 31);
+}
+
+TEST(Spec, ParsesTheBaseSpec) {
+  auto parsed = parse_spec(SpecBuilder().text(), "fleet.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().describe();
+  const Spec& s = parsed->spec;
+  ASSERT_EQ(s.all_pools().size(), 2u);
+  const Pool* cpu = s.find_pool("cpu");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->environment, "prod");
+  EXPECT_EQ(cpu->region, "eastus");
+  EXPECT_EQ(cpu->idle_action, IdleAction::kHibernate);
+  EXPECT_EQ(cpu->idle_after, std::chrono::minutes(30));
+  EXPECT_EQ(s.budgets[0].amount_usd.micros(), 5'000'000'000);
+  EXPECT_EQ(s.budgets[0].thresholds_pct, (std::vector<int64_t>{50, 80, 100}));
+  EXPECT_EQ(s.quotas[0].families.at("StandardNCadsH100v5Family"), 80);
+  EXPECT_EQ(s.classes[0].resources.gpu_milli, 1000);
+  EXPECT_EQ(parsed->position_of(kPool1 + ".sku").line, 30);
+}
+
+TEST(Spec, ExamplesParse) {
+  for (const char* f : {"/examples/seed.yaml", "/examples/recommended.yaml"}) {
+    auto parsed = parse_spec_file(std::string(CODEFLEET_SOURCE_DIR) + f);
+    ASSERT_TRUE(parsed) << f << ": " << parsed.error().describe();
+    EXPECT_TRUE(parsed->warnings.empty()) << f;
+  }
+}
+
+}  // namespace
+}  // namespace codefleet
