@@ -25,6 +25,14 @@ std::string pool_list(const std::vector<const Pool*>& pools) {
   return fmt::format("{}", fmt::join(parts, ", "));
 }
 
+bool has_gpu(const RuleContext& ctx, const FamilyUse& u) {
+  for (const Pool* p : u.pools) {
+    const VmSize* s = ctx.catalog.find_size(p->sku);
+    if (s && s->gpu_milli > 0) return true;
+  }
+  return false;
+}
+
 class QuotaRule final : public Rule {
  public:
   std::vector<std::string> ids() const override { return {"quota-exceeded", "quota-undeclared"}; }
@@ -67,8 +75,10 @@ class QuotaRule final : public Rule {
                      fmt::format("no quota declared for {} in {}; pools {} need up to {} vCPUs of it", u.family,
                                  region, pool_list(u.pools), u.vcpus),
                      fmt::format("declare it under quotas (region: {}, families: {{{}: N}}) from "
-                                 "`az vm list-usage --location {}`; new subscriptions often have 0 for GPU families",
-                                 region, u.family, region));
+                                 "`az vm list-usage --location {}`{}",
+                                 region, u.family, region,
+                                 has_gpu(ctx, u) ? "; GPU families often start at 0 vCPUs and need a quota request"
+                                                 : ""));
           continue;
         }
         for (const Pool* p : u.pools) {

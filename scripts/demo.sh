@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make demo`: the CLI on the bundled examples.
+set -uo pipefail
+CF="${1:-build/src/cli/codefleet}"
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; echo "(exit code $?)"; }
+
+step "$CF" catalog show Standard_NC40ads_H100_v5 --region eastus
+step "$CF" catalog list --hibernation --region eastus
+step "$CF" validate examples/seed.yaml
+step "$CF" validate examples/recommended.yaml
+exit 0

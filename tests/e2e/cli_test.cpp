@@ -1,0 +1,257 @@
+// End-to-end: run the real `codefleet` binary and check exit codes and output.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+std::string quote(const std::string& s) { return "'" + s + "'"; }
+
+CliRun run(const std::string& args) {
+  std::string cmd = "cd " + quote(CODEFLEET_SOURCE_DIR) + " && " + quote(CODEFLEET_BINARY) + " " + args + " 2>&1";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+nlohmann::json json_of(const CliRun& r) {
+  try {
+    return nlohmann::json::parse(r.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not JSON: " << e.what() << "\n" << r.out;
+    return {};
+  }
+}
+
+std::string temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("codefleet-e2e-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+std::string write_file(const std::string& dir, const std::string& name, const std::string& text) {
+  std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(CatalogShow, H100FactsAndPricesWithSources) {
+  CliRun r = run("catalog show Standard_NC40ads_H100_v5 --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  EXPECT_EQ(j["sku"], "Standard_NC40ads_H100_v5");
+  EXPECT_EQ(j["vcpus"], 40);
+  EXPECT_EQ(j["memory_gib"], 320);
+  EXPECT_EQ(j["gpus"], 1);
+  std::string family = j["quota_family"];
+  for (auto& c : family) c = static_cast<char>(std::tolower(c));
+  EXPECT_EQ(family, "standardncadsh100v5family");
+  EXPECT_EQ(j["hibernation_supported"], false);
+  ASSERT_FALSE(j["prices"].empty());
+  for (const auto& p : j["prices"]) {
+    EXPECT_FALSE(p["source"].get<std::string>().empty());
+    EXPECT_TRUE(p.contains("as_of"));
+    EXPECT_TRUE(p.contains("region"));
+    EXPECT_TRUE(p.contains("type"));
+    EXPECT_GT(p["usd_per_hour"].get<double>(), 0);
+  }
+}
+
+TEST(CatalogShow, D4sV5CanHibernate) {
+  CliRun r = run("catalog show standard_d4s_v5 --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json_of(r)["hibernation_supported"], true);
+}
+
+TEST(CatalogShow, MissingRegionPriceIsNeverSilentlyReplaced) {
+  CliRun r = run("catalog show Standard_NC40ads_H100_v5 --region westeurope --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  EXPECT_TRUE(j["prices"].empty());
+  ASSERT_EQ(j["missing_prices"].size(), 1u);
+  EXPECT_NE(j["missing_prices"][0]["how_to_import"].get<std::string>().find("import-prices"), std::string::npos);
+
+  CliRun est = run("catalog show Standard_NC40ads_H100_v5 --region westeurope --price-fallback eastus --output json");
+  ASSERT_EQ(est.exit_code, 0) << est.out;
+  auto e = json_of(est);
+  ASSERT_FALSE(e["prices"].empty());
+  EXPECT_EQ(e["prices"][0]["estimated"], true);
+  EXPECT_EQ(e["prices"][0]["estimated_from"], "eastus");
+  EXPECT_EQ(e["prices"][0]["region"], "westeurope");
+}
+
+TEST(CatalogShow, UnknownSkuSuggests) {
+  CliRun r = run("catalog show Standard_NC40ads_H100_v4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("did you mean 'Standard_NC40ads_H100_v5'"), std::string::npos) << r.out;
+}
+
+TEST(CatalogList, FiltersHibernationAndGpus) {
+  CliRun r = run("catalog list --hibernation --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  ASSERT_FALSE(j["sizes"].empty());
+  for (const auto& s : j["sizes"]) EXPECT_EQ(s["hibernation_supported"], true) << s["sku"];
+  CliRun g = run("catalog list --min-gpus 2 --output json");
+  auto gj = json_of(g);
+  ASSERT_EQ(gj["sizes"].size(), 1u);
+  EXPECT_EQ(gj["sizes"][0]["sku"], "Standard_NC80adis_H100_v5");
+  CliRun t = run("catalog list --family Dsv5");
+  EXPECT_EQ(t.exit_code, 0);
+  EXPECT_NE(t.out.find("Standard_D4s_v5"), std::string::npos);
+  EXPECT_EQ(t.out.find("Standard_D4s_v3"), std::string::npos);
+}
+
+TEST(Validate, SeedFailsWithTheRequirementsProblems) {
+  CliRun r = run("validate examples/seed.yaml --output json");
+  ASSERT_EQ(r.exit_code, 1) << r.out;
+  auto j = json_of(r);
+  std::map<std::string, int> by_rule;
+  std::set<std::string> hibernation_paths;
+  bool h100_mismatch = false;
+  for (const auto& f : j["findings"]) {
+    by_rule[f["rule"]]++;
+    for (const char* key : {"rule", "severity", "path", "line", "column", "message", "suggestion"}) {
+      EXPECT_TRUE(f.contains(key)) << key;
+    }
+    EXPECT_GT(f["line"].get<int>(), 0);
+    if (f["rule"] == "hibernation-unsupported") hibernation_paths.insert(f["path"]);
+    if (f["rule"] == "price-estimate-mismatch" &&
+        f["message"].get<std::string>().find("NCads_H100_v5") != std::string::npos) {
+      h100_mismatch = true;
+      EXPECT_EQ(f["severity"], "warning");
+    }
+  }
+  // Every seed pool asks to hibernate, and none of their sizes can (B, DSv3, H100, M).
+  EXPECT_EQ(hibernation_paths.size(), 5u);
+  for (const char* p : {"environments[0].pools[0].idle.action", "environments[1].pools[0].idle.action",
+                        "environments[2].pools[0].idle.action", "environments[2].pools[1].idle.action",
+                        "environments[2].pools[2].idle.action"}) {
+    EXPECT_TRUE(hibernation_paths.count(p)) << p;
+  }
+  EXPECT_TRUE(h100_mismatch);
+  EXPECT_GE(by_rule["hibernation-conflict"], 2);
+}
+
+TEST(Validate, RecommendedIsClean) {
+  CliRun r = run("validate examples/recommended.yaml");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("0 errors, 0 warnings"), std::string::npos) << r.out;
+}
+
+TEST(Validate, TableOutputNamesFileLineAndRule) {
+  CliRun r = run("validate examples/seed.yaml");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("examples/seed.yaml:100:24: error [hibernation-unsupported]"), std::string::npos) << r.out;
+}
+
+TEST(BadInput, MissingFileExits2) {
+  CliRun r = run("validate /nonexistent/spec.yaml");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find("/nonexistent/spec.yaml"), std::string::npos) << r.out;
+}
+
+TEST(BadInput, YamlSyntaxErrorExits2WithPosition) {
+  std::string dir = temp_dir("syntax");
+  std::string f = write_file(dir, "bad.yaml", "version: 1\nname: x\nregions: [eastus\nenvironments: []\n");
+  CliRun r = run("validate " + f);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find(f + ":"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("YAML syntax error"), std::string::npos) << r.out;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BadInput, WrongTypeExits2NamingTheField) {
+  std::string dir = temp_dir("type");
+  std::string f = write_file(dir, "bad.yaml",
+                             "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
+                             "      - name: p\n        sku: Standard_D4s_v5\n        max_nodes: lots\n");
+  CliRun r = run("validate " + f);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.out.find(f + ":9:20: environments[0].pools[0].max_nodes: 'lots' is not a whole number"),
+            std::string::npos)
+      << r.out;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BadInput, UnknownFieldWarnsWithClosestName) {
+  std::string dir = temp_dir("unknown");
+  std::string f = write_file(dir, "typo.yaml",
+                             "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
+                             "      - name: p\n        sku: Standard_D4s_v5\n        max_nodes: 1\n        idel: {}\n");
+  CliRun r = run("validate " + f + " --output json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  nlohmann::json unknown;
+  for (const auto& f : j["findings"]) {
+    if (f["rule"] == "unknown-field") unknown = f;
+  }
+  ASSERT_FALSE(unknown.is_null()) << r.out;
+  EXPECT_EQ(unknown["severity"], "warning");
+  EXPECT_EQ(unknown["line"], 10);
+  EXPECT_EQ(unknown["path"], "environments[0].pools[0].idel");
+  EXPECT_EQ(unknown["suggestion"], "did you mean 'idle'?");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BadInput, BadFlagsExit2) {
+  EXPECT_EQ(run("validate").exit_code, 2);
+  EXPECT_EQ(run("validate examples/seed.yaml --output xml").exit_code, 2);
+  EXPECT_EQ(run("frobnicate").exit_code, 2);
+  EXPECT_EQ(run("validate examples/recommended.yaml --catalog /nonexistent-dir").exit_code, 2);
+}
+
+TEST(Import, PricesThenValidateWithoutFallback) {
+  std::string dir = temp_dir("import");
+  std::string page = write_file(dir, "page0.json", R"({
+  "BillingCurrency": "USD", "CustomerEntityId": "Default", "CustomerEntityType": "Retail",
+  "Items": [
+    {"currencyCode": "USD", "tierMinimumUnits": 0.0, "retailPrice": 8.2, "unitPrice": 8.2,
+     "armRegionName": "westeurope", "location": "EU West", "effectiveStartDate": "2025-01-01T00:00:00Z",
+     "meterId": "00000000-0000-0000-0000-000000000001", "meterName": "NC40ads H100 v5",
+     "productId": "DZH318Z0PP0G", "skuId": "DZH318Z0PP0G/0001", "productName": "Virtual Machines NCads H100 v5 Series",
+     "skuName": "NC40ads H100 v5", "serviceName": "Virtual Machines", "serviceId": "DZH313Z7MMC8",
+     "serviceFamily": "Compute", "unitOfMeasure": "1 Hour", "type": "Consumption", "isPrimaryMeterRegion": true,
+     "armSkuName": "Standard_NC40ads_H100_v5"}
+  ],
+  "NextPageLink": null, "Count": 1})");
+  std::string overlay = dir + "/catalog";
+  CliRun imp = run("catalog import-prices " + page + " --catalog " + overlay);
+  ASSERT_EQ(imp.exit_code, 0) << imp.out;
+  EXPECT_NE(imp.out.find("imported 1 price"), std::string::npos) << imp.out;
+  CliRun show = run("catalog show Standard_NC40ads_H100_v5 --region westeurope --catalog " + overlay + " --output json");
+  auto j = json_of(show);
+  ASSERT_EQ(j["prices"].size(), 1u) << show.out;
+  EXPECT_EQ(j["prices"][0]["usd_per_hour"], 8.2);
+  EXPECT_EQ(j["prices"][0]["as_of"], "2025-01-01");
+  EXPECT_FALSE(j["prices"][0].contains("estimated"));
+  CliRun bad = run("catalog import-prices " + write_file(dir, "bad.json", "{\"Items\": [") + " --catalog " + overlay);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("bad.json:1:"), std::string::npos) << bad.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
