@@ -63,7 +63,7 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
   std::map<std::string, size_t> index;     // sku|region|type → position in out.prices
   std::map<std::string, std::string> start;  // same key → effectiveStartDate kept
   std::map<std::string, bool> low_priority;  // same key → kept row is a legacy Low Priority meter
-  std::vector<std::string> next_links;
+  std::string last_next_link;  // the NextPageLink of the last page given
   for (const auto& page : pages) {
     json doc;
     try {
@@ -87,9 +87,9 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
                                     doc["BillingCurrency"].get<std::string>()),
                         page.name + ": BillingCurrency");
     }
-    if (doc.contains("NextPageLink") && doc["NextPageLink"].is_string()) {
-      next_links.push_back(doc["NextPageLink"].get<std::string>());
-    }
+    last_next_link = doc.contains("NextPageLink") && doc["NextPageLink"].is_string()
+                         ? doc["NextPageLink"].get<std::string>()
+                         : "";
     const json& items = doc["Items"];
     for (size_t i = 0; i < items.size(); ++i) {
       const json& item = items[i];
@@ -180,12 +180,13 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
       }
     }
   }
-  // A NextPageLink whose page was not passed means the import is incomplete.
-  if (!next_links.empty() && static_cast<int>(next_links.size()) >= out.pages) {
+  // Pages are given in order; a last page that still points to a next one means the
+  // import stops short of the end of the result set.
+  if (!last_next_link.empty()) {
     out.warnings.push_back(fmt::format(
-        "the last page has a NextPageLink ({}): rows after it were not imported; fetch every page "
+        "the last page given has a NextPageLink ({}): rows after it were not imported; fetch and pass every page "
         "until NextPageLink is null",
-        next_links.back()));
+        last_next_link));
   }
   return out;
 }

@@ -115,7 +115,7 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
       if (prior) s = *prior;
       s.sku = *name;
       if (!prior || s.series.empty()) s.series = series_from_name(*name);
-      s.quota_family = *family;
+      if (!family->empty() || !prior) s.quota_family = *family;
       auto vcpus = number("vCPUs", 1);
       auto mem = number("MemoryGB", kMibPerGib);
       auto gpus = number("GPUs", kMilliPerGpu);
@@ -129,11 +129,12 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
                           where + " (" + *name + ")");
       }
       s.vcpus = *vcpus;
-      s.memory_mib = *mem;
+      // A capability missing from the capture keeps what the catalog already knew.
+      if (caps.count("MemoryGB") || !prior) s.memory_mib = *mem;
       // Fractional GPU sizes report a whole GPU here; keep the catalog's fraction.
       if (!prior || prior->gpu_milli == 0) s.gpu_milli = *gpus;
-      s.max_data_disks = *disks;
-      s.temp_storage_gib = *temp_mb / 1024;
+      if (caps.count("MaxDataDiskCount") || !prior) s.max_data_disks = *disks;
+      if (caps.count("MaxResourceVolumeMB") || !prior) s.temp_storage_gib = *temp_mb / 1024;
       s.hibernation_supported = flag("HibernationSupported");
       s.premium_storage = flag("PremiumIO");
       bool accel = flag("AcceleratedNetworkingEnabled");
@@ -145,7 +146,15 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
             "{}: list-skus does not report GPU memory; gpu_memory_gib left 0 (set it in vm-sizes.csv)",
             *name));
       }
-      s.source = source + (prior ? "; GPU facts from " + prior->source : "");
+      // Name the older source of the facts list-skus lacks (GPU model and memory), once:
+      // a re-import replaces an earlier import's prefix instead of nesting it.
+      std::string older = prior ? prior->source : "";
+      const std::string kMarker = "; other facts from ";
+      if (older.rfind("az vm list-skus", 0) == 0) {
+        size_t cut = older.find(kMarker);
+        older = cut == std::string::npos ? "" : older.substr(cut + kMarker.size());
+      }
+      s.source = source + (older.empty() ? "" : kMarker + older);
       out.sizes.push_back(s);
     }
     // Availability: locationInfo (zones), minus restrictions.

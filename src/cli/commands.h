@@ -45,4 +45,11 @@ struct ImportOptions {
 int run_import_prices(const CommonOptions& common, const ImportOptions& opts);
 int run_import_skus(const CommonOptions& common, const ImportOptions& opts);
 
+struct RouteOptions {
+  std::string spec_file;
+  std::string task;                // JSON text, or @FILE
+  std::optional<std::string> at;   // RFC 3339 submission time (default: now)
+};
+int run_route(const CommonOptions& common, const RouteOptions& opts);
+
 }  // namespace codefleet::cli

@@ -38,6 +38,20 @@ Result<std::string> read_text_file(const std::string& path) {
 void print_error(const Error& e) { std::cerr << "codefleet: error: " << e.describe() << "\n"; }
 void print_error(const std::string& message) { std::cerr << "codefleet: error: " << message << "\n"; }
 
+Result<TimeZone> load_time_zone(const std::string& name) {
+  auto built_in = TimeZone::named(name);
+  if (built_in) return built_in;
+  if (name.empty() || name.find("..") != std::string::npos || name[0] == '/') {
+    return make_error(ErrorCode::kInvalidInput, "'" + name + "' is not an IANA time zone name");
+  }
+  auto bytes = read_text_file("/usr/share/zoneinfo/" + name);
+  if (!bytes) {
+    return make_error(ErrorCode::kNotFound, "unknown time zone '" + name + "' (not built in, and no /usr/share/zoneinfo/" +
+                                                name + "; install tzdata)");
+  }
+  return TimeZone::from_tzif(*bytes, name);
+}
+
 std::string today_utc() { return format_rfc3339(SystemClock().now()).substr(0, 10); }
 
 }  // namespace codefleet::cli

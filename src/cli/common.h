@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "core/result.h"
+#include "core/timezone.h"
 
 namespace codefleet::cli {
 
@@ -16,6 +17,8 @@ Result<std::string> read_text_file(const std::string& path);
 // "codefleet: error: <location>: <message>" on stderr.
 void print_error(const Error& e);
 void print_error(const std::string& message);
+// A time zone by IANA name: built in, else the TZif file under /usr/share/zoneinfo.
+Result<TimeZone> load_time_zone(const std::string& name);
 // Today's date (UTC) as YYYY-MM-DD, from the wall clock: only the CLI reads it.
 std::string today_utc();
 

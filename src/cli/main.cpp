@@ -51,6 +51,13 @@ int main(int argc, char** argv) {
   is->add_option("file", import_skus.files, "list-skus JSON file")->required()->expected(1);
   is->add_option("--catalog", common.catalog_dirs, "overlay directory to write")->required();
 
+  RouteOptions route;
+  auto* r = app.add_subcommand("route", "route one task: the chosen pool or deployment, and why the others lost");
+  r->add_option("spec", route.spec_file, "fleet spec (YAML)")->required();
+  r->add_option("--task", route.task, "task JSON, or @FILE")->required();
+  r->add_option("--at", route.at, "submission time, RFC 3339 (default: now)");
+  add_common(r, true);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -69,6 +76,7 @@ int main(int argc, char** argv) {
     if (*s) return run_catalog_show(common, show);
     if (*ip) return run_import_prices(common, import_prices);
     if (*is) return run_import_skus(common, import_skus);
+    if (*r) return run_route(common, route);
   } catch (const std::exception& e) {
     std::cerr << "codefleet: internal error: " << e.what() << "\n";
     return kExitUsage;

@@ -1,0 +1,116 @@
+// `codefleet route SPEC --task JSON|@FILE`: the routing decision for one task against an
+// empty fleet (nothing running, no quota in use), with every alternative and why it lost.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "report/table.h"
+#include "routing/router.h"
+
+namespace codefleet::cli {
+
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+ojson money_json(Money m) { return ojson::parse(m.to_string()); }
+
+ojson target_json(const Target& t) {
+  ojson j{{"kind", target_kind_name(t.kind)}, {"name", t.name}};
+  if (!t.sku.empty()) j["sku"] = t.sku;
+  if (!t.pool.empty()) j["pool"] = t.pool;
+  if (!t.deployment.empty()) j["deployment"] = t.deployment;
+  return j;
+}
+
+int64_t seconds_of(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+
+}  // namespace
+
+int run_route(const CommonOptions& common, const RouteOptions& opts) {
+  auto parsed = parse_spec_file(opts.spec_file);
+  if (!parsed) {
+    std::cerr << parsed.error().describe();
+    return kExitUsage;
+  }
+  auto catalog = load_catalog(common);
+  if (!catalog) return kExitUsage;
+  std::string text = opts.task;
+  std::string source = "--task";
+  if (!text.empty() && text[0] == '@') {
+    source = text.substr(1);
+    auto file = read_text_file(source);
+    if (!file) {
+      print_error(file.error());
+      return kExitUsage;
+    }
+    text = *file;
+  }
+  auto task = parse_task_json(text, parsed->spec, source);
+  if (!task) {
+    print_error(task.error());
+    return kExitUsage;
+  }
+  FleetModelOptions mo;
+  mo.price_fallback_region = common.price_fallback;
+  mo.resolve_time_zone = load_time_zone;
+  auto model = build_fleet_model(parsed->spec, *catalog, mo);
+  if (!model) {
+    print_error(Error{model.error().code, model.error().message, opts.spec_file + ": " + model.error().location});
+    return kExitUsage;
+  }
+  TimePoint now = SystemClock().now();
+  if (opts.at) {
+    auto at = parse_rfc3339(*opts.at);
+    if (!at) {
+      print_error(Error{at.error().code, at.error().message, "--at"});
+      return kExitUsage;
+    }
+    now = *at;
+  }
+  EmptyFleetView view(*model);
+  Decision d = route(*model, *task, view, now);
+  if (common.output == "json") {
+    ojson j;
+    ojson dec{{"outcome", outcome_name(d.outcome)}};
+    dec["target"] = d.outcome == Outcome::kInfeasible ? ojson(nullptr) : target_json(d.target);
+    dec["cost_usd"] = d.outcome == Outcome::kInfeasible ? ojson(nullptr) : money_json(d.cost);
+    dec["wait_s"] = d.outcome == Outcome::kInfeasible ? ojson(nullptr) : ojson(seconds_of(d.wait));
+    dec["estimated"] = d.estimated;
+    dec["reason"] = d.reason;
+    j["decision"] = dec;
+    j["alternatives"] = ojson::array();
+    for (const auto& a : d.alternatives) {
+      j["alternatives"].push_back({{"target", target_json(a.target)},
+                                   {"cost_usd", money_json(a.cost)},
+                                   {"wait_s", a.feasible ? ojson(seconds_of(a.wait)) : ojson(nullptr)},
+                                   {"feasible", a.feasible},
+                                   {"rejected_because", a.rejected_because}});
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("outcome: {}\n", outcome_name(d.outcome));
+    if (d.outcome != Outcome::kInfeasible) {
+      std::cout << fmt::format("target:  {} {}{}\n", target_kind_name(d.target.kind), d.target.name,
+                               d.target.sku.empty() ? (d.target.deployment.empty() ? "" : " (" + d.target.deployment + ")")
+                                                    : " (" + d.target.sku + ")");
+      std::cout << fmt::format("cost:    ${}{}\n", d.cost.to_string(6), d.estimated ? " (estimated)" : "");
+      std::cout << fmt::format("wait:    {}\n", format_duration(std::chrono::duration_cast<std::chrono::seconds>(d.wait)));
+    }
+    std::cout << fmt::format("reason:  {}\n\n", d.reason);
+    Table t({"TARGET", "KIND", "COST_USD", "WAIT", "REJECTED_BECAUSE"});
+    t.align_right(2);
+    for (const auto& a : d.alternatives) {
+      t.add({a.target.name, target_kind_name(a.target.kind), a.cost.to_string(6),
+             a.feasible ? format_duration(std::chrono::duration_cast<std::chrono::seconds>(a.wait)) : "-",
+             a.rejected_because});
+    }
+    if (!t.empty()) std::cout << t.render();
+  }
+  return d.outcome == Outcome::kInfeasible ? kExitFindings : kExitOk;
+}
+
+}  // namespace codefleet::cli

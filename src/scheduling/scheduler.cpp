@@ -1,0 +1,527 @@
+#include "scheduling/scheduler.h"
+
+#include <algorithm>
+#include <tuple>
+#include <cassert>
+#include <climits>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/text.h"
+#include "scheduling/packing.h"
+
+namespace codefleet {
+
+using namespace std::chrono;
+
+const char* node_state_name(NodeState s) {
+  switch (s) {
+    case NodeState::kCreating: return "creating";
+    case NodeState::kStarting: return "starting";
+    case NodeState::kRunning: return "running";
+    case NodeState::kDeallocated: return "deallocated";
+    case NodeState::kHibernated: return "hibernated";
+  }
+  return "unknown";
+}
+
+const char* task_state_name(TaskState s) {
+  switch (s) {
+    case TaskState::kPending: return "pending";
+    case TaskState::kAdmitted: return "admitted";
+    case TaskState::kCompleted: return "completed";
+    case TaskState::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+bool PriorityFairShareOrdering::before(const TaskRecord& a, const TaskRecord& b,
+                                       const std::map<std::string, int64_t>& shares) const {
+  if (a.task.priority != b.task.priority) return a.task.priority > b.task.priority;
+  auto share = [&](const std::string& tenant) {
+    auto it = shares.find(tenant);
+    return it == shares.end() ? int64_t{0} : it->second;
+  };
+  int64_t sa = share(a.task.tenant), sb = share(b.task.tenant);
+  if (sa != sb) return sa < sb;
+  if (a.task.submitted_at != b.task.submitted_at) return a.task.submitted_at < b.task.submitted_at;
+  return a.id < b.id;
+}
+
+namespace {
+
+// `a` is at least as large as `b` in every dimension.
+bool covers(const Resources& a, const Resources& b) {
+  return a.vcpus >= b.vcpus && a.memory_mib >= b.memory_mib && a.gpu_milli >= b.gpu_milli &&
+         a.gpu_memory_mib >= b.gpu_memory_mib;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& clock, SchedulerOptions options,
+                     std::unique_ptr<OrderingPolicy> ordering)
+    : model_(model),
+      ledger_(std::move(ledger)),
+      clock_(clock),
+      options_(std::move(options)),
+      ordering_(ordering ? std::move(ordering) : std::make_unique<PriorityFairShareOrdering>()),
+      pool_nodes_(model.pools.size()),
+      no_room_(model.pools.size()) {}
+
+const TaskRecord* Scheduler::find(TaskId id) const {
+  auto it = tasks_.find(id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+int Scheduler::queue_for(const Task& task) {
+  std::string name = task.class_name + "/" + (task.environment.empty() ? "*" : task.environment);
+  auto it = queue_index_.find(name);
+  if (it != queue_index_.end()) return it->second;
+  int idx = static_cast<int>(queue_names_.size());
+  queue_names_.push_back(name);
+  queue_index_[name] = idx;
+  return idx;
+}
+
+Result<TaskId> Scheduler::submit(Task task) {
+  const WorkloadClass* wc = model_.spec ? model_.spec->find_class(task.class_name) : nullptr;
+  if (wc && wc->kind == ClassKind::kLlm) {
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("class '{}' is an LLM class: its calls go through the LLM gateway, not a pool queue",
+                                  task.class_name));
+  }
+  if (!task.id.empty() && by_external_id_.count(task.id)) {
+    return make_error(ErrorCode::kInvalidInput, fmt::format("a task with id '{}' is already queued or running", task.id));
+  }
+  std::vector<Alternative> rejected;
+  auto candidates = rank_pools(model_, task, &rejected);
+  if (candidates.empty()) {
+    std::vector<std::string> whys;
+    for (const auto& r : rejected) whys.push_back(r.target.name + " " + r.rejected_because);
+    return make_error(ErrorCode::kInfeasible,
+                      whys.empty() ? fmt::format("no pool serves class '{}'", task.class_name)
+                                   : fmt::format("no pool can ever run it: {}", fmt::join(whys, "; ")));
+  }
+  TimePoint now = clock_.now();
+  TaskRecord r;
+  r.id = next_task_++;
+  task.submitted_at = now;
+  r.not_before = now;
+  if (task.deferrable && model_.off_peak && !model_.off_peak->contains(now)) {
+    TimePoint start = model_.off_peak->next_start(now);
+    bool forced = task.deadline && start + task.duration > *task.deadline;
+    if (!forced) r.not_before = start;
+  }
+  r.queue = queue_for(task);
+  r.candidates = std::move(candidates);
+  r.task = std::move(task);
+  if (!r.task.id.empty()) by_external_id_[r.task.id] = r.id;
+  TaskId id = r.id;
+  tasks_.emplace(id, std::move(r));
+  return id;
+}
+
+void Scheduler::unbind(TaskRecord& t) {
+  if (t.state != TaskState::kAdmitted) return;
+  auto it = nodes_.find(t.node);
+  assert(it != nodes_.end());
+  Node& n = it->second;
+  n.used = n.used - t.task.resources;
+  n.tasks.erase(std::remove(n.tasks.begin(), n.tasks.end(), t.id), n.tasks.end());
+  if (n.tasks.empty()) n.idle_since = clock_.now();
+  no_room_[n.pool].clear();  // capacity grew
+  t.pool = -1;
+  t.node = 0;
+}
+
+Result<void> Scheduler::complete(TaskId id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no task {}", id));
+  if (it->second.state != TaskState::kAdmitted) {
+    return make_error(ErrorCode::kInvalidInput, fmt::format("task {} is {}, not admitted", id, task_state_name(it->second.state)));
+  }
+  unbind(it->second);
+  if (!it->second.task.id.empty()) by_external_id_.erase(it->second.task.id);
+  tasks_.erase(it);
+  return {};
+}
+
+Result<void> Scheduler::cancel(TaskId id) {
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no task {}", id));
+  unbind(it->second);
+  if (!it->second.task.id.empty()) by_external_id_.erase(it->second.task.id);
+  tasks_.erase(it);
+  return {};
+}
+
+// 1. snapshot
+std::map<std::string, int64_t> Scheduler::snapshot() {
+  TimePoint now = clock_.now();
+  for (auto& [id, n] : nodes_) {
+    if ((n.state == NodeState::kCreating || n.state == NodeState::kStarting) && n.ready_at <= now) {
+      n.state = NodeState::kRunning;
+    }
+  }
+  for (auto& v : no_room_) v.clear();
+  Resources total;
+  for (const auto& p : model_.pools) {
+    total = total + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
+                              p.node.gpu_milli * p.max_nodes, p.node.gpu_memory_mib * p.max_nodes};
+  }
+  std::map<std::string, Resources> used;
+  for (const auto& [id, t] : tasks_) {
+    if (t.state == TaskState::kAdmitted) used[t.task.tenant] = used[t.task.tenant] + t.task.resources;
+  }
+  std::map<std::string, int64_t> shares;
+  for (const auto& [tenant, r] : used) shares[tenant] = dominant_share_ppm(r, total);
+  return shares;
+}
+
+// 2. heads
+std::vector<TaskRecord*> Scheduler::heads(const std::map<std::string, int64_t>& shares) {
+  TimePoint now = clock_.now();
+  std::vector<TaskRecord*> out;
+  for (auto& [id, t] : tasks_) {
+    if (t.state == TaskState::kPending && t.not_before <= now) out.push_back(&t);
+  }
+  std::sort(out.begin(), out.end(),
+            [&](const TaskRecord* a, const TaskRecord* b) { return ordering_->before(*a, *b, shares); });
+  return out;
+}
+
+Node* Scheduler::best_node(const PoolModel& p, const Resources& need) {
+  Node* best = nullptr;
+  FitScore best_score{};
+  bool best_running = false;
+  for (NodeId id : pool_nodes_[p.index]) {
+    Node& n = nodes_.at(id);
+    if (!n.active()) continue;
+    Resources free = p.node - n.used;
+    if (!need.fits_in(free)) continue;
+    bool running = n.state == NodeState::kRunning;
+    FitScore s = fit_score(free, need);
+    // Running nodes first (no wait), then the tightest fit, GPU-first.
+    if (!best || (running && !best_running) || (running == best_running && s < best_score)) {
+      best = &n;
+      best_score = s;
+      best_running = running;
+    }
+  }
+  return best;
+}
+
+bool Scheduler::meets_deadline(const TaskRecord& t, const PoolModel&, Duration wait) const {
+  return !t.task.deadline || clock_.now() + wait + t.task.duration <= *t.task.deadline;
+}
+
+void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
+  node.used = node.used + t.task.resources;
+  node.tasks.push_back(t.id);
+  t.state = TaskState::kAdmitted;
+  t.pool = pool;
+  t.node = node.id;
+  t.admitted_at = clock_.now();
+  out.admitted.push_back({t.id, pool, node.id});
+}
+
+// 3. assign: the first ranked pool that can take the task now, preferring one that meets
+// its deadline; within a pool: an active node (best fit), else a stopped node started,
+// else a new node if max_nodes and the quota allow.
+bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
+  struct Plan {
+    int pool = -1;
+    Node* node = nullptr;        // existing active node
+    Node* stopped = nullptr;     // deallocated or hibernated node to start
+    bool create = false;
+    Duration wait{0};
+  };
+  TimePoint now = clock_.now();
+  std::optional<Plan> fallback;
+  for (const auto& c : t.candidates) {
+    const PoolModel& p = model_.pools[c.pool];
+    bool known_full = std::any_of(no_room_[p.index].begin(), no_room_[p.index].end(),
+                                  [&](const Resources& r) { return covers(t.task.resources, r); });
+    if (known_full) continue;
+    Plan plan;
+    plan.pool = p.index;
+    if (Node* n = best_node(p, t.task.resources)) {
+      plan.node = n;
+      plan.wait = n->ready_at > now ? n->ready_at - now : Duration{0};
+    } else {
+      for (NodeId id : pool_nodes_[p.index]) {
+        Node& n = nodes_.at(id);
+        if (n.state == NodeState::kDeallocated || n.state == NodeState::kHibernated) {
+          plan.stopped = &n;
+          break;
+        }
+      }
+      if (plan.stopped) {
+        plan.wait = plan.stopped->state == NodeState::kHibernated ? p.start_latency : p.start_latency;
+      } else if (static_cast<int64_t>(pool_nodes_[p.index].size()) < p.max_nodes &&
+                 ledger_.can_reserve(p.region, p.quota_family, p.spot, p.node.vcpus)) {
+        plan.create = true;
+        plan.wait = p.create_latency;
+      } else {
+        no_room_[p.index].push_back(t.task.resources);
+        continue;
+      }
+    }
+    if (meets_deadline(t, p, plan.wait)) {
+      fallback = plan;
+      break;
+    }
+    if (!fallback) fallback = plan;
+  }
+  if (!fallback) return false;
+  Plan& plan = *fallback;
+  const PoolModel& p = model_.pools[plan.pool];
+  Node* node = plan.node;
+  if (plan.stopped) {
+    node = plan.stopped;
+    node->state = NodeState::kStarting;
+    node->ready_at = now + p.start_latency;
+    out.nodes_started.push_back(node->id);
+  } else if (plan.create) {
+    auto ok = ledger_.reserve(p.region, p.quota_family, p.spot, p.node.vcpus);
+    if (!ok) return false;  // cannot happen: can_reserve said yes
+    Node n;
+    n.id = next_node_++;
+    n.pool = p.index;
+    n.state = NodeState::kCreating;
+    n.ready_at = now + p.create_latency;
+    n.idle_since = now;
+    pool_nodes_[p.index].push_back(n.id);
+    node = &nodes_.emplace(n.id, n).first->second;
+    out.nodes_created.push_back(n.id);
+  }
+  commit(t, p.index, *node, out);
+  return true;
+}
+
+int64_t Scheduler::env_usage_vcpus(const std::string& env, const std::string& family) const {
+  int64_t used = 0;
+  for (const auto& p : model_.pools) {
+    if (p.environment != env || p.spot || !iequals(p.quota_family, family)) continue;
+    used += static_cast<int64_t>(pool_nodes_[p.index].size()) * p.node.vcpus;
+  }
+  return used;
+}
+
+std::optional<int64_t> Scheduler::env_nominal_vcpus(const std::string& env, const PoolModel& p) const {
+  auto e = options_.environment_share_pct.find(env);
+  if (e == options_.environment_share_pct.end()) return std::nullopt;
+  for (const auto& [family, pct] : e->second) {
+    if (!iequals(family, p.quota_family)) continue;
+    std::string which;
+    auto limit = quota_limit_for_node(model_, p, &which);
+    if (!limit) return std::nullopt;
+    return *limit * pct / 100;
+  }
+  return std::nullopt;
+}
+
+void Scheduler::evict(TaskRecord& victim, CycleResult& out) {
+  unbind(victim);
+  victim.state = TaskState::kPending;
+  victim.preemptions++;
+  victim.not_before = clock_.now();
+  out.preempted.push_back(victim.id);
+}
+
+// 4. preempt: (a) within a candidate pool, evict lower-priority preemptible work that has
+// run long enough from the node that needs the fewest evictions; (b) reclaim: if the task's
+// environment is below its quota share and the quota is full, empty and delete a node of
+// an environment that is borrowing above its share.
+bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
+  TimePoint now = clock_.now();
+  auto old_enough = [&](const TaskRecord& v) { return now - v.admitted_at >= options_.min_runtime_before_preemption; };
+  for (const auto& c : t.candidates) {
+    const PoolModel& p = model_.pools[c.pool];
+    Node* best = nullptr;
+    std::vector<TaskRecord*> best_victims;
+    for (NodeId id : pool_nodes_[p.index]) {
+      Node& n = nodes_.at(id);
+      if (!n.active()) continue;
+      std::vector<TaskRecord*> eligible;
+      for (TaskId tid : n.tasks) {
+        TaskRecord& v = tasks_.at(tid);
+        if (v.task.priority < t.task.priority && v.task.preemptible && old_enough(v)) eligible.push_back(&v);
+      }
+      std::sort(eligible.begin(), eligible.end(), [](const TaskRecord* a, const TaskRecord* b) {
+        return std::tie(a->task.priority, b->admitted_at, a->id) < std::tie(b->task.priority, a->admitted_at, b->id);
+      });
+      Resources free = p.node - n.used;
+      std::vector<TaskRecord*> victims;
+      for (TaskRecord* v : eligible) {
+        if (t.task.resources.fits_in(free)) break;
+        free = free + v->task.resources;
+        victims.push_back(v);
+      }
+      if (!t.task.resources.fits_in(free) || victims.empty()) continue;
+      if (!best || victims.size() < best_victims.size()) {
+        best = &n;
+        best_victims = victims;
+      }
+    }
+    if (best) {
+      for (TaskRecord* v : best_victims) evict(*v, out);
+      commit(t, p.index, *best, out);
+      return true;
+    }
+  }
+  // (b) reclaim borrowed quota.
+  for (const auto& c : t.candidates) {
+    const PoolModel& p = model_.pools[c.pool];
+    if (p.spot || static_cast<int64_t>(pool_nodes_[p.index].size()) >= p.max_nodes) continue;
+    auto nominal = env_nominal_vcpus(p.environment, p);
+    if (!nominal || env_usage_vcpus(p.environment, p.quota_family) + p.node.vcpus > *nominal) continue;
+    for (const auto& other : model_.pools) {
+      if (other.environment == p.environment || other.spot || other.region != p.region ||
+          !iequals(other.quota_family, p.quota_family)) {
+        continue;
+      }
+      auto other_nominal = env_nominal_vcpus(other.environment, other);
+      int64_t other_used = env_usage_vcpus(other.environment, other.quota_family);
+      if (other_used <= other_nominal.value_or(0)) continue;  // not borrowing
+      for (NodeId id : std::vector<NodeId>(pool_nodes_[other.index].rbegin(), pool_nodes_[other.index].rend())) {
+        Node& n = nodes_.at(id);
+        bool movable = std::all_of(n.tasks.begin(), n.tasks.end(), [&](TaskId tid) { return old_enough(tasks_.at(tid)); });
+        if (!movable) continue;
+        // Would deleting this node let the task's pool create one?
+        ledger_.release(other.region, other.quota_family, false, other.node.vcpus);
+        bool fits = ledger_.can_reserve(p.region, p.quota_family, false, p.node.vcpus);
+        auto again = ledger_.reserve(other.region, other.quota_family, false, other.node.vcpus);
+        assert(again);
+        (void)again;
+        if (!fits) continue;
+        for (TaskId tid : std::vector<TaskId>(n.tasks)) evict(tasks_.at(tid), out);
+        auto del = delete_node(id);
+        assert(del);
+        (void)del;
+        no_room_[p.index].clear();
+        return assign(t, out);
+      }
+    }
+  }
+  return false;
+}
+
+// 6. requeue: whatever was not admitted stays pending for the next cycle.
+void Scheduler::requeue(CycleResult& out) {
+  out.pending_after = static_cast<size_t>(std::count_if(
+      tasks_.begin(), tasks_.end(), [](const auto& kv) { return kv.second.state == TaskState::kPending; }));
+}
+
+CycleResult Scheduler::cycle() {
+  CycleResult out;
+  auto shares = snapshot();                     // 1
+  std::vector<TaskRecord*> order = heads(shares);  // 2
+  for (TaskRecord* t : order) {
+    if (t->state != TaskState::kPending) continue;
+    ++out.considered;
+    if (assign(*t, out)) continue;  // 3 (+5 commit)
+    preempt(*t, out);               // 4 (+5 commit)
+  }
+  requeue(out);  // 6
+  return out;
+}
+
+Result<void> Scheduler::stop_node(NodeId id, bool hibernate) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no node {}", id));
+  Node& n = it->second;
+  if (!n.tasks.empty()) return make_error(ErrorCode::kUnavailable, fmt::format("node {} still runs {} tasks", id, n.tasks.size()));
+  const PoolModel& p = model_.pools[n.pool];
+  if (hibernate && !p.can_hibernate) {
+    return make_error(ErrorCode::kInfeasible, fmt::format("{} cannot hibernate; deallocate it instead", p.sku));
+  }
+  n.state = hibernate ? NodeState::kHibernated : NodeState::kDeallocated;  // still holds its quota
+  return {};
+}
+
+Result<void> Scheduler::delete_node(NodeId id) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no node {}", id));
+  if (!it->second.tasks.empty()) {
+    return make_error(ErrorCode::kUnavailable, fmt::format("node {} still runs {} tasks", id, it->second.tasks.size()));
+  }
+  const PoolModel& p = model_.pools[it->second.pool];
+  ledger_.release(p.region, p.quota_family, p.spot, p.node.vcpus);
+  auto& ids = pool_nodes_[p.index];
+  ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+  nodes_.erase(it);
+  no_room_[p.index].clear();
+  return {};
+}
+
+std::vector<int64_t> Scheduler::nodes_needed() const {
+  TimePoint now = clock_.now();
+  std::vector<int64_t> out(model_.pools.size(), 0);
+  std::vector<std::vector<Resources>> pending(model_.pools.size());
+  for (const auto& [id, t] : tasks_) {
+    if (t.state == TaskState::kPending && t.not_before <= now && !t.candidates.empty()) {
+      pending[t.candidates.front().pool].push_back(t.task.resources);
+    }
+  }
+  for (const auto& p : model_.pools) {
+    int64_t busy = 0;
+    for (NodeId id : pool_nodes_[p.index]) busy += nodes_.at(id).tasks.empty() ? 0 : 1;
+    int64_t want = busy + static_cast<int64_t>(pack_best_fit_decreasing(p.node, pending[p.index]));
+    out[p.index] = std::clamp(want, p.min_nodes, p.max_nodes);
+  }
+  return out;
+}
+
+FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task, TimePoint now) const {
+  Duration best_ready = Duration::max();
+  bool stopped = false;
+  for (NodeId id : pool_nodes_[pool.index]) {
+    const Node& n = nodes_.at(id);
+    if (n.active() && task.resources.fits_in(pool.node - n.used)) {
+      best_ready = std::min(best_ready, n.ready_at > now ? n.ready_at - now : Duration{0});
+    }
+    stopped = stopped || n.state == NodeState::kDeallocated || n.state == NodeState::kHibernated;
+  }
+  if (best_ready != Duration::max()) return {true, best_ready, ""};
+  if (stopped) return {true, pool.start_latency, ""};
+  int64_t count = static_cast<int64_t>(pool_nodes_[pool.index].size());
+  bool quota_ok = ledger_.can_reserve(pool.region, pool.quota_family, pool.spot, pool.node.vcpus);
+  if (count < pool.max_nodes && quota_ok) return {true, pool.create_latency, ""};
+  // Queued: estimate when running work frees room on some node, plus the queue ahead.
+  Duration earliest = Duration::max();
+  for (NodeId id : pool_nodes_[pool.index]) {
+    const Node& n = nodes_.at(id);
+    std::vector<std::pair<TimePoint, Resources>> finishes;
+    for (TaskId tid : n.tasks) {
+      const TaskRecord& r = tasks_.at(tid);
+      finishes.push_back({std::max(r.admitted_at, n.ready_at) + r.task.duration, r.task.resources});
+    }
+    std::sort(finishes.begin(), finishes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    Resources free = pool.node - n.used;
+    for (const auto& [at, res] : finishes) {
+      free = free + res;
+      if (task.resources.fits_in(free)) {
+        earliest = std::min(earliest, at > now ? at - now : Duration{0});
+        break;
+      }
+    }
+  }
+  int64_t ahead_ppm_ms = 0;
+  for (const auto& [id, r] : tasks_) {
+    if (r.state == TaskState::kPending && !r.candidates.empty() && r.candidates.front().pool == pool.index &&
+        r.task.priority >= task.priority) {
+      ahead_ppm_ms += duration_cast<milliseconds>(r.task.duration).count() / 1000 *
+                      dominant_share_ppm(r.task.resources, pool.node) / 1000;
+    }
+  }
+  Duration ahead = milliseconds(ahead_ppm_ms * 1000 / 1000 / std::max<int64_t>(1, pool.max_nodes));
+  Duration wait = (earliest == Duration::max() ? pool.create_latency : earliest) + ahead;
+  std::string why = count >= pool.max_nodes
+                        ? fmt::format("pool '{}' is at max_nodes ({}) and full", pool.name, pool.max_nodes)
+                        : fmt::format("quota for {} in {} is in use", pool.quota_family, pool.region);
+  return {false, wait, why};
+}
+
+}  // namespace codefleet

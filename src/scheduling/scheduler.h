@@ -1,0 +1,171 @@
+// The scheduler: queues, admission, preemption and placement of compute tasks onto
+// the nodes of the fleet's pools, inside the quota ledger. Pure domain code: it reads
+// time only from the injected `Clock`, so the simulator and the daemon run it alike.
+//
+// A cycle reads like Kueue's, one function per step:
+//   1. snapshot  — bring node states up to `now`, compute tenants' dominant shares
+//   2. heads     — eligible pending tasks in order (the `OrderingPolicy`: who goes next)
+//   3. assign    — each head to the first ranked pool that can take it (what it gets)
+//   4. preempt   — if none can, evict lower-priority preemptible work (or reclaim borrowed quota)
+//   5. commit    — placements recorded, nodes created or started through the ledger
+//   6. requeue   — the rest wait for the next cycle
+//
+//   Scheduler s(model, QuotaLedger::from_spec(spec), clock);
+//   auto id = s.submit(task);            // kInfeasible when nothing could ever run it
+//   CycleResult r = s.cycle();           // r.admitted, r.preempted, r.nodes_created
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+#include "routing/router.h"
+#include "scheduling/quota_ledger.h"
+
+namespace codefleet {
+
+using TaskId = uint64_t;
+using NodeId = uint64_t;
+
+enum class NodeState { kCreating, kStarting, kRunning, kDeallocated, kHibernated };
+const char* node_state_name(NodeState s);
+
+struct Node {
+  NodeId id = 0;
+  int pool = -1;
+  NodeState state = NodeState::kCreating;
+  TimePoint ready_at{};
+  Resources used;
+  std::vector<TaskId> tasks;
+  TimePoint idle_since{};
+  bool active() const { return state == NodeState::kCreating || state == NodeState::kStarting || state == NodeState::kRunning; }
+};
+
+enum class TaskState { kPending, kAdmitted, kCompleted, kCancelled };
+const char* task_state_name(TaskState s);
+
+struct TaskRecord {
+  TaskId id = 0;
+  Task task;
+  TaskState state = TaskState::kPending;
+  int queue = -1;           // index into Scheduler::queues()
+  int pool = -1;            // admitted: where
+  NodeId node = 0;
+  TimePoint admitted_at{};  // admitted: when (the task starts at max(admitted_at, node ready))
+  TimePoint not_before{};   // deferred until (off-peak window)
+  int preemptions = 0;
+  std::vector<PoolCandidate> candidates;  // ranked pools, computed once at submit
+};
+
+struct SchedulerOptions {
+  // Thrash guard: work that has run less than this is never preempted.
+  Duration min_runtime_before_preemption{std::chrono::minutes(5)};
+  // Per environment and quota family, the share (percent) of the family quota that the
+  // environment is entitled to. Above it, the environment borrows idle quota, which an
+  // environment below its share may reclaim by preemption (as Kueue cohorts do).
+  std::map<std::string, std::map<std::string, int64_t>> environment_share_pct;
+};
+
+struct Admission {
+  TaskId task;
+  int pool;
+  NodeId node;
+};
+
+struct CycleResult {
+  std::vector<Admission> admitted;
+  std::vector<TaskId> preempted;  // back to pending
+  std::vector<NodeId> nodes_created;
+  std::vector<NodeId> nodes_started;
+  size_t considered = 0;  // admission decisions made
+  size_t pending_after = 0;
+};
+
+// "Who goes next": orders eligible pending tasks. Separate from assignment.
+class OrderingPolicy {
+ public:
+  virtual ~OrderingPolicy() = default;
+  // tenant_share_ppm: each tenant's dominant share of the fleet at the snapshot.
+  virtual bool before(const TaskRecord& a, const TaskRecord& b,
+                      const std::map<std::string, int64_t>& tenant_share_ppm) const = 0;
+};
+
+// Priority first, then the tenant with the smaller dominant resource share (fair share),
+// then submission time, then id: deterministic.
+class PriorityFairShareOrdering final : public OrderingPolicy {
+ public:
+  bool before(const TaskRecord& a, const TaskRecord& b,
+              const std::map<std::string, int64_t>& tenant_share_ppm) const override;
+};
+
+class Scheduler final : public FleetView {
+ public:
+  Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& clock, SchedulerOptions options = {},
+            std::unique_ptr<OrderingPolicy> ordering = nullptr);
+
+  // Accepts a compute task. kInfeasible (with the reason) when no pool could ever run it;
+  // kInvalidInput for an LLM-class task (those go through the gateway) or a duplicate id.
+  Result<TaskId> submit(Task task);
+  Result<void> complete(TaskId id);  // the task finished; its resources free up
+  Result<void> cancel(TaskId id);    // pending or admitted; gone either way
+
+  CycleResult cycle();
+
+  // Node lifecycle, driven by the scaler or the cloud. Only empty nodes can be stopped
+  // or deleted; stopping keeps the quota, deleting releases it.
+  Result<void> stop_node(NodeId id, bool hibernate);
+  Result<void> delete_node(NodeId id);
+
+  // Nodes each pool needs now: non-empty nodes plus what best-fit decreasing needs for the
+  // eligible pending tasks whose first choice it is, within [min_nodes, max_nodes].
+  std::vector<int64_t> nodes_needed() const;
+
+  PoolWait pool_wait(const PoolModel& pool, const Task& task, TimePoint now) const override;
+
+  const FleetModel& model() const { return model_; }
+  const QuotaLedger& ledger() const { return ledger_; }
+  const std::map<NodeId, Node>& nodes() const { return nodes_; }
+  const std::map<TaskId, TaskRecord>& tasks() const { return tasks_; }
+  const std::vector<std::string>& queues() const { return queue_names_; }
+  const TaskRecord* find(TaskId id) const;
+
+ private:
+  // The six steps of a cycle.
+  std::map<std::string, int64_t> snapshot();
+  std::vector<TaskRecord*> heads(const std::map<std::string, int64_t>& shares);
+  bool assign(TaskRecord& t, CycleResult& out);
+  bool preempt(TaskRecord& t, CycleResult& out);
+  void commit(TaskRecord& t, int pool, Node& node, CycleResult& out);
+  void requeue(CycleResult& out);
+
+  bool try_pool(TaskRecord& t, const PoolModel& p, CycleResult& out);
+  Node* best_node(const PoolModel& p, const Resources& need);
+  void evict(TaskRecord& victim, CycleResult& out);
+  void unbind(TaskRecord& t);
+  int64_t env_usage_vcpus(const std::string& env, const std::string& family) const;
+  std::optional<int64_t> env_nominal_vcpus(const std::string& env, const PoolModel& p) const;
+  bool meets_deadline(const TaskRecord& t, const PoolModel& p, Duration wait) const;
+  int queue_for(const Task& task);
+
+  const FleetModel& model_;
+  QuotaLedger ledger_;
+  const Clock& clock_;
+  SchedulerOptions options_;
+  std::unique_ptr<OrderingPolicy> ordering_;
+  std::map<NodeId, Node> nodes_;
+  std::vector<std::vector<NodeId>> pool_nodes_;  // per pool, node ids in creation order
+  std::map<TaskId, TaskRecord> tasks_;
+  std::map<std::string, TaskId> by_external_id_;
+  std::vector<std::string> queue_names_;
+  std::map<std::string, int> queue_index_;
+  // Per cycle: shapes that found no room in a pool (free capacity only shrinks within a
+  // cycle until a preemption), so larger-or-equal shapes skip the node scan.
+  std::vector<std::vector<Resources>> no_room_;
+  TaskId next_task_ = 1;
+  NodeId next_node_ = 1;
+};
+
+}  // namespace codefleet

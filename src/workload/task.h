@@ -1,0 +1,47 @@
+// A unit of auto-coding work: what it needs, how long it runs, how much it matters.
+// The same JSON is the daemon's `POST /v1/tasks` body and `codefleet route --task`.
+//
+//   auto t = parse_task_json(R"({"class": "ci", "resources": {"vcpus": 2, "memory_gib": 4},
+//                                "duration_s": 900})", spec, "task.json");
+//   // t->resources.vcpus == 2, t->priority == the class's priority
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "core/resources.h"
+#include "core/result.h"
+#include "core/time.h"
+
+namespace codefleet {
+
+struct Spec;
+
+struct TokenCounts {
+  int64_t prompt = 0;
+  int64_t completion = 0;
+};
+
+struct Task {
+  std::string id;
+  std::string class_name;
+  std::string environment;  // "" = any environment that serves the class
+  std::string tenant = "default";
+  Resources resources;
+  Duration duration{0};  // estimate
+  int64_t priority = 0;
+  std::optional<TimePoint> deadline;  // must have finished by then
+  bool deferrable = false;
+  bool preemptible = false;
+  std::optional<TokenCounts> tokens;  // LLM calls
+  TimePoint submitted_at{};
+};
+
+// Parses the task JSON. Missing fields take the class's defaults from `spec`
+// (resources, duration, priority, deferrable, preemptible). Errors name the field:
+// kInvalidInput with location "FILE: field".
+Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source);
+// The JSON form of a task (for logs, the API and tests).
+std::string task_to_json(const Task& t);
+
+}  // namespace codefleet

@@ -1,0 +1,198 @@
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
+#include "spec/spec.h"
+#include "workload/task.h"
+
+namespace codefleet {
+
+using nlohmann::json;
+
+namespace {
+
+struct Reader {
+  const std::string& source;
+  Error error;
+  bool failed = false;
+
+  void fail(const std::string& field, const std::string& msg) {
+    if (failed) return;
+    failed = true;
+    error = Error{ErrorCode::kInvalidInput, fmt::format("field '{}': {}", field, msg), source};
+  }
+
+  std::optional<int64_t> integer(const json& o, const char* key, const std::string& field, int64_t min, int64_t max) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number_integer() && !it->is_number_unsigned()) {
+      if (it->is_number_float() && it->get<double>() == static_cast<double>(static_cast<int64_t>(it->get<double>()))) {
+        // 4.0 is fine; 4.5 is not.
+      } else {
+        fail(field, fmt::format("must be a whole number, got {}", it->dump()));
+        return std::nullopt;
+      }
+    }
+    int64_t v = it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) v = INT64_MAX;
+    if (v < min || v > max) {
+      fail(field, fmt::format("{} is out of range ({} to {})", v, min, max));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<std::string> string(const json& o, const char* key, const std::string& field) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) {
+      fail(field, fmt::format("must be a string, got {}", it->type_name()));
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  }
+
+  std::optional<bool> boolean(const json& o, const char* key, const std::string& field) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return std::nullopt;
+    if (!it->is_boolean()) {
+      fail(field, fmt::format("must be true or false, got {}", it->dump()));
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+};
+
+const std::vector<std::string> kTaskFields = {"id",       "class",    "environment", "tenant",     "resources",
+                                              "duration_s", "priority", "deadline",   "deferrable", "preemptible",
+                                              "tokens"};
+
+}  // namespace
+
+Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source) {
+  json doc;
+  try {
+    doc = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON at byte {}: {}", e.byte, e.what()),
+                      source);
+  }
+  if (!doc.is_object()) {
+    return make_error(ErrorCode::kInvalidInput, fmt::format("a task must be a JSON object, got {}", doc.type_name()),
+                      source);
+  }
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (std::find(kTaskFields.begin(), kTaskFields.end(), it.key()) == kTaskFields.end()) {
+      std::string near = closest_match(it.key(), kTaskFields);
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("unknown field '{}'{}", it.key(),
+                                    near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)),
+                        source);
+    }
+  }
+  Reader r{source, {}, false};
+  Task t;
+  if (auto id = r.string(doc, "id", "id")) t.id = *id;
+  auto cls = r.string(doc, "class", "class");
+  if (!cls && !r.failed) r.fail("class", "is required (a workload class of the spec)");
+  const WorkloadClass* wc = nullptr;
+  if (cls) {
+    t.class_name = *cls;
+    wc = spec.find_class(*cls);
+    if (!wc) {
+      std::vector<std::string> names;
+      for (const auto& c : spec.classes) names.push_back(c.name);
+      std::string near = closest_match(*cls, names);
+      r.fail("class", fmt::format("unknown workload class '{}'{}", *cls,
+                                  near.empty() ? fmt::format(" (known: {})", fmt::join(names, ", "))
+                                               : fmt::format(" (did you mean '{}'?)", near)));
+    }
+  }
+  if (wc) {
+    t.resources = wc->resources;
+    t.duration = wc->duration;
+    t.priority = wc->priority;
+    t.deferrable = wc->deferrable;
+    t.preemptible = wc->preemptible;
+  }
+  if (auto env = r.string(doc, "environment", "environment")) {
+    t.environment = *env;
+    bool known = false;
+    for (const auto& e : spec.environments) known = known || e.name == *env;
+    if (!known) r.fail("environment", fmt::format("unknown environment '{}'", *env));
+  }
+  if (auto tenant = r.string(doc, "tenant", "tenant")) {
+    if (tenant->empty()) r.fail("tenant", "must not be empty");
+    t.tenant = *tenant;
+  }
+  auto res = doc.find("resources");
+  if (res != doc.end() && !res->is_null()) {
+    if (!res->is_object()) {
+      r.fail("resources", "must be an object {vcpus, memory_gib, gpus, gpu_memory_gib}");
+    } else {
+      for (auto it = res->begin(); it != res->end(); ++it) {
+        static const std::vector<std::string> kRes = {"vcpus", "memory_gib", "gpus", "gpu_memory_gib"};
+        if (std::find(kRes.begin(), kRes.end(), it.key()) == kRes.end()) {
+          r.fail("resources." + it.key(), "unknown field (expected vcpus, memory_gib, gpus, gpu_memory_gib)");
+        }
+      }
+      if (auto v = r.integer(*res, "vcpus", "resources.vcpus", 0, 4096)) t.resources.vcpus = *v;
+      if (auto v = r.integer(*res, "memory_gib", "resources.memory_gib", 0, 65536)) t.resources.memory_mib = *v * kMibPerGib;
+      if (auto v = r.integer(*res, "gpus", "resources.gpus", 0, 64)) t.resources.gpu_milli = *v * kMilliPerGpu;
+      if (auto v = r.integer(*res, "gpu_memory_gib", "resources.gpu_memory_gib", 0, 64 * 192)) {
+        t.resources.gpu_memory_mib = *v * kMibPerGib;
+      }
+    }
+  }
+  if (auto d = r.integer(doc, "duration_s", "duration_s", 1, 60LL * 86400)) t.duration = std::chrono::seconds(*d);
+  if (auto p = r.integer(doc, "priority", "priority", -1000, 1000)) t.priority = *p;
+  if (auto dl = r.string(doc, "deadline", "deadline")) {
+    auto tp = parse_rfc3339(*dl);
+    if (!tp) r.fail("deadline", tp.error().message);
+    else t.deadline = *tp;
+  }
+  if (auto b = r.boolean(doc, "deferrable", "deferrable")) t.deferrable = *b;
+  if (auto b = r.boolean(doc, "preemptible", "preemptible")) t.preemptible = *b;
+  auto tok = doc.find("tokens");
+  if (tok != doc.end() && !tok->is_null()) {
+    if (!tok->is_object()) {
+      r.fail("tokens", "must be an object {prompt, completion}");
+    } else {
+      TokenCounts tc;
+      if (auto v = r.integer(*tok, "prompt", "tokens.prompt", 0, 100'000'000)) tc.prompt = *v;
+      if (auto v = r.integer(*tok, "completion", "tokens.completion", 0, 100'000'000)) tc.completion = *v;
+      t.tokens = tc;
+    }
+  }
+  if (!r.failed && wc && wc->kind == ClassKind::kCompute && t.resources.vcpus == 0) {
+    r.fail("resources.vcpus", "a compute task needs at least 1 vCPU");
+  }
+  if (!r.failed && wc && wc->kind == ClassKind::kLlm && !t.tokens) {
+    r.fail("tokens", "is required for an LLM class: {\"prompt\": N, \"completion\": N} (estimates are fine)");
+  }
+  if (!r.failed && t.duration.count() <= 0) r.fail("duration_s", "is required (the class sets no duration)");
+  if (r.failed) return tl::unexpected(r.error);
+  return t;
+}
+
+std::string task_to_json(const Task& t) {
+  json j{{"id", t.id},
+         {"class", t.class_name},
+         {"environment", t.environment},
+         {"tenant", t.tenant},
+         {"resources",
+          {{"vcpus", t.resources.vcpus},
+           {"memory_gib", t.resources.memory_mib / kMibPerGib},
+           {"gpus", t.resources.gpu_milli / kMilliPerGpu},
+           {"gpu_memory_gib", t.resources.gpu_memory_mib / kMibPerGib}}},
+         {"duration_s", std::chrono::duration_cast<std::chrono::seconds>(t.duration).count()},
+         {"priority", t.priority},
+         {"deferrable", t.deferrable},
+         {"preemptible", t.preemptible}};
+  if (t.deadline) j["deadline"] = format_rfc3339(*t.deadline);
+  if (t.tokens) j["tokens"] = {{"prompt", t.tokens->prompt}, {"completion", t.tokens->completion}};
+  return j.dump();
+}
+
+}  // namespace codefleet
