@@ -145,8 +145,9 @@ std::vector<PoolCandidate> rank_pools(const FleetModel& model, const Task& task,
     out.push_back({p.index, cost, prefer_rank(model, task, p.name)});
   }
   std::sort(out.begin(), out.end(), [&](const PoolCandidate& a, const PoolCandidate& b) {
-    return std::tie(a.prefer_rank, a.cost, model.pools[a.pool].name) <
-           std::tie(b.prefer_rank, b.cost, model.pools[b.pool].name);
+    // On equal cost the smaller node wins: it holds less quota for the same work.
+    return std::tie(a.prefer_rank, a.cost, model.pools[a.pool].node.vcpus, model.pools[a.pool].name) <
+           std::tie(b.prefer_rank, b.cost, model.pools[b.pool].node.vcpus, model.pools[b.pool].name);
   });
   return out;
 }
@@ -257,13 +258,19 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
   }
 
   bool fastest = policy_of(model, task) == "fastest";
+  auto node_vcpus = [&](const Target& t) -> int64_t {
+    return t.kind == Target::Kind::kPool ? model.pools[t.index].node.vcpus : 0;
+  };
   for (auto& o : options) {
     o.alt.meets_deadline = !task.deadline || now + o.alt.wait + task.duration <= *task.deadline;
   }
   auto key = [&](const Option& o) {
     int64_t wait_ms = duration_cast<milliseconds>(o.alt.wait).count();
-    return std::make_tuple(o.alt.meets_deadline ? 0 : 1, o.prefer, fastest ? wait_ms : o.alt.cost.micros(),
-                           fastest ? o.alt.cost.micros() : wait_ms, o.alt.target.name);
+    // A target that can take the task now beats one that must wait for capacity or a rate
+    // limit (as Kueue tries flavors in order and takes the first that fits).
+    return std::make_tuple(o.alt.meets_deadline ? 0 : 1, o.alt.available ? 0 : 1, o.prefer,
+                           fastest ? wait_ms : o.alt.cost.micros(),
+                           fastest ? o.alt.cost.micros() : wait_ms, node_vcpus(o.alt.target), o.alt.target.name);
   };
   std::stable_sort(options.begin(), options.end(), [&](const Option& a, const Option& b) { return key(a) < key(b); });
   const Alternative& best = options.front().alt;
@@ -287,6 +294,9 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
     std::string because;
     if (!a.meets_deadline && best.meets_deadline) {
       because = fmt::format("would finish after the deadline (waits {})", wait_text(a.wait));
+    } else if (!a.available && best.available) {
+      because = a.rejected_because.empty() ? "must wait for capacity" : a.rejected_because;
+      a.rejected_because.clear();
     } else if (options[i].prefer != options.front().prefer) {
       because = "less preferred by the class's `prefer` list";
     } else if (!fastest && a.cost != best.cost) {
@@ -295,6 +305,8 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
       because = fmt::format("waits {} longer", wait_text(a.wait - best.wait));
     } else if (a.cost != best.cost) {
       because = fmt::format("costs {} more ({})", usd(a.cost - best.cost), usd(a.cost));
+    } else if (a.target.kind == Target::Kind::kPool && node_vcpus(a.target) > node_vcpus(best.target)) {
+      because = fmt::format("same cost on a larger node ({} vCPUs), which holds more quota", node_vcpus(a.target));
     } else {
       because = "tied; chosen by name";
     }

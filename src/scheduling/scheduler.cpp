@@ -456,6 +456,17 @@ Result<void> Scheduler::delete_node(NodeId id) {
   return {};
 }
 
+Result<std::vector<TaskId>> Scheduler::lose_node(NodeId id) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no node {}", id));
+  std::vector<TaskId> requeued = it->second.tasks;
+  CycleResult ignored;
+  for (TaskId tid : requeued) evict(tasks_.at(tid), ignored);
+  auto ok = delete_node(id);
+  if (!ok) return tl::unexpected(ok.error());
+  return requeued;
+}
+
 std::vector<int64_t> Scheduler::nodes_needed() const {
   TimePoint now = clock_.now();
   std::vector<int64_t> out(model_.pools.size(), 0);

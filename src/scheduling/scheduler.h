@@ -118,6 +118,10 @@ class Scheduler final : public FleetView {
   // or deleted; stopping keeps the quota, deleting releases it.
   Result<void> stop_node(NodeId id, bool hibernate);
   Result<void> delete_node(NodeId id);
+  // The node is gone (spot eviction, host failure): its tasks go back to pending, ahead
+  // of nothing (their original priority and submission time order them), and its quota is
+  // released.
+  Result<std::vector<TaskId>> lose_node(NodeId id);
 
   // Nodes each pool needs now: non-empty nodes plus what best-fit decreasing needs for the
   // eligible pending tasks whose first choice it is, within [min_nodes, max_nodes].

@@ -1,0 +1,181 @@
+// Routing decisions on examples/recommended.yaml.
+#include <gtest/gtest.h>
+
+#include "examples_fixture.h"
+
+namespace codefleet {
+namespace {
+
+using namespace testing_support;
+
+// 2026-01-05 is a Monday; Amsterdam is UTC+1 in January.
+const char* kMondayTenLocal = "2026-01-05T09:00:00Z";
+const char* kMondayNineteenLocal = "2026-01-05T18:00:00Z";
+
+struct RouteCase {
+  std::string name;
+  std::string task;
+  Outcome outcome;
+  std::string target;  // "" for infeasible
+  Target::Kind kind;
+};
+
+class RecommendedRoutes : public testing::TestWithParam<RouteCase> {};
+
+TEST_P(RecommendedRoutes, ChoosesTheExpectedTarget) {
+  static ExampleFleet f = load_example("recommended.yaml");
+  f.model.spec = &f.parsed.spec;
+  const RouteCase& c = GetParam();
+  Task t = task_json(f, c.task);
+  EmptyFleetView view(f.model);
+  Decision d = route(f.model, t, view, at(kMondayTenLocal));
+  EXPECT_EQ(d.outcome, c.outcome) << d.reason;
+  if (c.outcome != Outcome::kInfeasible) {
+    EXPECT_EQ(d.target.name, c.target) << d.reason;
+    EXPECT_EQ(d.target.kind, c.kind);
+  }
+  EXPECT_FALSE(d.reason.empty());
+  for (const auto& a : d.alternatives) EXPECT_FALSE(a.rejected_because.empty()) << a.target.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Examples, RecommendedRoutes,
+    testing::Values(
+        RouteCase{"one_gpu_fine_tune_goes_to_h100",
+                  R"({"class": "fine-tune", "resources": {"vcpus": 32, "memory_gib": 256, "gpus": 1, "gpu_memory_gib": 80}, "deferrable": false})",
+                  Outcome::kPlaced, "h100-train", Target::Kind::kPool},
+        RouteCase{"two_gpu_job_goes_to_nc80adis",
+                  R"({"class": "batch-inference", "resources": {"vcpus": 64, "memory_gib": 512, "gpus": 2, "gpu_memory_gib": 160}, "deferrable": false})",
+                  Outcome::kPlaced, "h100-infer", Target::Kind::kPool},
+        RouteCase{"ci_goes_to_burstable", R"({"class": "ci"})", Outcome::kPlaced, "ci", Target::Kind::kPool},
+        RouteCase{"api_goes_to_general", R"({"class": "api", "environment": "prod"})", Outcome::kPlaced, "general",
+                  Target::Kind::kPool},
+        RouteCase{"preemptible_background_goes_to_spot",
+                  R"({"class": "background", "deferrable": false})", Outcome::kPlaced, "batch-spot",
+                  Target::Kind::kPool},
+        RouteCase{"prompt_gen_goes_to_cheapest_foundry",
+                  R"({"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}})", Outcome::kPlaced,
+                  "foundry-mini", Target::Kind::kFoundry},
+        RouteCase{"code_completion_self_hosted_vs_foundry",
+                  R"({"class": "code-completion", "tokens": {"prompt": 4000, "completion": 1000}})", Outcome::kPlaced,
+                  "vllm-h100", Target::Kind::kSelfHosted},
+        RouteCase{"deferrable_batch_waits_for_off_peak",
+                  R"({"class": "batch-inference"})", Outcome::kQueued, "h100-train", Target::Kind::kPool},
+        RouteCase{"deadline_forces_deferrable_now",
+                  R"({"class": "batch-inference", "deadline": "2026-01-05T14:00:00Z"})", Outcome::kPlaced,
+                  "h100-train", Target::Kind::kPool},
+        RouteCase{"four_gpus_is_infeasible",
+                  R"({"class": "fine-tune", "resources": {"vcpus": 8, "memory_gib": 64, "gpus": 4, "gpu_memory_gib": 80}})",
+                  Outcome::kInfeasible, "", Target::Kind::kNone},
+        RouteCase{"wrong_environment_is_infeasible", R"({"class": "dev-box", "environment": "prod"})",
+                  Outcome::kInfeasible, "", Target::Kind::kNone}),
+    [](const testing::TestParamInfo<RouteCase>& info) { return info.param.name; });
+
+TEST(Router, InfeasibleSaysWhyForEveryPool) {
+  ExampleFleet f = load_example("recommended.yaml");
+  Task t = task_json(f, R"({"class": "fine-tune", "resources": {"vcpus": 8, "memory_gib": 64, "gpus": 4, "gpu_memory_gib": 80}})");
+  Decision d = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
+  ASSERT_EQ(d.outcome, Outcome::kInfeasible);
+  EXPECT_NE(d.reason.find("h100-train Standard_NC40ads_H100_v5 is too small: needs 4 GPUs (has 1)"), std::string::npos)
+      << d.reason;
+  EXPECT_EQ(d.alternatives.size(), f.model.pools.size());
+}
+
+TEST(Router, DeferralEndsInTheOffPeakWindow) {
+  ExampleFleet f = load_example("recommended.yaml");
+  Task t = task_json(f, R"({"class": "batch-inference"})");
+  Decision d = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
+  ASSERT_EQ(d.outcome, Outcome::kQueued);
+  // 10:00 → 20:00 local: ten hours.
+  EXPECT_EQ(d.wait, std::chrono::hours(10));
+  EXPECT_NE(d.reason.find("off-peak window at 2026-01-05T19:00:00Z"), std::string::npos) << d.reason;
+  Decision evening = route(f.model, t, EmptyFleetView(f.model), at("2026-01-05T19:30:00Z"));
+  EXPECT_EQ(evening.outcome, Outcome::kPlaced) << evening.reason;
+  Decision late_afternoon = route(f.model, t, EmptyFleetView(f.model), at(kMondayNineteenLocal));
+  EXPECT_EQ(late_afternoon.outcome, Outcome::kQueued);
+  EXPECT_EQ(late_afternoon.wait, std::chrono::hours(1));
+}
+
+// A view where one Foundry deployment has used up its TPM for this minute.
+class TpmExhausted final : public FleetView {
+ public:
+  TpmExhausted(const FleetModel& m, std::string name) : empty_(m), name_(std::move(name)) {}
+  PoolWait pool_wait(const PoolModel& p, const Task& t, TimePoint now) const override { return empty_.pool_wait(p, t, now); }
+  Duration rate_wait(const DeploymentModel& d, int64_t, TimePoint) const override {
+    return d.name == name_ ? std::chrono::seconds(40) : Duration{0};
+  }
+
+ private:
+  EmptyFleetView empty_;
+  std::string name_;
+};
+
+TEST(Router, PromptGenFallsBackWhenCheapestIsOverItsTpm) {
+  ExampleFleet f = load_example("recommended.yaml");
+  Task t = task_json(f, R"({"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}})");
+  Decision d = route(f.model, t, TpmExhausted(f.model, "foundry-mini"), at(kMondayTenLocal));
+  EXPECT_EQ(d.outcome, Outcome::kPlaced) << d.reason;
+  EXPECT_EQ(d.target.name, "foundry-large");
+  // gpt-4o: 2000 × $2.50/1M + 500 × $10/1M = $0.01
+  EXPECT_EQ(d.cost.micros(), 10'000);
+}
+
+TEST(Router, OneCallLargerThanTheTpmLimitIsRejectedThere) {
+  ExampleFleet f = load_example("recommended.yaml");
+  Task t = task_json(f, R"({"class": "prompt-gen", "tokens": {"prompt": 150000, "completion": 10000}})");
+  Decision d = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
+  EXPECT_EQ(d.target.name, "foundry-mini");  // 200k TPM holds it; foundry-large's 100k does not
+  bool large_rejected = false;
+  for (const auto& a : d.alternatives) {
+    if (a.target.name == "foundry-large") {
+      large_rejected = !a.feasible && a.rejected_because.find("TPM limit of 100000") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(large_rejected);
+}
+
+TEST(Router, CostIsPriceTimesDurationTimesShare) {
+  ExampleFleet f = load_example("recommended.yaml");
+  // A quarter of an NC40ads (10 of 40 vCPUs, 80 of 320 GiB, 1 of 1 GPU → the whole GPU) for 2h at $6.98/h.
+  Task t = task_json(f, R"({"class": "fine-tune", "resources": {"vcpus": 10, "memory_gib": 80, "gpus": 1, "gpu_memory_gib": 40}, "duration_s": 7200, "deferrable": false})");
+  Decision d = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
+  ASSERT_EQ(d.target.name, "h100-train");
+  EXPECT_EQ(d.cost.to_string(), "13.96");
+  EXPECT_TRUE(d.estimated);  // westeurope priced from eastus
+}
+
+TEST(TaskJson, ErrorsNameTheField) {
+  ExampleFleet f = load_example("recommended.yaml");
+  struct Bad {
+    const char* json;
+    const char* field;
+  };
+  for (auto b : {Bad{R"({"resources": {"vcpus": 2}})", "'class'"}, Bad{R"({"class": "cii"})", "did you mean 'ci'"},
+                 Bad{R"({"class": "ci", "priority": "high"})", "'priority'"},
+                 Bad{R"({"class": "ci", "resources": {"vcpus": -2}})", "'resources.vcpus'"},
+                 Bad{R"({"class": "ci", "deadline": "tomorrow"})", "'deadline'"},
+                 Bad{R"({"class": "ci", "duration_s": 0})", "'duration_s'"},
+                 Bad{R"({"class": "ci", "prioritty": 3})", "did you mean 'priority'"},
+                 Bad{R"({"class": "ci", "environment": "staging"})", "'environment'"},
+                 Bad{R"({"class": "prompt-gen"})", "'tokens'"}, Bad{R"([1, 2])", "JSON object"},
+                 Bad{R"({"class": )", "not valid JSON"}}) {
+    auto t = parse_task_json(b.json, f.parsed.spec, "task.json");
+    ASSERT_FALSE(t) << b.json;
+    EXPECT_EQ(t.error().code, ErrorCode::kInvalidInput);
+    EXPECT_NE(t.error().describe().find(b.field), std::string::npos) << b.json << " → " << t.error().describe();
+    EXPECT_EQ(t.error().location, "task.json");
+  }
+}
+
+TEST(TaskJson, ClassDefaultsFillTheGaps) {
+  ExampleFleet f = load_example("recommended.yaml");
+  Task t = task_json(f, R"({"class": "fine-tune", "tenant": "team-a"})");
+  EXPECT_EQ(t.resources.gpu_milli, 1000);
+  EXPECT_EQ(t.duration, std::chrono::hours(6));
+  EXPECT_EQ(t.priority, 50);
+  EXPECT_TRUE(t.deferrable);
+  EXPECT_EQ(t.tenant, "team-a");
+}
+
+}  // namespace
+}  // namespace codefleet

@@ -1,0 +1,237 @@
+#include <gtest/gtest.h>
+
+#include "fleet_fixture.h"
+#include "scheduling/packing.h"
+
+namespace codefleet {
+namespace {
+
+using namespace testing_support;
+using namespace std::chrono_literals;
+
+TimePoint noon() { return *parse_rfc3339("2026-03-02T12:00:00Z"); }
+
+struct Harness {
+  std::unique_ptr<SchedFleet> fleet = sched_fleet();
+  SimulatedClock clock{noon()};
+  Scheduler s{fleet->model, QuotaLedger::from_spec(fleet->parsed.spec), clock};
+  TaskId submit(Task t) {
+    auto id = s.submit(std::move(t));
+    EXPECT_TRUE(id) << (id ? "" : id.error().message);
+    return id ? *id : 0;
+  }
+};
+
+TEST(Scheduler, PlacesOnANewNodeThenPacksTheNext) {
+  Harness h;
+  TaskId a = h.submit(make_task("infer", 90));
+  TaskId b = h.submit(make_task("infer", 90));
+  CycleResult r = h.s.cycle();
+  ASSERT_EQ(r.admitted.size(), 2u);
+  EXPECT_EQ(r.nodes_created.size(), 2u);  // one GPU each: an NC40ads node holds one
+  EXPECT_EQ(h.s.find(a)->state, TaskState::kAdmitted);
+  EXPECT_EQ(h.s.find(b)->state, TaskState::kAdmitted);
+  EXPECT_EQ(h.s.ledger().used_family("eastus", "StandardNCadsH100v5Family"), 80);
+  TaskId w1 = h.submit(make_task("web", 70));
+  TaskId w2 = h.submit(make_task("web", 70));
+  h.s.cycle();
+  EXPECT_EQ(h.s.find(w1)->node, h.s.find(w2)->node);  // best fit: both on one D4s_v5
+}
+
+TEST(Scheduler, FitsButNoQuotaIsQueuedNotRejected) {
+  Harness h;
+  // 200 vCPUs of H100 quota = 5 nodes, across the prod and dev GPU pools.
+  for (int i = 0; i < 5; ++i) h.submit(make_task("train", 50, "prod"));
+  h.s.cycle();
+  TaskId waiting = h.submit(make_task("train", 50, "prod"));
+  CycleResult r = h.s.cycle();
+  EXPECT_TRUE(r.admitted.empty());
+  EXPECT_EQ(h.s.find(waiting)->state, TaskState::kPending);
+  Decision d = route(h.fleet->model, make_task("train", 50, "prod"), h.s, h.clock.now());
+  EXPECT_EQ(d.outcome, Outcome::kQueued) << d.reason;
+  EXPECT_NE(d.reason.find("quota"), std::string::npos) << d.reason;
+  EXPECT_GT(d.wait, 0s);
+  // A task nothing can ever hold is rejected at once, as infeasible.
+  Task huge = make_task("train", 50);
+  huge.resources.gpu_milli = 4000;
+  auto rejected = h.s.submit(huge);
+  ASSERT_FALSE(rejected);
+  EXPECT_EQ(rejected.error().code, ErrorCode::kInfeasible);
+  EXPECT_NE(rejected.error().message.find("too small"), std::string::npos) << rejected.error().message;
+}
+
+TEST(Scheduler, StoppedNodesKeepTheirQuotaOnlyDeletionFreesIt) {
+  Harness h;
+  TaskId a = h.submit(make_task("infer", 90));
+  h.s.cycle();
+  NodeId node = h.s.find(a)->node;
+  ASSERT_TRUE(h.s.complete(a));
+  ASSERT_FALSE(h.s.stop_node(node, /*hibernate=*/true));  // NCads_H100_v5 cannot hibernate
+  ASSERT_TRUE(h.s.stop_node(node, /*hibernate=*/false));
+  EXPECT_EQ(h.s.nodes().at(node).state, NodeState::kDeallocated);
+  EXPECT_EQ(h.s.ledger().used_family("eastus", "StandardNCadsH100v5Family"), 40);
+  // The next GPU task starts the deallocated node instead of creating one.
+  TaskId b = h.submit(make_task("infer", 90));
+  CycleResult r = h.s.cycle();
+  EXPECT_EQ(r.nodes_started, std::vector<NodeId>{node});
+  EXPECT_TRUE(r.nodes_created.empty());
+  ASSERT_TRUE(h.s.complete(b));
+  ASSERT_TRUE(h.s.delete_node(node));
+  EXPECT_EQ(h.s.ledger().used_family("eastus", "StandardNCadsH100v5Family"), 0);
+}
+
+TEST(Scheduler, BusyNodesCannotBeStoppedOrDeleted) {
+  Harness h;
+  TaskId a = h.submit(make_task("infer", 90));
+  h.s.cycle();
+  NodeId node = h.s.find(a)->node;
+  EXPECT_EQ(h.s.stop_node(node, false).error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(h.s.delete_node(node).error().code, ErrorCode::kUnavailable);
+}
+
+TEST(Scheduler, PreemptsLowerPriorityPreemptibleWorkAfterTheGuard) {
+  auto yaml = std::string(kSchedSpec);
+  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 40");
+  Harness h;
+  h.fleet = sched_fleet(yaml);
+  Scheduler s(h.fleet->model, QuotaLedger::from_spec(h.fleet->parsed.spec), h.clock);
+  auto low = s.submit(make_task("train", 10, "prod", /*preemptible=*/true));
+  s.cycle();
+  ASSERT_EQ(s.find(*low)->state, TaskState::kAdmitted);
+  auto high = s.submit(make_task("train", 80, "prod"));
+  CycleResult early = s.cycle();
+  EXPECT_TRUE(early.preempted.empty()) << "the low task has run less than 5 minutes";
+  EXPECT_EQ(s.find(*high)->state, TaskState::kPending);
+  h.clock.advance(6min);
+  CycleResult r = s.cycle();
+  EXPECT_EQ(r.preempted, std::vector<TaskId>{*low});
+  EXPECT_EQ(s.find(*high)->state, TaskState::kAdmitted);
+  EXPECT_EQ(s.find(*low)->state, TaskState::kPending);
+  EXPECT_EQ(s.find(*low)->preemptions, 1);
+}
+
+TEST(Scheduler, NonPreemptibleWorkIsNeverEvicted) {
+  auto yaml = std::string(kSchedSpec);
+  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 40");
+  Harness h;
+  h.fleet = sched_fleet(yaml);
+  Scheduler s(h.fleet->model, QuotaLedger::from_spec(h.fleet->parsed.spec), h.clock);
+  auto low = s.submit(make_task("train", 10, "prod", /*preemptible=*/false));
+  s.cycle();
+  auto high = s.submit(make_task("train", 80, "prod"));
+  h.clock.advance(1h);
+  CycleResult r = s.cycle();
+  EXPECT_TRUE(r.preempted.empty());
+  EXPECT_EQ(s.find(*high)->state, TaskState::kPending);
+  EXPECT_EQ(s.find(*low)->state, TaskState::kAdmitted);
+}
+
+TEST(Scheduler, DeferrableWorkWaitsForOffPeakUnlessItsDeadlineIsEarlier) {
+  Harness h;  // noon UTC; off-peak from 20:00 UTC
+  Task deferred = make_task("batch", 10);
+  deferred.deferrable = true;
+  TaskId d = h.submit(deferred);
+  Task urgent = deferred;
+  urgent.deadline = *parse_rfc3339("2026-03-02T15:00:00Z");
+  TaskId u = h.submit(urgent);
+  h.s.cycle();
+  EXPECT_EQ(h.s.find(d)->state, TaskState::kPending);
+  EXPECT_EQ(h.s.find(u)->state, TaskState::kAdmitted);
+  h.clock.set(*parse_rfc3339("2026-03-02T20:00:00Z"));
+  h.s.cycle();
+  EXPECT_EQ(h.s.find(d)->state, TaskState::kAdmitted);
+}
+
+TEST(Scheduler, FairShareFavoursTheTenantUsingLess) {
+  auto yaml = std::string(kSchedSpec);
+  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 80");
+  Harness h;
+  h.fleet = sched_fleet(yaml);
+  Scheduler s(h.fleet->model, QuotaLedger::from_spec(h.fleet->parsed.spec), h.clock);
+  s.submit(make_task("train", 50, "prod", false, "team-a"));
+  s.cycle();  // team-a holds one of the two possible nodes
+  h.clock.advance(1min);
+  auto a2 = s.submit(make_task("train", 50, "prod", false, "team-a"));
+  h.clock.advance(1min);
+  auto b1 = s.submit(make_task("train", 50, "prod", false, "team-b"));  // submitted later
+  s.cycle();
+  EXPECT_EQ(s.find(*b1)->state, TaskState::kAdmitted);
+  EXPECT_EQ(s.find(*a2)->state, TaskState::kPending);
+}
+
+TEST(Scheduler, ReclaimsQuotaBorrowedBeyondAnEnvironmentsShare) {
+  auto yaml = std::string(kSchedSpec);
+  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 80");
+  Harness h;
+  h.fleet = sched_fleet(yaml);
+  SchedulerOptions opts;
+  opts.environment_share_pct["prod"]["StandardNCadsH100v5Family"] = 50;
+  opts.environment_share_pct["dev"]["StandardNCadsH100v5Family"] = 50;
+  Scheduler s(h.fleet->model, QuotaLedger::from_spec(h.fleet->parsed.spec), h.clock, opts);
+  // dev borrows the whole family while prod is idle.
+  auto d1 = s.submit(make_task("train", 50, "dev"));
+  auto d2 = s.submit(make_task("train", 50, "dev"));
+  s.cycle();
+  ASSERT_EQ(s.find(*d1)->state, TaskState::kAdmitted);
+  ASSERT_EQ(s.find(*d2)->state, TaskState::kAdmitted);
+  h.clock.advance(10min);
+  auto p1 = s.submit(make_task("train", 50, "prod"));
+  CycleResult r = s.cycle();
+  EXPECT_EQ(s.find(*p1)->state, TaskState::kAdmitted);
+  EXPECT_EQ(r.preempted.size(), 1u);
+  EXPECT_TRUE(s.ledger().within_limits());
+  EXPECT_EQ(s.ledger().used_family("eastus", "StandardNCadsH100v5Family"), 80);
+}
+
+TEST(Scheduler, LostNodesRequeueTheirTasksAndFreeQuota) {
+  Harness h;
+  TaskId a = h.submit(make_task("batch", 10, "", true));
+  h.s.cycle();
+  NodeId node = h.s.find(a)->node;
+  auto lost = h.s.lose_node(node);
+  ASSERT_TRUE(lost);
+  EXPECT_EQ(*lost, std::vector<TaskId>{a});
+  EXPECT_EQ(h.s.find(a)->state, TaskState::kPending);
+  EXPECT_EQ(h.s.nodes().count(node), 0u);
+}
+
+TEST(Scheduler, NodesNeededPacksPendingWorkBestFitDecreasing) {
+  Harness h;
+  for (int i = 0; i < 5; ++i) h.submit(make_task("train", 50, "prod"));
+  h.s.cycle();
+  for (int i = 0; i < 3; ++i) h.submit(make_task("train", 50, "prod"));  // no quota left
+  h.s.cycle();
+  auto need = h.s.nodes_needed();
+  int gpu = -1;
+  for (const auto& p : h.fleet->model.pools) {
+    if (p.name == "gpu") gpu = p.index;
+  }
+  EXPECT_EQ(need[gpu], 6);  // 5 busy + 3 more wanted, capped at max_nodes 6
+}
+
+TEST(Packing, BestFitDecreasingGpuFirst) {
+  Resources node{40, 320 * 1024, 1000, 94 * 1024};
+  std::vector<Resources> needs(3, Resources{8, 64 * 1024, 1000, 40 * 1024});
+  EXPECT_EQ(pack_best_fit_decreasing(node, needs), 3u);  // GPUs are never shared
+  std::vector<Resources> cpu(10, Resources{4, 16 * 1024, 0, 0});
+  EXPECT_EQ(pack_best_fit_decreasing(node, cpu), 1u);
+  size_t skipped = 0;
+  pack_best_fit_decreasing(node, {Resources{80, 1, 0, 0}}, &skipped);
+  EXPECT_EQ(skipped, 1u);
+}
+
+TEST(Scheduler, SameInputsSameDecisions) {
+  auto run = [] {
+    Harness h;
+    std::vector<std::pair<TaskId, NodeId>> placements;
+    for (int i = 0; i < 30; ++i) {
+      h.submit(make_task(i % 3 == 0 ? "infer" : "web", 10 + (i * 7) % 50, "", i % 2 == 0, "t" + std::to_string(i % 4)));
+    }
+    for (const auto& a : h.s.cycle().admitted) placements.push_back({a.task, a.node});
+    return placements;
+  };
+  EXPECT_EQ(run(), run());
+}
+
+}  // namespace
+}  // namespace codefleet
