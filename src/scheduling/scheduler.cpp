@@ -67,7 +67,8 @@ Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& c
       options_(std::move(options)),
       ordering_(ordering ? std::move(ordering) : std::make_unique<PriorityFairShareOrdering>()),
       pool_nodes_(model.pools.size()),
-      no_room_(model.pools.size()) {}
+      no_room_(model.pools.size()),
+      no_victims_(model.pools.size()) {}
 
 const TaskRecord* Scheduler::find(TaskId id) const {
   auto it = tasks_.find(id);
@@ -131,6 +132,7 @@ void Scheduler::unbind(TaskRecord& t) {
   n.tasks.erase(std::remove(n.tasks.begin(), n.tasks.end(), t.id), n.tasks.end());
   if (n.tasks.empty()) n.idle_since = clock_.now();
   no_room_[n.pool].clear();  // capacity grew
+  no_victims_[n.pool].clear();
   t.pool = -1;
   t.node = 0;
 }
@@ -165,6 +167,7 @@ std::map<std::string, int64_t> Scheduler::snapshot() {
     }
   }
   for (auto& v : no_room_) v.clear();
+  for (auto& v : no_victims_) v.clear();
   Resources total;
   for (const auto& p : model_.pools) {
     total = total + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
@@ -186,6 +189,26 @@ std::vector<TaskRecord*> Scheduler::heads(const std::map<std::string, int64_t>& 
   for (auto& [id, t] : tasks_) {
     if (t.state == TaskState::kPending && t.not_before <= now) out.push_back(&t);
   }
+  if (dynamic_cast<PriorityFairShareOrdering*>(ordering_.get())) {
+    // The default ordering with its keys computed once per task, not per comparison.
+    struct Key {
+      int64_t neg_priority, share;
+      TimePoint submitted;
+      TaskId id;
+      TaskRecord* t;
+    };
+    std::vector<Key> keys;
+    keys.reserve(out.size());
+    for (TaskRecord* t : out) {
+      auto it = shares.find(t->task.tenant);
+      keys.push_back({-t->task.priority, it == shares.end() ? 0 : it->second, t->task.submitted_at, t->id, t});
+    }
+    std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+      return std::tie(a.neg_priority, a.share, a.submitted, a.id) < std::tie(b.neg_priority, b.share, b.submitted, b.id);
+    });
+    for (size_t i = 0; i < keys.size(); ++i) out[i] = keys[i].t;
+    return out;
+  }
   std::sort(out.begin(), out.end(),
             [&](const TaskRecord* a, const TaskRecord* b) { return ordering_->before(*a, *b, shares); });
   return out;
@@ -195,8 +218,8 @@ Node* Scheduler::best_node(const PoolModel& p, const Resources& need) {
   Node* best = nullptr;
   FitScore best_score{};
   bool best_running = false;
-  for (NodeId id : pool_nodes_[p.index]) {
-    Node& n = nodes_.at(id);
+  for (Node* np : pool_nodes_[p.index]) {
+    Node& n = *np;
     if (!n.active()) continue;
     Resources free = p.node - n.used;
     if (!need.fits_in(free)) continue;
@@ -250,10 +273,9 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
       plan.node = n;
       plan.wait = n->ready_at > now ? n->ready_at - now : Duration{0};
     } else {
-      for (NodeId id : pool_nodes_[p.index]) {
-        Node& n = nodes_.at(id);
-        if (n.state == NodeState::kDeallocated || n.state == NodeState::kHibernated) {
-          plan.stopped = &n;
+      for (Node* n : pool_nodes_[p.index]) {
+        if (n->state == NodeState::kDeallocated || n->state == NodeState::kHibernated) {
+          plan.stopped = n;
           break;
         }
       }
@@ -292,8 +314,8 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
     n.state = NodeState::kCreating;
     n.ready_at = now + p.create_latency;
     n.idle_since = now;
-    pool_nodes_[p.index].push_back(n.id);
     node = &nodes_.emplace(n.id, n).first->second;
+    pool_nodes_[p.index].push_back(node);
     out.nodes_created.push_back(n.id);
   }
   commit(t, p.index, *node, out);
@@ -339,37 +361,49 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
   auto old_enough = [&](const TaskRecord& v) { return now - v.admitted_at >= options_.min_runtime_before_preemption; };
   for (const auto& c : t.candidates) {
     const PoolModel& p = model_.pools[c.pool];
+    bool known_none = std::any_of(no_victims_[p.index].begin(), no_victims_[p.index].end(), [&](const auto& e) {
+      return covers(t.task.resources, e.first) && t.task.priority <= e.second;
+    });
+    if (known_none) continue;
     Node* best = nullptr;
-    std::vector<TaskRecord*> best_victims;
-    for (NodeId id : pool_nodes_[p.index]) {
-      Node& n = nodes_.at(id);
+    scratch_best_.clear();
+    for (Node* np : pool_nodes_[p.index]) {
+      Node& n = *np;
       if (!n.active()) continue;
-      std::vector<TaskRecord*> eligible;
+      auto& eligible = scratch_eligible_;
+      eligible.clear();
+      Resources could_free = p.node - n.used;
       for (TaskId tid : n.tasks) {
         TaskRecord& v = tasks_.at(tid);
-        if (v.task.priority < t.task.priority && v.task.preemptible && old_enough(v)) eligible.push_back(&v);
+        if (v.task.priority < t.task.priority && v.task.preemptible && old_enough(v)) {
+          eligible.push_back(&v);
+          could_free = could_free + v.task.resources;
+        }
       }
+      if (eligible.empty() || !t.task.resources.fits_in(could_free)) continue;
       std::sort(eligible.begin(), eligible.end(), [](const TaskRecord* a, const TaskRecord* b) {
         return std::tie(a->task.priority, b->admitted_at, a->id) < std::tie(b->task.priority, a->admitted_at, b->id);
       });
       Resources free = p.node - n.used;
-      std::vector<TaskRecord*> victims;
+      auto& victims = scratch_victims_;
+      victims.clear();
       for (TaskRecord* v : eligible) {
         if (t.task.resources.fits_in(free)) break;
         free = free + v->task.resources;
         victims.push_back(v);
       }
-      if (!t.task.resources.fits_in(free) || victims.empty()) continue;
-      if (!best || victims.size() < best_victims.size()) {
+      if (!best || victims.size() < scratch_best_.size()) {
         best = &n;
-        best_victims = victims;
+        scratch_best_ = victims;
       }
     }
     if (best) {
-      for (TaskRecord* v : best_victims) evict(*v, out);
+      std::vector<TaskRecord*> victims = scratch_best_;
+      for (TaskRecord* v : victims) evict(*v, out);
       commit(t, p.index, *best, out);
       return true;
     }
+    no_victims_[p.index].push_back({t.task.resources, t.task.priority});
   }
   // (b) reclaim borrowed quota.
   for (const auto& c : t.candidates) {
@@ -385,8 +419,9 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
       auto other_nominal = env_nominal_vcpus(other.environment, other);
       int64_t other_used = env_usage_vcpus(other.environment, other.quota_family);
       if (other_used <= other_nominal.value_or(0)) continue;  // not borrowing
-      for (NodeId id : std::vector<NodeId>(pool_nodes_[other.index].rbegin(), pool_nodes_[other.index].rend())) {
-        Node& n = nodes_.at(id);
+      for (Node* np : std::vector<Node*>(pool_nodes_[other.index].rbegin(), pool_nodes_[other.index].rend())) {
+        Node& n = *np;
+        NodeId id = n.id;
         bool movable = std::all_of(n.tasks.begin(), n.tasks.end(), [&](TaskId tid) { return old_enough(tasks_.at(tid)); });
         if (!movable) continue;
         // Would deleting this node let the task's pool create one?
@@ -449,10 +484,11 @@ Result<void> Scheduler::delete_node(NodeId id) {
   }
   const PoolModel& p = model_.pools[it->second.pool];
   ledger_.release(p.region, p.quota_family, p.spot, p.node.vcpus);
-  auto& ids = pool_nodes_[p.index];
-  ids.erase(std::remove(ids.begin(), ids.end(), id), ids.end());
+  auto& ptrs = pool_nodes_[p.index];
+  ptrs.erase(std::remove(ptrs.begin(), ptrs.end(), &it->second), ptrs.end());
   nodes_.erase(it);
   no_room_[p.index].clear();
+  no_victims_[p.index].clear();
   return {};
 }
 
@@ -478,7 +514,7 @@ std::vector<int64_t> Scheduler::nodes_needed() const {
   }
   for (const auto& p : model_.pools) {
     int64_t busy = 0;
-    for (NodeId id : pool_nodes_[p.index]) busy += nodes_.at(id).tasks.empty() ? 0 : 1;
+    for (const Node* n : pool_nodes_[p.index]) busy += n->tasks.empty() ? 0 : 1;
     int64_t want = busy + static_cast<int64_t>(pack_best_fit_decreasing(p.node, pending[p.index]));
     out[p.index] = std::clamp(want, p.min_nodes, p.max_nodes);
   }
@@ -488,8 +524,8 @@ std::vector<int64_t> Scheduler::nodes_needed() const {
 FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task, TimePoint now) const {
   Duration best_ready = Duration::max();
   bool stopped = false;
-  for (NodeId id : pool_nodes_[pool.index]) {
-    const Node& n = nodes_.at(id);
+  for (const Node* np : pool_nodes_[pool.index]) {
+    const Node& n = *np;
     if (n.active() && task.resources.fits_in(pool.node - n.used)) {
       best_ready = std::min(best_ready, n.ready_at > now ? n.ready_at - now : Duration{0});
     }
@@ -502,8 +538,8 @@ FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task
   if (count < pool.max_nodes && quota_ok) return {true, pool.create_latency, ""};
   // Queued: estimate when running work frees room on some node, plus the queue ahead.
   Duration earliest = Duration::max();
-  for (NodeId id : pool_nodes_[pool.index]) {
-    const Node& n = nodes_.at(id);
+  for (const Node* np : pool_nodes_[pool.index]) {
+    const Node& n = *np;
     std::vector<std::pair<TimePoint, Resources>> finishes;
     for (TaskId tid : n.tasks) {
       const TaskRecord& r = tasks_.at(tid);

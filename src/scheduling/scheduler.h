@@ -160,7 +160,8 @@ class Scheduler final : public FleetView {
   SchedulerOptions options_;
   std::unique_ptr<OrderingPolicy> ordering_;
   std::map<NodeId, Node> nodes_;
-  std::vector<std::vector<NodeId>> pool_nodes_;  // per pool, node ids in creation order
+  // Per pool, its nodes in creation order (std::map keeps node addresses stable).
+  std::vector<std::vector<Node*>> pool_nodes_;
   std::map<TaskId, TaskRecord> tasks_;
   std::map<std::string, TaskId> by_external_id_;
   std::vector<std::string> queue_names_;
@@ -168,6 +169,10 @@ class Scheduler final : public FleetView {
   // Per cycle: shapes that found no room in a pool (free capacity only shrinks within a
   // cycle until a preemption), so larger-or-equal shapes skip the node scan.
   std::vector<std::vector<Resources>> no_room_;
+  // Per cycle: (shape, priority) that found no victims in a pool; a larger-or-equal shape
+  // with lower-or-equal priority finds none either (fewer victims are eligible to it).
+  std::vector<std::vector<std::pair<Resources, int64_t>>> no_victims_;
+  std::vector<TaskRecord*> scratch_eligible_, scratch_victims_, scratch_best_;
   TaskId next_task_ = 1;
   NodeId next_node_ = 1;
 };
