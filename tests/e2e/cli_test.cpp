@@ -255,3 +255,85 @@ TEST(Import, PricesThenValidateWithoutFallback) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Route, FineTuneGoesToTheH100Pool) {
+  CliRun r = run("route examples/recommended.yaml --task '{\"class\": \"fine-tune\", \"deferrable\": false}' "
+                 "--at 2026-01-05T09:00:00Z --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  EXPECT_EQ(j["decision"]["outcome"], "placed");
+  EXPECT_EQ(j["decision"]["target"]["kind"], "pool");
+  EXPECT_EQ(j["decision"]["target"]["name"], "h100-train");
+  EXPECT_EQ(j["decision"]["target"]["sku"], "Standard_NC40ads_H100_v5");
+  EXPECT_EQ(j["decision"]["wait_s"], 480);
+  EXPECT_EQ(j["decision"]["estimated"], true);
+  EXPECT_FALSE(j["alternatives"].empty());
+  for (const auto& a : j["alternatives"]) {
+    for (const char* k : {"target", "cost_usd", "wait_s", "rejected_because"}) EXPECT_TRUE(a.contains(k)) << k;
+  }
+}
+
+TEST(Route, DeferrableWorkIsQueuedForOffPeak) {
+  CliRun r = run("route examples/recommended.yaml --task '{\"class\": \"batch-inference\"}' --at 2026-01-05T09:00:00Z "
+                 "--output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(json_of(r)["decision"]["outcome"], "queued");
+}
+
+TEST(Route, PromptGenGoesToFoundryFromAFile) {
+  std::string dir = temp_dir("route");
+  std::string f = write_file(dir, "task.json", R"({"class": "prompt-gen", "tokens": {"prompt": 1000, "completion": 200}})");
+  CliRun r = run("route examples/recommended.yaml --task @" + f + " --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  EXPECT_EQ(j["decision"]["target"]["kind"], "foundry");
+  EXPECT_EQ(j["decision"]["target"]["deployment"], "gpt-4o-mini");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Route, InfeasibleExits1) {
+  CliRun r = run("route examples/recommended.yaml --task '{\"class\": \"fine-tune\", \"resources\": {\"vcpus\": 8, "
+                 "\"memory_gib\": 64, \"gpus\": 8, \"gpu_memory_gib\": 80}}'");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("infeasible"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("too small"), std::string::npos) << r.out;
+}
+
+TEST(Route, UnusableInputExits2NamingTheField) {
+  CliRun bad_field = run("route examples/recommended.yaml --task '{\"class\": \"ci\", \"priority\": \"urgent\"}'");
+  EXPECT_EQ(bad_field.exit_code, 2);
+  EXPECT_NE(bad_field.out.find("field 'priority'"), std::string::npos) << bad_field.out;
+  CliRun bad_json = run("route examples/recommended.yaml --task '{\"class\": '");
+  EXPECT_EQ(bad_json.exit_code, 2);
+  EXPECT_NE(bad_json.out.find("not valid JSON"), std::string::npos) << bad_json.out;
+  CliRun missing = run("route examples/recommended.yaml --task @/nonexistent/task.json");
+  EXPECT_EQ(missing.exit_code, 2);
+  CliRun no_price = run("route examples/recommended.yaml --task '{\"class\": \"ci\"}' --catalog /nonexistent");
+  EXPECT_EQ(no_price.exit_code, 2);
+}
+
+TEST(Route, MissingRegionPriceFailsWithTheImportHint) {
+  std::string dir = temp_dir("noprice");
+  std::string spec = write_file(dir, "fleet.yaml", R"(version: 1
+name: x
+regions: [westeurope]
+environments:
+  - name: prod
+    pools:
+      - {name: ci, sku: Standard_B4s_v2, max_nodes: 2, classes: [ci]}
+workload_classes:
+  - {name: ci, resources: {vcpus: 2, memory_gib: 4}, duration: 15m}
+)");
+  CliRun r = run("route " + spec + " --task '{\"class\": \"ci\"}'");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("no payg_linux price for Standard_B4s_v2 in westeurope"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("import-prices"), std::string::npos) << r.out;
+  CliRun est = run("route " + spec + " --task '{\"class\": \"ci\"}' --price-fallback eastus --output json");
+  EXPECT_EQ(est.exit_code, 0) << est.out;
+  EXPECT_EQ(json_of(est)["decision"]["estimated"], true);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
