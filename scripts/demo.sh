@@ -8,4 +8,6 @@ step "$CF" catalog show Standard_NC40ads_H100_v5 --region eastus
 step "$CF" catalog list --hibernation --region eastus
 step "$CF" validate examples/seed.yaml
 step "$CF" validate examples/recommended.yaml
+step "$CF" route examples/recommended.yaml --task '{"class": "fine-tune", "deferrable": false}'
+step "$CF" route examples/recommended.yaml --task '{"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}}'
 exit 0
