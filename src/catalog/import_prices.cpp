@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/import.h"
+#include "catalog/json_util.h"
 #include "core/text.h"
 
 namespace codefleet {
@@ -23,17 +24,6 @@ std::string text_position(const std::string& file, const std::string& text, size
 }
 
 namespace {
-
-// A field of an item that must be a string (or absent, giving "").
-Result<std::string> str_field(const json& item, const char* name, const std::string& where) {
-  auto it = item.find(name);
-  if (it == item.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("field '{}' must be a string, got {}", name, it->type_name()), where);
-  }
-  return it->get<std::string>();
-}
 
 // retailPrice as exact decimal text: the JSON number's own digits, never via double.
 Result<Money> price_field(const json& item, const std::string& where) {
@@ -98,18 +88,18 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
         return make_error(ErrorCode::kInvalidInput, "item is not an object", where);
       }
       ++out.items;
-      auto type = str_field(item, "type", where);
-      auto service = str_field(item, "serviceName", where);
-      auto product = str_field(item, "productName", where);
-      auto sku_name = str_field(item, "skuName", where);
-      auto meter = str_field(item, "meterName", where);
-      auto arm_sku = str_field(item, "armSkuName", where);
-      auto region = str_field(item, "armRegionName", where);
-      auto unit = str_field(item, "unitOfMeasure", where);
-      auto term = str_field(item, "reservationTerm", where);
-      auto currency = str_field(item, "currencyCode", where);
-      auto effective = str_field(item, "effectiveStartDate", where);
-      auto meter_id = str_field(item, "meterId", where);
+      auto type = json_util::string_field(item, "type", where);
+      auto service = json_util::string_field(item, "serviceName", where);
+      auto product = json_util::string_field(item, "productName", where);
+      auto sku_name = json_util::string_field(item, "skuName", where);
+      auto meter = json_util::string_field(item, "meterName", where);
+      auto arm_sku = json_util::string_field(item, "armSkuName", where);
+      auto region = json_util::string_field(item, "armRegionName", where);
+      auto unit = json_util::string_field(item, "unitOfMeasure", where);
+      auto term = json_util::string_field(item, "reservationTerm", where);
+      auto currency = json_util::string_field(item, "currencyCode", where);
+      auto effective = json_util::string_field(item, "effectiveStartDate", where);
+      auto meter_id = json_util::string_field(item, "meterId", where);
       for (auto* r : {&type, &service, &product, &sku_name, &meter, &arm_sku, &region, &unit, &term,
                       &currency, &effective, &meter_id}) {
         if (!*r) return tl::unexpected(r->error());

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "catalog/import.h"
+#include "catalog/json_util.h"
 #include "core/text.h"
 
 namespace codefleet {
@@ -25,16 +26,6 @@ std::string series_from_name(const std::string& name) {
   }
   if (std::count(s.begin(), s.end(), '_') == 1) s.erase(s.find('_'), 1);
   return s;
-}
-
-Result<std::string> string_at(const json& obj, const char* name, const std::string& where) {
-  auto it = obj.find(name);
-  if (it == obj.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("field '{}' must be a string, got {}", name, it->type_name()), where);
-  }
-  return it->get<std::string>();
 }
 
 std::vector<std::string> strings_at(const json& obj, const char* name) {
@@ -73,9 +64,9 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
     const json& sku = (*list)[i];
     std::string where = fmt::format("{}: [{}]", file.name, i);
     if (!sku.is_object()) return make_error(ErrorCode::kInvalidInput, "entry is not an object", where);
-    auto rtype = string_at(sku, "resourceType", where);
-    auto name = string_at(sku, "name", where);
-    auto family = string_at(sku, "family", where);
+    auto rtype = json_util::string_field(sku, "resourceType", where);
+    auto name = json_util::string_field(sku, "name", where);
+    auto family = json_util::string_field(sku, "family", where);
     for (auto* r : {&rtype, &name, &family}) {
       if (!*r) return tl::unexpected(r->error());
     }
@@ -162,7 +153,7 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
     if (sku.contains("locationInfo") && sku["locationInfo"].is_array()) {
       for (const auto& li : sku["locationInfo"]) {
         if (!li.is_object()) continue;
-        auto loc = string_at(li, "location", where);
+        auto loc = json_util::string_field(li, "location", where);
         if (!loc || loc->empty()) continue;
         Availability a{*name, to_lower(*loc), strings_at(li, "zones"), "", source};
         std::sort(a.zones.begin(), a.zones.end());
@@ -175,8 +166,8 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
     if (sku.contains("restrictions") && sku["restrictions"].is_array()) {
       for (const auto& r : sku["restrictions"]) {
         if (!r.is_object()) continue;
-        auto type = string_at(r, "type", where);
-        auto reason = string_at(r, "reasonCode", where);
+        auto type = json_util::string_field(r, "type", where);
+        auto reason = json_util::string_field(r, "reasonCode", where);
         if (!type || !reason) continue;
         std::vector<std::string> locs, zones;
         if (r.contains("restrictionInfo") && r["restrictionInfo"].is_object()) {

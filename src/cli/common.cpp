@@ -26,6 +26,17 @@ std::optional<Catalog> load_catalog(const CommonOptions& common) {
   return std::move(*cat);
 }
 
+std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common, const std::string& spec_file) {
+  auto parsed = parse_spec_file(spec_file);
+  if (!parsed) {
+    std::cerr << parsed.error().describe();
+    return std::nullopt;
+  }
+  auto catalog = load_catalog(common);
+  if (!catalog) return std::nullopt;
+  return SpecAndCatalog{std::move(*parsed), std::move(*catalog)};
+}
+
 Result<std::string> read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kNotFound, "cannot open file (does it exist?)", path);

@@ -31,13 +31,10 @@ int64_t seconds_of(Duration d) { return std::chrono::duration_cast<std::chrono::
 }  // namespace
 
 int run_route(const CommonOptions& common, const RouteOptions& opts) {
-  auto parsed = parse_spec_file(opts.spec_file);
-  if (!parsed) {
-    std::cerr << parsed.error().describe();
-    return kExitUsage;
-  }
-  auto catalog = load_catalog(common);
-  if (!catalog) return kExitUsage;
+  auto loaded = load_spec_and_catalog(common, opts.spec_file);
+  if (!loaded) return kExitUsage;
+  const ParsedSpec* parsed = &loaded->parsed;
+  const Catalog* catalog = &loaded->catalog;
   std::string text = opts.task;
   std::string source = "--task";
   if (!text.empty() && text[0] == '@') {

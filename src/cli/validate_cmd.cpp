@@ -11,13 +11,10 @@
 namespace codefleet::cli {
 
 int run_validate(const CommonOptions& common, const ValidateOptions& opts) {
-  auto parsed = parse_spec_file(opts.spec_file);
-  if (!parsed) {
-    std::cerr << parsed.error().describe();
-    return kExitUsage;
-  }
-  auto catalog = load_catalog(common);
-  if (!catalog) return kExitUsage;
+  auto loaded = load_spec_and_catalog(common, opts.spec_file);
+  if (!loaded) return kExitUsage;
+  const ParsedSpec* parsed = &loaded->parsed;
+  const Catalog* catalog = &loaded->catalog;
   codefleet::ValidateOptions vo;
   if (common.price_fallback) vo.price_fallback_region = *common.price_fallback;
   auto findings = validate_spec(*parsed, *catalog, vo);
