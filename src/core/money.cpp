@@ -4,10 +4,10 @@
 
 namespace codefleet {
 
-int64_t div_round_half_away(__int128 num, int64_t den) {
+int64_t div_round_half_away(Int128 num, int64_t den) {
   bool negative = num < 0;
-  __int128 abs_num = negative ? -num : num;
-  __int128 q = (abs_num + den / 2) / den;
+  Int128 abs_num = negative ? -num : num;
+  Int128 q = (abs_num + den / 2) / den;
   return static_cast<int64_t>(negative ? -q : q);
 }
 
@@ -26,7 +26,7 @@ Result<Money> Money::parse(std::string_view text) {
     s.remove_prefix(1);
   }
   if (!s.empty() && s.front() == '$') s.remove_prefix(1);
-  __int128 whole = 0;
+  Int128 whole = 0;
   int64_t frac_micros = 0;
   int frac_digits = 0;
   bool seen_digit = false, seen_point = false, round_up = false;
@@ -64,7 +64,7 @@ Result<int64_t> parse_scaled_decimal(std::string_view text, int64_t scale) {
   if (!m || text.find('$') != std::string_view::npos) {
     return make_error(ErrorCode::kInvalidInput, "'" + std::string(text) + "' is not a number");
   }
-  return div_round_half_away(static_cast<__int128>(m->micros()) * scale, Money::kMicrosPerUsd);
+  return div_round_half_away(static_cast<Int128>(m->micros()) * scale, Money::kMicrosPerUsd);
 }
 
 std::string Money::to_string() const {
@@ -99,7 +99,7 @@ Money Money::mul_div(int64_t num, int64_t den) const {
     num = -num;
     den = -den;
   }
-  return Money(div_round_half_away(static_cast<__int128>(micros_) * num, den));
+  return Money(div_round_half_away(static_cast<Int128>(micros_) * num, den));
 }
 
 }  // namespace codefleet

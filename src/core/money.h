@@ -18,6 +18,9 @@
 
 namespace codefleet {
 
+// 128-bit intermediates for exact products of money and rates (a GCC/Clang extension).
+__extension__ typedef __int128 Int128;
+
 class Money {
  public:
   static constexpr int64_t kMicrosPerUsd = 1'000'000;
@@ -57,6 +60,6 @@ class Money {
 Result<int64_t> parse_scaled_decimal(std::string_view text, int64_t scale);
 
 // Rounds num/den half away from zero (den > 0). Used by `Money` and any integer rate.
-int64_t div_round_half_away(__int128 num, int64_t den);
+int64_t div_round_half_away(Int128 num, int64_t den);
 
 }  // namespace codefleet

@@ -80,7 +80,7 @@ int64_t dominant_share_ppm(const Resources& need, const Resources& node) {
   int64_t share = 0;
   auto dim = [&](int64_t n, int64_t cap) {
     if (n <= 0 || cap <= 0) return;
-    share = std::max(share, static_cast<int64_t>((static_cast<__int128>(n) * 1'000'000 + cap - 1) / cap));
+    share = std::max(share, static_cast<int64_t>((static_cast<Int128>(n) * 1'000'000 + cap - 1) / cap));
   };
   dim(need.vcpus, node.vcpus);
   dim(need.memory_mib, node.memory_mib);

@@ -91,7 +91,7 @@ class PriceEstimateMismatch final : public Rule {
     Money actual = per_vcpu ? price->usd_per_hour.mul_div(1, size.vcpus) : price->usd_per_hour;
     Money assumed = actual < a.min_usd ? a.min_usd : (actual > a.max_usd ? a.max_usd : actual);
     if (actual.micros() <= 0) return;
-    __int128 diff = static_cast<__int128>(assumed.micros() - actual.micros()) * 100;
+    Int128 diff = static_cast<Int128>(assumed.micros() - actual.micros()) * 100;
     int64_t pct = static_cast<int64_t>(diff / actual.micros());
     if (pct <= kMismatchPct && pct >= -kMismatchPct) return;
     std::string unit = per_vcpu ? "per vCPU-hour" : "per VM-hour";

@@ -106,8 +106,12 @@ class PropertyHarness {
     }
     for (NodeId id : idle) {
       int what = pick(0, 2);
-      if (what == 0) ASSERT_TRUE(s_.delete_node(id));
-      if (what == 1) ASSERT_TRUE(s_.stop_node(id, false));
+      if (what == 0) {
+        ASSERT_TRUE(s_.delete_node(id));
+      }
+      if (what == 1) {
+        ASSERT_TRUE(s_.stop_node(id, false));
+      }
     }
   }
 
@@ -126,7 +130,9 @@ class PropertyHarness {
     }
     for (const auto& [family, vcpus] : by_family) ASSERT_EQ(s_.ledger().used_family("eastus", family), vcpus) << family;
     for (const auto& line : s_.ledger().lines()) {
-      if (line.kind == "spot") ASSERT_EQ(line.used, spot);
+      if (line.kind == "spot") {
+        ASSERT_EQ(line.used, spot);
+      }
     }
     // Nodes: capacity respected, usage consistent, tasks admitted and pointing back.
     std::map<TaskId, int> seen_on_nodes;
@@ -148,8 +154,12 @@ class PropertyHarness {
     for (TaskId id : alive_) {
       const TaskRecord* rec = s_.find(id);
       ASSERT_NE(rec, nullptr) << "task " << id << " lost";
-      if (rec->state == TaskState::kAdmitted) ASSERT_EQ(seen_on_nodes[id], 1) << "task " << id;
-      if (rec->state == TaskState::kPending) ASSERT_EQ(seen_on_nodes.count(id), 0u) << "task " << id;
+      if (rec->state == TaskState::kAdmitted) {
+        ASSERT_EQ(seen_on_nodes[id], 1) << "task " << id;
+      }
+      if (rec->state == TaskState::kPending) {
+        ASSERT_EQ(seen_on_nodes.count(id), 0u) << "task " << id;
+      }
     }
     // Priority within a queue.
     std::set<TaskId> preempted(r.preempted.begin(), r.preempted.end());

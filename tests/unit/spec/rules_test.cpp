@@ -54,7 +54,9 @@ TEST_P(RuleTrips, ReportsWithPositionAndFix) {
   EXPECT_GT(it->pos.line, 0);
   EXPECT_GT(it->pos.column, 0);
   EXPECT_FALSE(it->message.empty());
-  if (c.rule != "unknown-field") EXPECT_FALSE(it->suggestion.empty()) << it->rule;
+  if (c.rule != "unknown-field") {
+    EXPECT_FALSE(it->suggestion.empty()) << it->rule;
+  }
 }
 
 const std::string kPool0 = "environments[0].pools[0]";
