@@ -235,3 +235,37 @@ TEST(Scheduler, SameInputsSameDecisions) {
 
 }  // namespace
 }  // namespace codefleet
+
+namespace codefleet {
+namespace {
+
+// On examples/recommended.yaml: once fine-tuning has taken the H100 quota that h100-train
+// may use (24 nodes; h100-infer holds the rest), a further fine-tune is queued, not rejected.
+TEST(SchedulerOnExamples, H100QuotaFullMeansQueued) {
+  auto parsed = parse_spec_file(std::string(CODEFLEET_SOURCE_DIR) + "/examples/recommended.yaml");
+  ASSERT_TRUE(parsed);
+  Catalog catalog = *Catalog::load_default();
+  auto model = build_fleet_model(parsed->spec, catalog, {});
+  ASSERT_TRUE(model) << model.error().message;
+  model->spec = &parsed->spec;
+  SimulatedClock clock(*parse_rfc3339("2026-01-05T21:00:00Z"));  // off-peak in Amsterdam
+  Scheduler s(*model, QuotaLedger::from_spec(parsed->spec), clock);
+  auto fine_tune = [&] {
+    return *parse_task_json(R"({"class": "fine-tune", "deferrable": false})", parsed->spec, "t");
+  };
+  // Six 2-GPU inference nodes (480 vCPUs) and 24 training nodes (960 vCPUs) = 1440.
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(s.submit(*parse_task_json(R"({"class": "online-inference"})", parsed->spec, "t")));
+  for (int i = 0; i < 24; ++i) ASSERT_TRUE(s.submit(fine_tune()));
+  s.cycle();
+  EXPECT_EQ(s.ledger().used_family("westeurope", "StandardNCadsH100v5Family"), 1440);
+  auto extra = s.submit(fine_tune());
+  ASSERT_TRUE(extra) << "fits, so it is accepted";
+  s.cycle();
+  EXPECT_EQ(s.find(*extra)->state, TaskState::kPending);
+  Decision d = route(*model, fine_tune(), s, clock.now());
+  EXPECT_EQ(d.outcome, Outcome::kQueued) << d.reason;
+  EXPECT_TRUE(s.ledger().within_limits());
+}
+
+}  // namespace
+}  // namespace codefleet
