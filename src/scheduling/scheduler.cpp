@@ -109,7 +109,7 @@ Result<TaskId> Scheduler::submit(Task task) {
   r.id = next_task_++;
   task.submitted_at = now;
   r.not_before = now;
-  if (task.deferrable && model_.off_peak && !model_.off_peak->contains(now)) {
+  if (options_.defer_off_peak && task.deferrable && model_.off_peak && !model_.off_peak->contains(now)) {
     TimePoint start = model_.off_peak->next_start(now);
     bool forced = task.deadline && start + task.duration > *task.deadline;
     if (!forced) r.not_before = start;
@@ -119,7 +119,14 @@ Result<TaskId> Scheduler::submit(Task task) {
   r.task = std::move(task);
   if (!r.task.id.empty()) by_external_id_[r.task.id] = r.id;
   TaskId id = r.id;
+  TimePoint not_before = r.not_before;
   tasks_.emplace(id, std::move(r));
+  if (not_before > now) {
+    deferred_.emplace(not_before, id);
+  } else {
+    pending_.insert(id);
+    fresh_.insert(id);
+  }
   return id;
 }
 
@@ -131,6 +138,7 @@ void Scheduler::unbind(TaskRecord& t) {
   n.used = n.used - t.task.resources;
   n.tasks.erase(std::remove(n.tasks.begin(), n.tasks.end(), t.id), n.tasks.end());
   if (n.tasks.empty()) n.idle_since = clock_.now();
+  capacity_grew_ = true;
   no_room_[n.pool].clear();  // capacity grew
   no_victims_[n.pool].clear();
   t.pool = -1;
@@ -154,8 +162,23 @@ Result<void> Scheduler::cancel(TaskId id) {
   if (it == tasks_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no task {}", id));
   unbind(it->second);
   if (!it->second.task.id.empty()) by_external_id_.erase(it->second.task.id);
+  pending_.erase(id);
+  fresh_.erase(id);
+  auto range = deferred_.equal_range(it->second.not_before);
+  for (auto d = range.first; d != range.second; ++d) {
+    if (d->second == id) {
+      deferred_.erase(d);
+      break;
+    }
+  }
   tasks_.erase(it);
   return {};
+}
+
+void Scheduler::make_pending(TaskRecord& t) {
+  t.state = TaskState::kPending;
+  pending_.insert(t.id);
+  fresh_.insert(t.id);
 }
 
 // 1. snapshot
@@ -165,6 +188,12 @@ std::map<std::string, int64_t> Scheduler::snapshot() {
     if ((n.state == NodeState::kCreating || n.state == NodeState::kStarting) && n.ready_at <= now) {
       n.state = NodeState::kRunning;
     }
+  }
+  while (!deferred_.empty() && deferred_.begin()->first <= now) {
+    TaskId id = deferred_.begin()->second;
+    deferred_.erase(deferred_.begin());
+    pending_.insert(id);
+    fresh_.insert(id);
   }
   for (auto& v : no_room_) v.clear();
   for (auto& v : no_victims_) v.clear();
@@ -183,12 +212,9 @@ std::map<std::string, int64_t> Scheduler::snapshot() {
 }
 
 // 2. heads
-std::vector<TaskRecord*> Scheduler::heads(const std::map<std::string, int64_t>& shares) {
-  TimePoint now = clock_.now();
+std::vector<TaskRecord*> Scheduler::heads(const std::map<std::string, int64_t>& shares, bool full) {
   std::vector<TaskRecord*> out;
-  for (auto& [id, t] : tasks_) {
-    if (t.state == TaskState::kPending && t.not_before <= now) out.push_back(&t);
-  }
+  for (TaskId id : full ? pending_ : fresh_) out.push_back(&tasks_.at(id));
   if (dynamic_cast<PriorityFairShareOrdering*>(ordering_.get())) {
     // The default ordering with its keys computed once per task, not per comparison.
     struct Key {
@@ -242,6 +268,8 @@ bool Scheduler::meets_deadline(const TaskRecord& t, const PoolModel&, Duration w
 void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   node.used = node.used + t.task.resources;
   node.tasks.push_back(t.id);
+  pending_.erase(t.id);
+  fresh_.erase(t.id);
   t.state = TaskState::kAdmitted;
   t.pool = pool;
   t.node = node.id;
@@ -273,18 +301,19 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
       plan.node = n;
       plan.wait = n->ready_at > now ? n->ready_at - now : Duration{0};
     } else {
+      bool scale_up = may_scale_up(p);
       for (Node* n : pool_nodes_[p.index]) {
-        if (n->state == NodeState::kDeallocated || n->state == NodeState::kHibernated) {
+        if (scale_up && (n->state == NodeState::kDeallocated || n->state == NodeState::kHibernated)) {
           plan.stopped = n;
           break;
         }
       }
       if (plan.stopped) {
-        plan.wait = plan.stopped->state == NodeState::kHibernated ? p.start_latency : p.start_latency;
-      } else if (static_cast<int64_t>(pool_nodes_[p.index].size()) < p.max_nodes &&
+        plan.wait = latency(p.start_latency);
+      } else if (scale_up && static_cast<int64_t>(pool_nodes_[p.index].size()) < p.max_nodes &&
                  ledger_.can_reserve(p.region, p.quota_family, p.spot, p.node.vcpus)) {
         plan.create = true;
-        plan.wait = p.create_latency;
+        plan.wait = latency(p.create_latency);
       } else {
         no_room_[p.index].push_back(t.task.resources);
         continue;
@@ -299,27 +328,85 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
   if (!fallback) return false;
   Plan& plan = *fallback;
   const PoolModel& p = model_.pools[plan.pool];
+  (void)now;
   Node* node = plan.node;
   if (plan.stopped) {
+    if (!start_stopped(*plan.stopped, &out)) {
+      no_room_[p.index].push_back(t.task.resources);
+      return false;  // no capacity on resume; the next cycle tries again
+    }
     node = plan.stopped;
-    node->state = NodeState::kStarting;
-    node->ready_at = now + p.start_latency;
-    out.nodes_started.push_back(node->id);
   } else if (plan.create) {
-    auto ok = ledger_.reserve(p.region, p.quota_family, p.spot, p.node.vcpus);
-    if (!ok) return false;  // cannot happen: can_reserve said yes
-    Node n;
-    n.id = next_node_++;
-    n.pool = p.index;
-    n.state = NodeState::kCreating;
-    n.ready_at = now + p.create_latency;
-    n.idle_since = now;
-    node = &nodes_.emplace(n.id, n).first->second;
-    pool_nodes_[p.index].push_back(node);
-    out.nodes_created.push_back(n.id);
+    node = create_node(p, &out);
+    if (!node) {
+      no_room_[p.index].push_back(t.task.resources);
+      return false;  // allocation failed; the next cycle tries again
+    }
   }
   commit(t, p.index, *node, out);
   return true;
+}
+
+Node* Scheduler::create_node(const PoolModel& p, CycleResult* out) {
+  TimePoint now = clock_.now();
+  auto ok = ledger_.reserve(p.region, p.quota_family, p.spot, p.node.vcpus);
+  if (!ok) return nullptr;
+  NodeId id = next_node_++;
+  Duration ready_in = latency(p.create_latency);
+  if (cloud_) {
+    auto r = cloud_->create_vm(p, id, now);
+    if (!r) {
+      ledger_.release(p.region, p.quota_family, p.spot, p.node.vcpus);
+      return nullptr;
+    }
+    ready_in = options_.fixed_latency.value_or(*r);
+  }
+  Node n;
+  n.id = id;
+  n.pool = p.index;
+  n.state = ready_in.count() == 0 ? NodeState::kRunning : NodeState::kCreating;
+  n.ready_at = now + ready_in;
+  n.idle_since = now;
+  Node* node = &nodes_.emplace(n.id, n).first->second;
+  pool_nodes_[p.index].push_back(node);
+  if (out) out->nodes_created.push_back(n.id);
+  return node;
+}
+
+bool Scheduler::start_stopped(Node& n, CycleResult* out) {
+  const PoolModel& p = model_.pools[n.pool];
+  TimePoint now = clock_.now();
+  Duration ready_in = latency(p.start_latency);
+  if (cloud_) {
+    auto r = cloud_->start_vm(p, n.id, n.state == NodeState::kHibernated, now);
+    if (!r) return false;
+    ready_in = options_.fixed_latency.value_or(*r);
+  }
+  n.state = ready_in.count() == 0 ? NodeState::kRunning : NodeState::kStarting;
+  n.ready_at = now + ready_in;
+  n.idle_since = now;
+  if (out) out->nodes_started.push_back(n.id);
+  return true;
+}
+
+Result<NodeId> Scheduler::provision_node(int pool) {
+  const PoolModel& p = model_.pools.at(pool);
+  for (Node* n : pool_nodes_[p.index]) {
+    if (n->state == NodeState::kDeallocated || n->state == NodeState::kHibernated) {
+      if (!start_stopped(*n, nullptr)) {
+        return make_error(ErrorCode::kUnavailable, fmt::format("node {} could not be started", n->id));
+      }
+      return n->id;
+    }
+  }
+  if (static_cast<int64_t>(pool_nodes_[p.index].size()) >= p.max_nodes) {
+    return make_error(ErrorCode::kUnavailable, fmt::format("pool '{}' is at max_nodes ({})", p.name, p.max_nodes));
+  }
+  Node* n = create_node(p, nullptr);
+  if (!n) {
+    return make_error(ErrorCode::kUnavailable, fmt::format("pool '{}': no quota or capacity for another node", p.name));
+  }
+  return n->id;
 }
 
 int64_t Scheduler::env_usage_vcpus(const std::string& env, const std::string& family) const {
@@ -346,7 +433,7 @@ std::optional<int64_t> Scheduler::env_nominal_vcpus(const std::string& env, cons
 
 void Scheduler::evict(TaskRecord& victim, CycleResult& out) {
   unbind(victim);
-  victim.state = TaskState::kPending;
+  make_pending(victim);
   victim.preemptions++;
   victim.not_before = clock_.now();
   out.preempted.push_back(victim.id);
@@ -445,14 +532,20 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
 
 // 6. requeue: whatever was not admitted stays pending for the next cycle.
 void Scheduler::requeue(CycleResult& out) {
-  out.pending_after = static_cast<size_t>(std::count_if(
-      tasks_.begin(), tasks_.end(), [](const auto& kv) { return kv.second.state == TaskState::kPending; }));
+  fresh_.clear();
+  out.pending_after = pending_count();
 }
 
 CycleResult Scheduler::cycle() {
   CycleResult out;
-  auto shares = snapshot();                     // 1
-  std::vector<TaskRecord*> order = heads(shares);  // 2
+  TimePoint now = clock_.now();
+  bool full = capacity_grew_ || !last_full_cycle_ || now - *last_full_cycle_ >= options_.full_cycle_every;
+  if (full) {
+    capacity_grew_ = false;
+    last_full_cycle_ = now;
+  }
+  auto shares = snapshot();                            // 1
+  std::vector<TaskRecord*> order = heads(shares, full);  // 2
   for (TaskRecord* t : order) {
     if (t->state != TaskState::kPending) continue;
     ++out.considered;
@@ -473,6 +566,8 @@ Result<void> Scheduler::stop_node(NodeId id, bool hibernate) {
     return make_error(ErrorCode::kInfeasible, fmt::format("{} cannot hibernate; deallocate it instead", p.sku));
   }
   n.state = hibernate ? NodeState::kHibernated : NodeState::kDeallocated;  // still holds its quota
+  if (cloud_) cloud_->stop_vm(p, id, hibernate, clock_.now());
+  capacity_grew_ = true;  // a stopped node is one that pending work may start
   return {};
 }
 
@@ -484,6 +579,8 @@ Result<void> Scheduler::delete_node(NodeId id) {
   }
   const PoolModel& p = model_.pools[it->second.pool];
   ledger_.release(p.region, p.quota_family, p.spot, p.node.vcpus);
+  if (cloud_ && !losing_) cloud_->delete_vm(p, id, clock_.now());
+  capacity_grew_ = true;
   auto& ptrs = pool_nodes_[p.index];
   ptrs.erase(std::remove(ptrs.begin(), ptrs.end(), &it->second), ptrs.end());
   nodes_.erase(it);
@@ -498,7 +595,9 @@ Result<std::vector<TaskId>> Scheduler::lose_node(NodeId id) {
   std::vector<TaskId> requeued = it->second.tasks;
   CycleResult ignored;
   for (TaskId tid : requeued) evict(tasks_.at(tid), ignored);
+  losing_ = true;  // the VM is already gone: no delete call to the cloud
   auto ok = delete_node(id);
+  losing_ = false;
   if (!ok) return tl::unexpected(ok.error());
   return requeued;
 }
@@ -507,10 +606,10 @@ std::vector<int64_t> Scheduler::nodes_needed() const {
   TimePoint now = clock_.now();
   std::vector<int64_t> out(model_.pools.size(), 0);
   std::vector<std::vector<Resources>> pending(model_.pools.size());
-  for (const auto& [id, t] : tasks_) {
-    if (t.state == TaskState::kPending && t.not_before <= now && !t.candidates.empty()) {
-      pending[t.candidates.front().pool].push_back(t.task.resources);
-    }
+  (void)now;
+  for (TaskId id : pending_) {
+    const TaskRecord& t = tasks_.at(id);
+    if (!t.candidates.empty()) pending[t.candidates.front().pool].push_back(t.task.resources);
   }
   for (const auto& p : model_.pools) {
     int64_t busy = 0;
@@ -556,9 +655,9 @@ FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task
     }
   }
   int64_t ahead_ppm_ms = 0;
-  for (const auto& [id, r] : tasks_) {
-    if (r.state == TaskState::kPending && !r.candidates.empty() && r.candidates.front().pool == pool.index &&
-        r.task.priority >= task.priority) {
+  for (TaskId id : pending_) {
+    const TaskRecord& r = tasks_.at(id);
+    if (!r.candidates.empty() && r.candidates.front().pool == pool.index && r.task.priority >= task.priority) {
       ahead_ppm_ms += duration_cast<milliseconds>(r.task.duration).count() / 1000 *
                       dominant_share_ppm(r.task.resources, pool.node) / 1000;
     }

@@ -22,13 +22,16 @@
 #include <vector>
 
 #include "core/time.h"
+#include <functional>
+#include <set>
+
 #include "routing/router.h"
+#include "scheduling/cloud_port.h"
 #include "scheduling/quota_ledger.h"
 
 namespace codefleet {
 
 using TaskId = uint64_t;
-using NodeId = uint64_t;
 
 enum class NodeState { kCreating, kStarting, kRunning, kDeallocated, kHibernated };
 const char* node_state_name(NodeState s);
@@ -67,6 +70,16 @@ struct SchedulerOptions {
   // environment is entitled to. Above it, the environment borrows idle quota, which an
   // environment below its share may reclaim by preemption (as Kueue cohorts do).
   std::map<std::string, std::map<std::string, int64_t>> environment_share_pct;
+  // Hold deferrable work for the spec's off-peak window.
+  bool defer_off_peak = true;
+  // Overrides every provisioning latency (0 for the simulator's oracle).
+  std::optional<Duration> fixed_latency;
+  // May a pool create or start a node now? (Start/Stop-VMs-style schedules say no
+  // outside office hours.) Unset: always.
+  std::function<bool(const PoolModel&, TimePoint)> may_scale_up;
+  // A full cycle reconsiders every pending task; between full cycles only new arrivals
+  // are considered, unless capacity grew (a completion, a node stopped or deleted).
+  Duration full_cycle_every{std::chrono::seconds(60)};
 };
 
 struct Admission {
@@ -106,6 +119,10 @@ class Scheduler final : public FleetView {
   Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& clock, SchedulerOptions options = {},
             std::unique_ptr<OrderingPolicy> ordering = nullptr);
 
+  // Routes node creation, start, stop and deletion through `cloud` (not owned). Without
+  // one, nodes become ready after the pool's latency.
+  void set_cloud(CloudPort* cloud) { cloud_ = cloud; }
+
   // Accepts a compute task. kInfeasible (with the reason) when no pool could ever run it;
   // kInvalidInput for an LLM-class task (those go through the gateway) or a duplicate id.
   Result<TaskId> submit(Task task);
@@ -122,6 +139,10 @@ class Scheduler final : public FleetView {
   // of nothing (their original priority and submission time order them), and its quota is
   // released.
   Result<std::vector<TaskId>> lose_node(NodeId id);
+  // An empty node for `pool` ahead of demand (warm pools, always-on, schedules): starts a
+  // stopped node if there is one, else creates one within max_nodes and quota.
+  Result<NodeId> provision_node(int pool);
+  size_t pending_count() const { return pending_.size() + deferred_.size(); }
 
   // Nodes each pool needs now: non-empty nodes plus what best-fit decreasing needs for the
   // eligible pending tasks whose first choice it is, within [min_nodes, max_nodes].
@@ -139,7 +160,7 @@ class Scheduler final : public FleetView {
  private:
   // The six steps of a cycle.
   std::map<std::string, int64_t> snapshot();
-  std::vector<TaskRecord*> heads(const std::map<std::string, int64_t>& shares);
+  std::vector<TaskRecord*> heads(const std::map<std::string, int64_t>& shares, bool full);
   bool assign(TaskRecord& t, CycleResult& out);
   bool preempt(TaskRecord& t, CycleResult& out);
   void commit(TaskRecord& t, int pool, Node& node, CycleResult& out);
@@ -153,6 +174,12 @@ class Scheduler final : public FleetView {
   std::optional<int64_t> env_nominal_vcpus(const std::string& env, const PoolModel& p) const;
   bool meets_deadline(const TaskRecord& t, const PoolModel& p, Duration wait) const;
   int queue_for(const Task& task);
+  Duration latency(Duration pool_latency) const { return options_.fixed_latency.value_or(pool_latency); }
+  bool may_scale_up(const PoolModel& p) const { return !options_.may_scale_up || options_.may_scale_up(p, clock_.now()); }
+  // Creates a node (ledger, then cloud); nullptr when the ledger or the cloud refuses.
+  Node* create_node(const PoolModel& p, CycleResult* out);
+  bool start_stopped(Node& n, CycleResult* out);
+  void make_pending(TaskRecord& t);
 
   const FleetModel& model_;
   QuotaLedger ledger_;
@@ -163,6 +190,13 @@ class Scheduler final : public FleetView {
   // Per pool, its nodes in creation order (std::map keeps node addresses stable).
   std::vector<std::vector<Node*>> pool_nodes_;
   std::map<TaskId, TaskRecord> tasks_;
+  std::set<TaskId> pending_;                      // eligible now
+  std::multimap<TimePoint, TaskId> deferred_;     // waiting for not_before
+  std::set<TaskId> fresh_;                        // pending, not yet considered
+  bool capacity_grew_ = true;
+  std::optional<TimePoint> last_full_cycle_;
+  CloudPort* cloud_ = nullptr;
+  bool losing_ = false;
   std::map<std::string, TaskId> by_external_id_;
   std::vector<std::string> queue_names_;
   std::map<std::string, int> queue_index_;
