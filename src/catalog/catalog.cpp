@@ -213,12 +213,13 @@ void Catalog::upsert(const VmSize& size) {
 }
 
 void Catalog::upsert(const Price& price) {
-  for (auto& p : prices_) {
-    if (iequals(p.sku, price.sku) && p.region == price.region && p.type == price.type) {
-      p = price;
-      return;
-    }
+  std::string key = to_lower(price.sku) + "|" + price.region + "|" + price_type_name(price.type);
+  auto it = price_index_.find(key);
+  if (it != price_index_.end()) {
+    prices_[it->second] = price;
+    return;
   }
+  price_index_[key] = prices_.size();
   prices_.push_back(price);
 }
 

@@ -114,6 +114,7 @@ class Catalog {
  private:
   std::vector<VmSize> sizes_;
   std::vector<Price> prices_;
+  std::map<std::string, size_t> price_index_;  // "sku|region|type" (lower case) → position
   std::vector<Availability> availability_;
 };
 

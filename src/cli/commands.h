@@ -52,4 +52,24 @@ struct RouteOptions {
 };
 int run_route(const CommonOptions& common, const RouteOptions& opts);
 
+struct SimulateOptions {
+  std::string spec_file;
+  std::string trace;
+  std::string trace_format = "jsonl";
+  std::string synthetic;
+  std::vector<std::string> strategies;
+  std::optional<int64_t> days;
+  double load_scale = 1.0;
+  std::optional<uint64_t> seed;
+  bool skip_bad_rows = false;
+  double allocation_failure_rate = 0.0;
+  double spot_evictions_per_hour = 0.0;
+  std::optional<std::string> disk_price;
+  std::optional<std::string> llm_class, gpu_class, cpu_class;
+  std::string timeseries;
+  std::string report;
+  bool quiet = false;
+};
+int run_simulate(const CommonOptions& common, const SimulateOptions& opts);
+
 }  // namespace codefleet::cli

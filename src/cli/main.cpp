@@ -58,6 +58,32 @@ int main(int argc, char** argv) {
   r->add_option("--at", route.at, "submission time, RFC 3339 (default: now)");
   add_common(r, true);
 
+  SimulateOptions sim;
+  auto* sm = app.add_subcommand("simulate", "replay a workload against a simulated region, scaling strategies side by side");
+  sm->add_option("spec", sim.spec_file, "fleet spec (YAML)")->required();
+  sm->add_option("--trace", sim.trace, "workload trace file");
+  sm->add_option("--trace-format", sim.trace_format, "azure-llm | alibaba-pods | jsonl")
+      ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
+  sm->add_option("--synthetic", sim.synthetic, "generated workload: tasks=N,days=D,seed=S");
+  sm->add_option("--strategies", sim.strategies, "comma-separated: always-on,cluster-autoscaler,office-hours,codefleet,oracle")
+      ->delimiter(',');
+  sm->add_option("--days", sim.days, "simulate this many days (a shorter trace repeats)")->check(CLI::Range(1, 3650));
+  sm->add_option("--load-scale", sim.load_scale, "multiply the arrival rate");
+  sm->add_option("--seed", sim.seed, "random seed (synthetic load, failures, evictions)");
+  sm->add_flag("--skip-bad-rows", sim.skip_bad_rows, "skip and count malformed trace rows instead of failing");
+  sm->add_option("--allocation-failure-rate", sim.allocation_failure_rate, "probability a VM create/start fails")
+      ->check(CLI::Range(0.0, 1.0));
+  sm->add_option("--spot-evictions-per-hour", sim.spot_evictions_per_hour, "eviction rate per running spot VM")
+      ->check(CLI::Range(0.0, 100.0));
+  sm->add_option("--disk-usd-per-gib-month", sim.disk_price, "managed OS disk price");
+  sm->add_option("--llm-class", sim.llm_class, "class for azure-llm requests (default online-inference)");
+  sm->add_option("--gpu-class", sim.gpu_class, "class for alibaba-pods GPU pods (default batch-inference)");
+  sm->add_option("--cpu-class", sim.cpu_class, "class for alibaba-pods CPU pods (default background)");
+  sm->add_option("--timeseries", sim.timeseries, "write hourly samples as CSV");
+  sm->add_option("--report", sim.report, "write a self-contained HTML report");
+  sm->add_flag("--quiet", sim.quiet, "no progress bar");
+  add_common(sm, true);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -77,6 +103,7 @@ int main(int argc, char** argv) {
     if (*ip) return run_import_prices(common, import_prices);
     if (*is) return run_import_skus(common, import_skus);
     if (*r) return run_route(common, route);
+    if (*sm) return run_simulate(common, sim);
   } catch (const std::exception& e) {
     std::cerr << "codefleet: internal error: " << e.what() << "\n";
     return kExitUsage;

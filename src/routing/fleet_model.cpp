@@ -29,11 +29,15 @@ bool OffPeak::contains(TimePoint t) const {
 }
 
 TimePoint OffPeak::next_start(TimePoint t) const {
+  if (memo_ && t >= memo_->first && t < memo_->second) return memo_->second;
   if (contains(t)) return t;
   // Step to the next whole minute, then minute by minute (at most a week plus a DST hour).
   TimePoint m = ceil<minutes>(t);
   for (int i = 0; i < 7 * 24 * 60 + 120; ++i, m += minutes(1)) {
-    if (contains(m)) return m;
+    if (contains(m)) {
+      memo_ = std::make_pair(t, m);
+      return m;
+    }
   }
   return t;  // an empty schedule: never off-peak; callers treat that as "run now"
 }

@@ -66,6 +66,10 @@ struct OffPeak {
   bool contains(TimePoint t) const;
   // The first instant at or after `t` inside the window (t itself when inside).
   TimePoint next_start(TimePoint t) const;
+
+ private:
+  // Last answer: every t in [query, answer) outside the window has the same next start.
+  mutable std::optional<std::pair<TimePoint, TimePoint>> memo_;
 };
 
 struct FleetModel {

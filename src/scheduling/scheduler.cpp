@@ -68,7 +68,12 @@ Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& c
       ordering_(ordering ? std::move(ordering) : std::make_unique<PriorityFairShareOrdering>()),
       pool_nodes_(model.pools.size()),
       no_room_(model.pools.size()),
-      no_victims_(model.pools.size()) {}
+      no_victims_(model.pools.size()) {
+  for (const auto& p : model_.pools) {
+    total_capacity_ = total_capacity_ + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
+                                                  p.node.gpu_milli * p.max_nodes, p.node.gpu_memory_mib * p.max_nodes};
+  }
+}
 
 const TaskRecord* Scheduler::find(TaskId id) const {
   auto it = tasks_.find(id);
@@ -96,7 +101,16 @@ Result<TaskId> Scheduler::submit(Task task) {
     return make_error(ErrorCode::kInvalidInput, fmt::format("a task with id '{}' is already queued or running", task.id));
   }
   std::vector<Alternative> rejected;
-  auto candidates = rank_pools(model_, task, &rejected);
+  auto key = std::make_tuple(task.class_name, task.environment, task.resources.vcpus, task.resources.memory_mib,
+                             task.resources.gpu_milli, task.resources.gpu_memory_mib);
+  auto cached = rank_cache_.find(key);
+  std::vector<PoolCandidate> candidates;
+  if (cached != rank_cache_.end() && !cached->second.empty()) {
+    candidates = cached->second;
+  } else {
+    candidates = rank_pools(model_, task, &rejected);
+    if (!candidates.empty() && rank_cache_.size() < 100'000) rank_cache_[key] = candidates;
+  }
   if (candidates.empty()) {
     std::vector<std::string> whys;
     for (const auto& r : rejected) whys.push_back(r.target.name + " " + r.rejected_because);
@@ -110,7 +124,11 @@ Result<TaskId> Scheduler::submit(Task task) {
   task.submitted_at = now;
   r.not_before = now;
   if (options_.defer_off_peak && task.deferrable && model_.off_peak && !model_.off_peak->contains(now)) {
+    // Deferred work is released across the first hours of the window, not all at its
+    // opening, so it does not arrive as one flood.
     TimePoint start = model_.off_peak->next_start(now);
+    int64_t spread_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.defer_spread).count();
+    if (spread_ms > 0) start += std::chrono::milliseconds(static_cast<int64_t>((r.id * 2654435761ULL) % static_cast<uint64_t>(spread_ms)));
     bool forced = task.deadline && start + task.duration > *task.deadline;
     if (!forced) r.not_before = start;
   }
@@ -124,8 +142,7 @@ Result<TaskId> Scheduler::submit(Task task) {
   if (not_before > now) {
     deferred_.emplace(not_before, id);
   } else {
-    pending_.insert(id);
-    fresh_.insert(id);
+    add_pending(id);
   }
   return id;
 }
@@ -136,6 +153,7 @@ void Scheduler::unbind(TaskRecord& t) {
   assert(it != nodes_.end());
   Node& n = it->second;
   n.used = n.used - t.task.resources;
+  tenant_used_[t.task.tenant] = tenant_used_[t.task.tenant] - t.task.resources;
   n.tasks.erase(std::remove(n.tasks.begin(), n.tasks.end(), t.id), n.tasks.end());
   if (n.tasks.empty()) n.idle_since = clock_.now();
   capacity_grew_ = true;
@@ -162,8 +180,7 @@ Result<void> Scheduler::cancel(TaskId id) {
   if (it == tasks_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no task {}", id));
   unbind(it->second);
   if (!it->second.task.id.empty()) by_external_id_.erase(it->second.task.id);
-  pending_.erase(id);
-  fresh_.erase(id);
+  remove_pending(id);
   auto range = deferred_.equal_range(it->second.not_before);
   for (auto d = range.first; d != range.second; ++d) {
     if (d->second == id) {
@@ -175,10 +192,26 @@ Result<void> Scheduler::cancel(TaskId id) {
   return {};
 }
 
+void Scheduler::add_pending(TaskId id) {
+  const TaskRecord& t = tasks_.at(id);
+  if (!pending_.insert(id).second) return;
+  fresh_.insert(id);
+  pending_by_tenant_[t.task.tenant].insert({-t.task.priority, t.task.submitted_at, id});
+}
+
+void Scheduler::remove_pending(TaskId id) {
+  if (!pending_.erase(id)) return;
+  fresh_.erase(id);
+  const TaskRecord& t = tasks_.at(id);
+  auto it = pending_by_tenant_.find(t.task.tenant);
+  if (it == pending_by_tenant_.end()) return;
+  it->second.erase({-t.task.priority, t.task.submitted_at, id});
+  if (it->second.empty()) pending_by_tenant_.erase(it);
+}
+
 void Scheduler::make_pending(TaskRecord& t) {
   t.state = TaskState::kPending;
-  pending_.insert(t.id);
-  fresh_.insert(t.id);
+  add_pending(t.id);
 }
 
 // 1. snapshot
@@ -192,22 +225,12 @@ std::map<std::string, int64_t> Scheduler::snapshot() {
   while (!deferred_.empty() && deferred_.begin()->first <= now) {
     TaskId id = deferred_.begin()->second;
     deferred_.erase(deferred_.begin());
-    pending_.insert(id);
-    fresh_.insert(id);
+    add_pending(id);
   }
   for (auto& v : no_room_) v.clear();
   for (auto& v : no_victims_) v.clear();
-  Resources total;
-  for (const auto& p : model_.pools) {
-    total = total + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
-                              p.node.gpu_milli * p.max_nodes, p.node.gpu_memory_mib * p.max_nodes};
-  }
-  std::map<std::string, Resources> used;
-  for (const auto& [id, t] : tasks_) {
-    if (t.state == TaskState::kAdmitted) used[t.task.tenant] = used[t.task.tenant] + t.task.resources;
-  }
   std::map<std::string, int64_t> shares;
-  for (const auto& [tenant, r] : used) shares[tenant] = dominant_share_ppm(r, total);
+  for (const auto& [tenant, r] : tenant_used_) shares[tenant] = dominant_share_ppm(r, total_capacity_);
   return shares;
 }
 
@@ -267,9 +290,9 @@ bool Scheduler::meets_deadline(const TaskRecord& t, const PoolModel&, Duration w
 
 void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   node.used = node.used + t.task.resources;
+  tenant_used_[t.task.tenant] = tenant_used_[t.task.tenant] + t.task.resources;
   node.tasks.push_back(t.id);
-  pending_.erase(t.id);
-  fresh_.erase(t.id);
+  remove_pending(t.id);
   t.state = TaskState::kAdmitted;
   t.pool = pool;
   t.node = node.id;
@@ -539,12 +562,19 @@ void Scheduler::requeue(CycleResult& out) {
 CycleResult Scheduler::cycle() {
   CycleResult out;
   TimePoint now = clock_.now();
+  if (capacity_grew_ && last_full_cycle_ && now - *last_full_cycle_ < options_.full_cycle_min_gap) {
+    // Capacity grew, but a full cycle ran moments ago: wait for the next one rather than
+    // let newer work take the room ahead of older, higher-priority work.
+    out.retry_at = *last_full_cycle_ + options_.full_cycle_min_gap;
+    out.pending_after = pending_count();
+    return out;
+  }
   bool full = capacity_grew_ || !last_full_cycle_ || now - *last_full_cycle_ >= options_.full_cycle_every;
   if (full) {
     capacity_grew_ = false;
     last_full_cycle_ = now;
   }
-  auto shares = snapshot();                            // 1
+  auto shares = snapshot();                              // 1
   std::vector<TaskRecord*> order = heads(shares, full);  // 2
   for (TaskRecord* t : order) {
     if (t->state != TaskState::kPending) continue;

@@ -80,6 +80,11 @@ struct SchedulerOptions {
   // A full cycle reconsiders every pending task; between full cycles only new arrivals
   // are considered, unless capacity grew (a completion, a node stopped or deleted).
   Duration full_cycle_every{std::chrono::seconds(60)};
+  // At most one full cycle this often; in between, a cycle after capacity grew admits
+  // nothing and says when to come back (`CycleResult::retry_at`). 0 = no limit.
+  Duration full_cycle_min_gap{0};
+  // Deferred tasks are released over this long after the off-peak window opens.
+  Duration defer_spread{std::chrono::hours(3)};
 };
 
 struct Admission {
@@ -94,6 +99,7 @@ struct CycleResult {
   std::vector<NodeId> nodes_created;
   std::vector<NodeId> nodes_started;
   size_t considered = 0;  // admission decisions made
+  std::optional<TimePoint> retry_at;  // set when the cycle was postponed (full_cycle_min_gap)
   size_t pending_after = 0;
 };
 
@@ -180,6 +186,8 @@ class Scheduler final : public FleetView {
   Node* create_node(const PoolModel& p, CycleResult* out);
   bool start_stopped(Node& n, CycleResult* out);
   void make_pending(TaskRecord& t);
+  void add_pending(TaskId id);
+  void remove_pending(TaskId id);
 
   const FleetModel& model_;
   QuotaLedger ledger_;
@@ -193,10 +201,18 @@ class Scheduler final : public FleetView {
   std::set<TaskId> pending_;                      // eligible now
   std::multimap<TimePoint, TaskId> deferred_;     // waiting for not_before
   std::set<TaskId> fresh_;                        // pending, not yet considered
+  // Pending tasks per tenant, ordered by (-priority, submitted_at, id).
+  std::map<std::string, std::set<std::tuple<int64_t, TimePoint, TaskId>>> pending_by_tenant_;
   bool capacity_grew_ = true;
   std::optional<TimePoint> last_full_cycle_;
   CloudPort* cloud_ = nullptr;
   bool losing_ = false;
+  Resources total_capacity_;                   // every pool at max_nodes (fair-share denominator)
+  std::map<std::string, Resources> tenant_used_;  // admitted resources per tenant
+  // Ranked pools per task shape (class, environment, resources): computed once. The order
+  // does not depend on duration (every pool's cost scales with it alike).
+  std::map<std::tuple<std::string, std::string, int64_t, int64_t, int64_t, int64_t>, std::vector<PoolCandidate>>
+      rank_cache_;
   std::map<std::string, TaskId> by_external_id_;
   std::vector<std::string> queue_names_;
   std::map<std::string, int> queue_index_;

@@ -597,9 +597,16 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
   });
 
   YAML::Node pol = r.child(root, "policies", "");
-  if (pol.IsDefined() && r.check_map(pol, "policies", {"require_hibernation", "hours_per_month"})) {
+  if (pol.IsDefined() && r.check_map(pol, "policies", {"require_hibernation", "hours_per_month", "wait_slo_p95"})) {
     set_if(r.boolean(pol, "require_hibernation", "policies"), s.policies.require_hibernation);
     set_if(r.integer(pol, "hours_per_month", "policies", 672, 744), s.policies.hours_per_month);
+    if (auto slo = r.duration(pol, "wait_slo_p95", "policies")) {
+      if (slo->count() <= 0 || *slo > std::chrono::hours(24 * 7)) {
+        r.error("policies.wait_slo_p95", pol["wait_slo_p95"], "must be between 1s and 7d");
+      } else {
+        s.policies.wait_slo_p95 = *slo;
+      }
+    }
   }
 
   YAML::Node tags = r.child(root, "tags", "");

@@ -176,6 +176,7 @@ struct BackupSpec {
 struct Policies {
   bool require_hibernation = false;  // every pool's size must be able to hibernate
   int64_t hours_per_month = 730;     // Azure's billing month
+  Duration wait_slo_p95{std::chrono::minutes(15)};  // 95% of tasks start within this once eligible
 };
 
 struct Spec {

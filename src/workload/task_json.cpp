@@ -66,7 +66,7 @@ struct Reader {
 
 const std::vector<std::string> kTaskFields = {"id",       "class",    "environment", "tenant",     "resources",
                                               "duration_s", "priority", "deadline",   "deferrable", "preemptible",
-                                              "tokens"};
+                                              "tokens",   "submitted_at"};
 
 }  // namespace
 
@@ -151,6 +151,11 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
     auto tp = parse_rfc3339(*dl);
     if (!tp) r.fail("deadline", tp.error().message);
     else t.deadline = *tp;
+  }
+  if (auto at = r.string(doc, "submitted_at", "submitted_at")) {
+    auto tp = parse_rfc3339(*at);
+    if (!tp) r.fail("submitted_at", tp.error().message);
+    else t.submitted_at = *tp;
   }
   if (auto b = r.boolean(doc, "deferrable", "deferrable")) t.deferrable = *b;
   if (auto b = r.boolean(doc, "preemptible", "preemptible")) t.preemptible = *b;

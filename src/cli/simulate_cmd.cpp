@@ -1,0 +1,228 @@
+// `codefleet simulate SPEC`: a workload (trace or synthetic) against a simulated Azure
+// region, once per scaling strategy, side by side.
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "report/sim_report.h"
+#include "report/table.h"
+#include "sim/engine.h"
+
+namespace codefleet::cli {
+
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+ojson money(Money m) { return ojson::parse(m.to_string(2)); }
+double seconds_of(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
+double round3(double x) { return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000.0; }
+
+}  // namespace
+
+int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
+  auto loaded = load_spec_and_catalog(common, opts.spec_file);
+  if (!loaded) return kExitUsage;
+  const Spec& spec = loaded->parsed.spec;
+  FleetModelOptions mo;
+  mo.price_fallback_region = common.price_fallback;
+  mo.resolve_time_zone = load_time_zone;
+  auto model = build_fleet_model(spec, loaded->catalog, mo);
+  if (!model) {
+    print_error(Error{model.error().code, model.error().message, opts.spec_file + ": " + model.error().location});
+    return kExitUsage;
+  }
+  model->spec = &spec;
+
+  // The workload.
+  Workload workload;
+  if (!opts.trace.empty() == !opts.synthetic.empty()) {
+    print_error("give either --trace FILE --trace-format F, or --synthetic tasks=N,days=D,seed=S");
+    return kExitUsage;
+  }
+  if (!opts.trace.empty()) {
+    auto format = parse_trace_format(opts.trace_format);
+    if (!format) {
+      print_error(format.error());
+      return kExitUsage;
+    }
+    auto text = read_text_file(opts.trace);
+    if (!text) {
+      print_error(text.error());
+      return kExitUsage;
+    }
+    TraceOptions to;
+    to.skip_bad_rows = opts.skip_bad_rows;
+    if (opts.llm_class) to.llm_class = *opts.llm_class;
+    if (opts.gpu_class) to.gpu_class = *opts.gpu_class;
+    if (opts.cpu_class) to.cpu_class = *opts.cpu_class;
+    auto w = load_trace(*text, opts.trace, *format, spec, to);
+    if (!w) {
+      print_error(w.error());
+      return kExitUsage;
+    }
+    workload = std::move(*w);
+  } else {
+    auto so = parse_synthetic_options(opts.synthetic);
+    if (!so) {
+      print_error(so.error());
+      return kExitUsage;
+    }
+    if (opts.seed) so->seed = *opts.seed;
+    workload = synthetic_workload(*model, *so);
+  }
+  if (opts.load_scale <= 0 || opts.load_scale > 1000) {
+    print_error("--load-scale must be above 0 and at most 1000");
+    return kExitUsage;
+  }
+  workload = reshape(std::move(workload), opts.days, opts.load_scale);
+
+  std::vector<std::string> names = opts.strategies.empty() ? strategy_names() : opts.strategies;
+  std::vector<std::unique_ptr<ScalingStrategy>> strategies;
+  for (const auto& n : names) {
+    auto s = make_strategy(n, *model);
+    if (!s) {
+      print_error(Error{s.error().code, s.error().message, "--strategies"});
+      return kExitUsage;
+    }
+    strategies.push_back(std::move(*s));
+  }
+
+  SimOptions so;
+  so.region.seed = opts.seed.value_or(1);
+  so.region.allocation_failure_rate = opts.allocation_failure_rate;
+  so.region.spot_evictions_per_node_hour = opts.spot_evictions_per_hour;
+  so.region.hours_per_month = spec.policies.hours_per_month;
+  if (opts.disk_price) {
+    auto m = Money::parse(*opts.disk_price);
+    if (!m || m->micros() < 0) {
+      print_error("--disk-usd-per-gib-month: '" + *opts.disk_price + "' is not an amount of USD");
+      return kExitUsage;
+    }
+    so.region.disk_usd_per_gib_month = *m;
+    so.region.disk_price_source = "--disk-usd-per-gib-month";
+  }
+  if (opts.days) so.horizon = std::chrono::hours(24 * *opts.days);
+  bool tty = isatty(STDERR_FILENO) && !opts.quiet;
+
+  auto wall_start = std::chrono::steady_clock::now();
+  std::vector<SimResult> results;
+  int64_t events = 0;
+  for (auto& s : strategies) {
+    if (tty) {
+      std::string label = s->name();
+      so.progress = [label](double f) {
+        int width = 30, filled = static_cast<int>(f * width);
+        std::cerr << fmt::format("\r{:<20} [{}{}] {:3.0f}%", label, std::string(filled, '#'),
+                                 std::string(width - filled, ' '), f * 100)
+                  << std::flush;
+      };
+    }
+    results.push_back(simulate(*model, workload, *s, so));
+    events += results.back().events;
+    if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r" << std::flush;
+  }
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  double eps = wall > 0 ? static_cast<double>(events) / wall : 0;
+
+  const SimResult* oracle = nullptr;
+  for (const auto& r : results) {
+    if (r.strategy == "oracle") oracle = &r;
+  }
+  int64_t slo_ms = std::chrono::duration_cast<std::chrono::milliseconds>(spec.policies.wait_slo_p95).count();
+  bool estimated = false;
+  for (const auto& p : model->pools) estimated = estimated || p.price.estimated;
+
+  if (!opts.timeseries.empty()) {
+    std::ofstream ts(opts.timeseries);
+    if (!ts) {
+      print_error(Error{ErrorCode::kInternal, "cannot write file", opts.timeseries});
+      return kExitUsage;
+    }
+    ts << write_timeseries_csv(results);
+  }
+  if (!opts.report.empty()) {
+    std::ofstream html(opts.report);
+    if (!html) {
+      print_error(Error{ErrorCode::kInternal, "cannot write file", opts.report});
+      return kExitUsage;
+    }
+    html << render_simulation_report(spec.name, workload.description, results, estimated);
+  }
+
+  if (common.output == "json") {
+    ojson j;
+    j["spec"] = opts.spec_file;
+    j["workload"] = {{"description", workload.description},
+                     {"tasks", workload.arrivals.size()},
+                     {"bad_rows_skipped", workload.bad_rows_skipped}};
+    j["prices_estimated"] = estimated;
+    j["disk_price"] = {{"usd_per_gib_month", money(so.region.disk_usd_per_gib_month)},
+                       {"source", so.region.disk_price_source}};
+    j["wait_slo_p95_s"] = seconds_of(slo_ms);
+    j["strategies"] = ojson::array();
+    for (const auto& r : results) {
+      ojson by_pool = ojson::object(), by_state = ojson::object(), peak = ojson::object(), hours = ojson::object();
+      for (const auto& [k, v] : r.cost_by_pool) by_pool[k] = money(v);
+      for (const auto& [k, v] : r.cost_by_state) by_state[k] = money(v);
+      for (const auto& [k, v] : r.peak_quota_vcpus) peak[k] = v;
+      for (const auto& [k, v] : r.node_hours_by_pool) hours[k] = round3(v);
+      ojson sj{{"name", r.strategy},
+               {"cost_usd", money(r.cost)},
+               {"cost_by_pool", by_pool},
+               {"cost_by_state", by_state},
+               {"node_hours", round3(r.node_hours)},
+               {"node_hours_by_pool", hours},
+               {"wait_s", {{"p50", seconds_of(r.wait_p50_ms)}, {"p95", seconds_of(r.wait_p95_ms)}, {"p99", seconds_of(r.wait_p99_ms)}}},
+               {"wait_slo_met", r.wait_p95_ms <= slo_ms},
+               {"deadline_misses", r.deadline_misses},
+               {"peak_quota_vcpus", peak},
+               {"utilisation", round3(r.utilisation)},
+               {"tasks", {{"in", r.tasks_in}, {"completed", r.completed}, {"rejected", r.rejected}, {"pending", r.pending}}},
+               {"preemptions", r.preemptions},
+               {"spot_evictions", r.evictions},
+               {"allocation_failures", r.allocation_failures},
+               {"events", r.events}};
+      if (oracle && oracle->cost.micros() > 0) sj["cost_vs_oracle"] = round3(static_cast<double>(r.cost.micros()) / static_cast<double>(oracle->cost.micros()));
+      j["strategies"].push_back(sj);
+    }
+    j["events"] = events;
+    j["wall_seconds"] = round3(wall);
+    j["events_per_second"] = static_cast<int64_t>(eps);
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{} — {}{}\n\n", spec.name, workload.description,
+                           estimated ? " (prices estimated from a fallback region)" : "");
+  Table t({"STRATEGY", "COST_USD", "VS_ORACLE", "NODE_HOURS", "WAIT_P50", "WAIT_P95", "WAIT_P99", "SLO", "MISSES",
+           "DONE", "REJECTED", "PENDING"});
+  for (size_t c = 1; c <= 11; ++c) t.align_right(c);
+  for (const auto& r : results) {
+    std::string ratio = oracle && oracle->cost.micros() > 0
+                            ? fmt::format("{:.2f}", static_cast<double>(r.cost.micros()) / static_cast<double>(oracle->cost.micros()))
+                            : "-";
+    t.add({r.strategy, r.cost.to_string(2), ratio, fmt::format("{:.1f}", r.node_hours),
+           fmt::format("{:.0f}s", seconds_of(r.wait_p50_ms)), fmt::format("{:.0f}s", seconds_of(r.wait_p95_ms)),
+           fmt::format("{:.0f}s", seconds_of(r.wait_p99_ms)), r.wait_p95_ms <= slo_ms ? "met" : "missed",
+           std::to_string(r.deadline_misses), std::to_string(r.completed), std::to_string(r.rejected),
+           std::to_string(r.pending)});
+  }
+  std::cout << t.render();
+  std::cout << "\nPeak quota use (vCPUs):\n";
+  for (const auto& r : results) {
+    std::string line;
+    for (const auto& [family, v] : r.peak_quota_vcpus) line += fmt::format("  {}={}", family, v);
+    std::cout << fmt::format("  {:<20}{}\n", r.strategy, line);
+  }
+  std::cout << fmt::format("\n{} events in {:.2f} s ({:.0f} events/s)\n", events, wall, eps);
+  return kExitOk;
+}
+
+}  // namespace codefleet::cli

@@ -1,0 +1,223 @@
+#include "sim/engine.h"
+
+#include <algorithm>
+#include <queue>
+#include <unordered_map>
+
+#include "core/text.h"
+
+namespace codefleet {
+
+using namespace std::chrono;
+
+namespace {
+
+struct Completion {
+  TimePoint at;
+  TaskId task;
+  int64_t epoch;
+  bool operator>(const Completion& o) const { return std::tie(at, task) > std::tie(o.at, o.task); }
+};
+
+struct Live {
+  TimePoint submitted;
+  std::optional<TimePoint> deadline;
+  int64_t epoch = 0;
+  int64_t started_ms = -1;
+};
+
+int64_t percentile(std::vector<int64_t>& v, int pct) {
+  if (v.empty()) return 0;
+  size_t k = (v.size() * static_cast<size_t>(pct) + 99) / 100;
+  k = std::clamp<size_t>(k, 1, v.size()) - 1;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+}  // namespace
+
+SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStrategy& strategy,
+                   const SimOptions& options) {
+  SimResult out;
+  out.strategy = strategy.name();
+  SimulatedClock clock(options.start);
+  SchedulerOptions so;
+  so.full_cycle_min_gap = options.full_cycle_min_gap;
+  strategy.configure(so);
+  Scheduler s(model, QuotaLedger::from_spec(*model.spec), clock, so);
+  SimulatedRegion region(model, *model.spec, options.region);
+  s.set_cloud(&region);
+  for (const auto& line : s.ledger().lines()) {
+    if (line.limit) out.quota_limits[line.kind == "family" ? line.name : (line.kind == "spot" ? "lowPriority" : "regional")] = *line.limit;
+  }
+
+  Duration horizon = options.horizon;
+  if (horizon.count() <= 0) horizon = ceil<days>(workload.span + seconds(1));
+  TimePoint end = options.start + horizon;
+
+  region.advance_to(clock.now());
+  strategy.start(s, clock.now());
+
+  std::priority_queue<Completion, std::vector<Completion>, std::greater<>> completions;
+  std::unordered_map<TaskId, Live> live;
+  live.reserve(4096);
+  std::vector<int64_t> waits;
+  waits.reserve(workload.arrivals.size());
+  Int128 oracle_cost = 0;  // micro-USD per hour × ms
+  std::map<std::string, Int128> oracle_by_pool;
+  Int128 busy_vcpu_ms = 0;
+  size_t next_arrival = 0;
+  TimePoint next_tick = clock.now();
+  TimePoint next_sample = clock.now();
+  TimePoint next_cycle_ok = clock.now();
+  bool dirty = true;
+  int64_t events = 0;
+  size_t progress_every = std::max<size_t>(1, workload.arrivals.size() / 100);
+
+  auto sample = [&](TimePoint at) {
+    Sample smp;
+    smp.at = at;
+    smp.nodes = region.vms_by_pool_and_state();
+    smp.quota_vcpus = region.quota_vcpus_now();
+    smp.cost_so_far = region.bill().total();
+    smp.pending = static_cast<int64_t>(s.pending_count());
+    out.samples.push_back(std::move(smp));
+  };
+
+  while (true) {
+    // The next event: an arrival, a completion, a strategy tick, a sample, or a due cycle.
+    TimePoint t = end;
+    if (next_arrival < workload.arrivals.size()) t = std::min(t, options.start + workload.arrivals[next_arrival].at);
+    if (!completions.empty()) t = std::min(t, completions.top().at);
+    t = std::min({t, next_tick, next_sample});
+    if (dirty) t = std::min(t, std::max(next_cycle_ok, clock.now()));
+    if (t >= end) break;
+    clock.set(std::max(t, clock.now()));
+    TimePoint now = clock.now();
+
+    for (NodeId evicted : region.advance_to(now)) {
+      auto lost = s.lose_node(evicted);
+      if (lost) {
+        for (TaskId id : *lost) live[id].epoch++;
+        dirty = true;
+      }
+    }
+    while (!completions.empty() && completions.top().at <= now) {
+      Completion c = completions.top();
+      completions.pop();
+      ++events;
+      auto it = live.find(c.task);
+      if (it == live.end() || it->second.epoch != c.epoch) continue;  // preempted or lost meanwhile
+      const TaskRecord* rec = s.find(c.task);
+      const PoolModel& p = model.pools[rec->pool];
+      int64_t run_ms = duration_cast<milliseconds>(rec->task.duration).count();
+      Int128 busy = static_cast<Int128>(p.price.usd_per_hour.micros()) * run_ms *
+                    dominant_share_ppm(rec->task.resources, p.node) / 1'000'000;
+      oracle_cost += busy;
+      oracle_by_pool[p.name] += busy;
+      busy_vcpu_ms += static_cast<Int128>(rec->task.resources.vcpus) * run_ms;
+      if (it->second.deadline && now > *it->second.deadline) ++out.deadline_misses;
+      (void)s.complete(c.task);
+      live.erase(it);
+      ++out.completed;
+      dirty = true;
+    }
+    while (next_arrival < workload.arrivals.size() && options.start + workload.arrivals[next_arrival].at <= now) {
+      const Arrival& a = workload.arrivals[next_arrival++];
+      ++events;
+      ++out.tasks_in;
+      auto id = s.submit(a.task);
+      if (!id) {
+        ++out.rejected;
+      } else {
+        live[*id] = Live{now, a.task.deadline, 0, -1};
+        dirty = true;
+      }
+      if (options.progress && next_arrival % progress_every == 0) {
+        options.progress(static_cast<double>(next_arrival) / static_cast<double>(workload.arrivals.size()));
+      }
+    }
+    if (now >= next_tick) {
+      strategy.tick(s, now);
+      next_tick = now + strategy.interval();
+      dirty = true;
+    }
+    if (dirty && now >= next_cycle_ok) {
+      CycleResult r = s.cycle();
+      ++events;
+      for (TaskId id : r.preempted) {
+        live[id].epoch++;
+        ++out.preemptions;
+      }
+      for (const auto& adm : r.admitted) {
+        const Node& n = s.nodes().at(adm.node);
+        const TaskRecord* rec = s.find(adm.task);
+        TimePoint start = std::max(now, n.ready_at);
+        Live& l = live[adm.task];
+        // Wait excludes deliberate off-peak deferral: it counts from when the task became eligible.
+        TimePoint eligible = std::max(l.submitted, rec->not_before);
+        if (l.started_ms < 0) waits.push_back(duration_cast<milliseconds>(start - eligible).count());
+        l.started_ms = duration_cast<milliseconds>(start - options.start).count();
+        completions.push({start + rec->task.duration, adm.task, l.epoch});
+      }
+      next_cycle_ok = now + options.min_cycle_gap;
+      dirty = false;
+      if (r.retry_at) {
+        next_cycle_ok = *r.retry_at;
+        dirty = true;
+      }
+    }
+    if (now >= next_sample) {
+      sample(now);
+      next_sample = now + options.sample_every;
+    }
+  }
+  clock.set(end);
+  region.advance_to(end);
+  sample(end);
+
+  for (const auto& [id, l] : live) {
+    if (l.deadline && *l.deadline < end) ++out.deadline_misses;
+  }
+  out.pending = static_cast<int64_t>(live.size());
+  out.events = events;
+  out.evictions = region.evictions();
+  out.allocation_failures = region.allocation_failures();
+  out.peak_quota_vcpus = region.peak_quota_vcpus();
+  out.wait_p50_ms = percentile(waits, 50);
+  out.wait_p95_ms = percentile(waits, 95);
+  out.wait_p99_ms = percentile(waits, 99);
+
+  const RegionBill& bill = region.bill();
+  Int128 node_vcpu_ms = 0;
+  for (const auto& p : model.pools) {
+    auto run = bill.running_ms_by_pool.count(p.name) ? bill.running_ms_by_pool.at(p.name) : 0;
+    out.node_hours_by_pool[p.name] = static_cast<double>(run) / 3.6e6;
+    out.node_hours += static_cast<double>(run) / 3.6e6;
+    node_vcpu_ms += static_cast<Int128>(run) * p.node.vcpus;
+  }
+  if (strategy.bills_busy_capacity_only()) {
+    out.cost = Money::from_micros(div_round_half_away(oracle_cost, 3'600'000));
+    out.cost_by_state["compute"] = out.cost;
+    for (const auto& p : model.pools) {
+      out.cost_by_pool[p.name] = Money::from_micros(div_round_half_away(oracle_by_pool[p.name], 3'600'000));
+    }
+  } else {
+    Money compute, disk_running, disk_stopped;
+    for (const auto& p : model.pools) {
+      Money c = bill.compute(p.name), d = bill.disk(p.name), ds = bill.disk_stopped(p.name);
+      out.cost_by_pool[p.name] = c + d;
+      compute += c;
+      disk_stopped += ds;
+      disk_running += d - ds;
+    }
+    out.cost = bill.total();
+    out.cost_by_state["compute"] = compute;
+    out.cost_by_state["disk_running"] = disk_running;
+    out.cost_by_state["disk_stopped"] = disk_stopped;
+  }
+  out.utilisation = node_vcpu_ms > 0 ? static_cast<double>(busy_vcpu_ms) / static_cast<double>(node_vcpu_ms) : 0.0;
+  return out;
+}
+
+}  // namespace codefleet
