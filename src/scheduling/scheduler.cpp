@@ -154,6 +154,10 @@ void Scheduler::unbind(TaskRecord& t) {
   Node& n = it->second;
   n.used = n.used - t.task.resources;
   tenant_used_[t.task.tenant] = tenant_used_[t.task.tenant] - t.task.resources;
+  if (t.task.preemptible) {
+    auto pf = preemptible_from_.find(t.admitted_at + options_.min_runtime_before_preemption);
+    if (pf != preemptible_from_.end()) preemptible_from_.erase(pf);
+  }
   n.tasks.erase(std::remove(n.tasks.begin(), n.tasks.end(), t.id), n.tasks.end());
   if (n.tasks.empty()) n.idle_since = clock_.now();
   capacity_grew_ = true;
@@ -195,6 +199,21 @@ Result<void> Scheduler::cancel(TaskId id) {
 void Scheduler::add_pending(TaskId id) {
   const TaskRecord& t = tasks_.at(id);
   if (!pending_.insert(id).second) return;
+  if (queue_bounds_.size() <= static_cast<size_t>(t.queue)) queue_bounds_.resize(static_cast<size_t>(t.queue) + 1);
+  QueueBounds& b = queue_bounds_[static_cast<size_t>(t.queue)];
+  const Resources& r = t.task.resources;
+  if (b.pending++ == 0) {
+    b.min_shape = r;
+    b.max_priority = t.task.priority;
+    b.pools.clear();
+  } else {
+    b.min_shape = {std::min(b.min_shape.vcpus, r.vcpus), std::min(b.min_shape.memory_mib, r.memory_mib),
+                   std::min(b.min_shape.gpu_milli, r.gpu_milli), std::min(b.min_shape.gpu_memory_mib, r.gpu_memory_mib)};
+    b.max_priority = std::max(b.max_priority, t.task.priority);
+  }
+  for (const auto& c : t.candidates) {
+    if (std::find(b.pools.begin(), b.pools.end(), c.pool) == b.pools.end()) b.pools.push_back(c.pool);
+  }
   fresh_.insert(id);
   pending_by_tenant_[t.task.tenant].insert({-t.task.priority, t.task.submitted_at, id});
 }
@@ -203,6 +222,7 @@ void Scheduler::remove_pending(TaskId id) {
   if (!pending_.erase(id)) return;
   fresh_.erase(id);
   const TaskRecord& t = tasks_.at(id);
+  queue_bounds_[static_cast<size_t>(t.queue)].pending--;
   auto it = pending_by_tenant_.find(t.task.tenant);
   if (it == pending_by_tenant_.end()) return;
   it->second.erase({-t.task.priority, t.task.submitted_at, id});
@@ -297,6 +317,7 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   t.pool = pool;
   t.node = node.id;
   t.admitted_at = clock_.now();
+  if (t.task.preemptible) preemptible_from_.insert(t.admitted_at + options_.min_runtime_before_preemption);
   out.admitted.push_back({t.id, pool, node.id});
 }
 
@@ -392,6 +413,7 @@ Node* Scheduler::create_node(const PoolModel& p, CycleResult* out) {
   n.idle_since = now;
   Node* node = &nodes_.emplace(n.id, n).first->second;
   pool_nodes_[p.index].push_back(node);
+  ++node_epoch_;
   if (out) out->nodes_created.push_back(n.id);
   return node;
 }
@@ -408,6 +430,7 @@ bool Scheduler::start_stopped(Node& n, CycleResult* out) {
   n.state = ready_in.count() == 0 ? NodeState::kRunning : NodeState::kStarting;
   n.ready_at = now + ready_in;
   n.idle_since = now;
+  ++node_epoch_;
   if (out) out->nodes_started.push_back(n.id);
   return true;
 }
@@ -419,12 +442,14 @@ Result<NodeId> Scheduler::provision_node(int pool) {
       if (!start_stopped(*n, nullptr)) {
         return make_error(ErrorCode::kUnavailable, fmt::format("node {} could not be started", n->id));
       }
+      capacity_grew_ = true;
       return n->id;
     }
   }
   if (static_cast<int64_t>(pool_nodes_[p.index].size()) >= p.max_nodes) {
     return make_error(ErrorCode::kUnavailable, fmt::format("pool '{}' is at max_nodes ({})", p.name, p.max_nodes));
   }
+  capacity_grew_ = true;  // an empty node: room for pending work
   Node* n = create_node(p, nullptr);
   if (!n) {
     return make_error(ErrorCode::kUnavailable, fmt::format("pool '{}': no quota or capacity for another node", p.name));
@@ -569,21 +594,112 @@ CycleResult Scheduler::cycle() {
     out.pending_after = pending_count();
     return out;
   }
-  bool full = capacity_grew_ || !last_full_cycle_ || now - *last_full_cycle_ >= options_.full_cycle_every;
+  // A full cycle (every pending task) when capacity grew or running work became
+  // preemptible; otherwise only new arrivals are considered, since an unchanged fleet admits
+  // nothing it did not admit before. A full cycle every `full_cycle_every` regardless
+  // catches what time alone changes (a schedule that now allows scale-up).
+  bool became_preemptible = last_full_cycle_ &&
+                            preemptible_from_.upper_bound(*last_full_cycle_) != preemptible_from_.upper_bound(now);
+  bool full = capacity_grew_ || !last_full_cycle_ || became_preemptible ||
+              now - *last_full_cycle_ >= options_.full_cycle_every;
   if (full) {
     capacity_grew_ = false;
     last_full_cycle_ = now;
   }
-  auto shares = snapshot();                              // 1
-  std::vector<TaskRecord*> order = heads(shares, full);  // 2
-  for (TaskRecord* t : order) {
-    if (t->state != TaskState::kPending) continue;
+  auto shares = snapshot();  // 1
+  if (!full || !dynamic_cast<PriorityFairShareOrdering*>(ordering_.get())) {
+    std::vector<TaskRecord*> order = heads(shares, full);  // 2
+    for (TaskRecord* t : order) {
+      if (t->state != TaskState::kPending) continue;
+      ++out.considered;
+      if (assign(*t, out)) continue;  // 3 (+5 commit)
+      preempt(*t, out);               // 4 (+5 commit)
+    }
+    requeue(out);  // 6
+    return out;
+  }
+  // 2, in a full cycle with the default ordering: the tenants' queues (each kept sorted by
+  // priority, submission, id) merged by (priority, tenant share, submission, id) — the
+  // order a sort of every pending task gives — and walked lazily, so the cycle can stop as
+  // soon as nothing later in the order could be admitted.
+  // Per pool, the lowest priority of running preemptible work past the thrash guard.
+  std::vector<int64_t> lowest_victim(model_.pools.size(), INT64_MAX);
+  for (const auto& [nid, n] : nodes_) {
+    for (TaskId tid : n.tasks) {
+      const TaskRecord& t = tasks_.at(tid);
+      if (t.task.preemptible && now - t.admitted_at >= options_.min_runtime_before_preemption) {
+        lowest_victim[n.pool] = std::min(lowest_victim[n.pool], t.task.priority);
+      }
+    }
+  }
+  struct Cursor {
+    int64_t share;
+    std::set<std::tuple<int64_t, TimePoint, TaskId>>* queue;
+    std::tuple<int64_t, TimePoint, TaskId> last;  // the last key taken: resume after it
+    bool started = false;
+  };
+  std::vector<Cursor> cursors;
+  for (auto& [tenant, queue] : pending_by_tenant_) {
+    auto it = shares.find(tenant);
+    cursors.push_back({it == shares.end() ? 0 : it->second, &queue, {}, false});
+  }
+  int64_t since_check = 0;
+  while (true) {
+    Cursor* best = nullptr;
+    std::tuple<int64_t, TimePoint, TaskId> best_key;
+    for (auto& c : cursors) {
+      if (pending_by_tenant_.empty()) break;
+      auto it = c.started ? c.queue->upper_bound(c.last) : c.queue->begin();
+      if (it == c.queue->end()) continue;
+      const auto& k = *it;
+      if (!best || std::make_tuple(std::get<0>(k), c.share, std::get<1>(k), std::get<2>(k)) <
+                       std::make_tuple(std::get<0>(best_key), best->share, std::get<1>(best_key), std::get<2>(best_key))) {
+        best = &c;
+        best_key = k;
+      }
+    }
+    if (!best) break;
+    best->last = best_key;
+    best->started = true;
+    TaskRecord& t = tasks_.at(std::get<2>(best_key));
+    if (t.state != TaskState::kPending) continue;
     ++out.considered;
-    if (assign(*t, out)) continue;  // 3 (+5 commit)
-    preempt(*t, out);               // 4 (+5 commit)
+    if (assign(t, out) || preempt(t, out)) continue;
+    if (++since_check >= 32) {
+      since_check = 0;
+      if (!room_for(lowest_victim, t.task.priority)) break;  // nothing later can be admitted
+    }
   }
   requeue(out);  // 6
   return out;
+}
+
+// Whether any queue's pending work could still be admitted somewhere: a candidate pool
+// with a node that has room for the queue's smallest shape, a stopped node to start or a
+// node to create, or running work that it (at most `priority`, the walk being in priority
+// order) could preempt. The per-queue bounds are conservative (smallest shape seen, highest
+// priority seen, every pool seen), so a "no" is certain.
+bool Scheduler::room_for(const std::vector<int64_t>& lowest_victim, int64_t priority) const {
+  if (!options_.environment_share_pct.empty()) return true;  // reclaim may still free quota
+  for (size_t q = 0; q < queue_bounds_.size(); ++q) {
+    const QueueBounds& b = queue_bounds_[q];
+    if (b.pending == 0) continue;
+    int64_t prio = std::min(priority, b.max_priority);
+    for (int pi : b.pools) {
+      const PoolModel& p = model_.pools[pi];
+      if (lowest_victim[pi] < prio) return true;
+      bool scale_up = may_scale_up(p);
+      for (const Node* n : pool_nodes_[pi]) {
+        if (n->active() && b.min_shape.fits_in(p.node - n->used)) return true;
+        if (scale_up && !n->active()) return true;
+      }
+      if (scale_up && static_cast<int64_t>(pool_nodes_[pi].size()) < p.max_nodes &&
+          ledger_.can_reserve(p.region, p.quota_family, p.spot, p.node.vcpus)) {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 Result<void> Scheduler::stop_node(NodeId id, bool hibernate) {
@@ -598,6 +714,7 @@ Result<void> Scheduler::stop_node(NodeId id, bool hibernate) {
   n.state = hibernate ? NodeState::kHibernated : NodeState::kDeallocated;  // still holds its quota
   if (cloud_) cloud_->stop_vm(p, id, hibernate, clock_.now());
   capacity_grew_ = true;  // a stopped node is one that pending work may start
+  ++node_epoch_;
   return {};
 }
 
@@ -611,6 +728,7 @@ Result<void> Scheduler::delete_node(NodeId id) {
   ledger_.release(p.region, p.quota_family, p.spot, p.node.vcpus);
   if (cloud_ && !losing_) cloud_->delete_vm(p, id, clock_.now());
   capacity_grew_ = true;
+  ++node_epoch_;
   auto& ptrs = pool_nodes_[p.index];
   ptrs.erase(std::remove(ptrs.begin(), ptrs.end(), &it->second), ptrs.end());
   nodes_.erase(it);

@@ -79,7 +79,7 @@ struct SchedulerOptions {
   std::function<bool(const PoolModel&, TimePoint)> may_scale_up;
   // A full cycle reconsiders every pending task; between full cycles only new arrivals
   // are considered, unless capacity grew (a completion, a node stopped or deleted).
-  Duration full_cycle_every{std::chrono::seconds(60)};
+  Duration full_cycle_every{std::chrono::minutes(10)};
   // At most one full cycle this often; in between, a cycle after capacity grew admits
   // nothing and says when to come back (`CycleResult::retry_at`). 0 = no limit.
   Duration full_cycle_min_gap{0};
@@ -149,6 +149,8 @@ class Scheduler final : public FleetView {
   // stopped node if there is one, else creates one within max_nodes and quota.
   Result<NodeId> provision_node(int pool);
   size_t pending_count() const { return pending_.size() + deferred_.size(); }
+  // Changes whenever a node is created, started, stopped, deleted or lost.
+  uint64_t node_epoch() const { return node_epoch_; }
 
   // Nodes each pool needs now: non-empty nodes plus what best-fit decreasing needs for the
   // eligible pending tasks whose first choice it is, within [min_nodes, max_nodes].
@@ -188,6 +190,7 @@ class Scheduler final : public FleetView {
   void make_pending(TaskRecord& t);
   void add_pending(TaskId id);
   void remove_pending(TaskId id);
+  bool room_for(const std::vector<int64_t>& lowest_victim, int64_t priority) const;
 
   const FleetModel& model_;
   QuotaLedger ledger_;
@@ -207,6 +210,18 @@ class Scheduler final : public FleetView {
   std::optional<TimePoint> last_full_cycle_;
   CloudPort* cloud_ = nullptr;
   bool losing_ = false;
+  uint64_t node_epoch_ = 0;
+  // When admitted preemptible tasks pass the thrash guard: a full cycle is due then, since
+  // work waiting for capacity may now preempt them.
+  std::multiset<TimePoint> preemptible_from_;
+  // Per queue, conservative bounds over its pending tasks (reset when it empties).
+  struct QueueBounds {
+    int64_t pending = 0;
+    Resources min_shape;
+    int64_t max_priority = 0;
+    std::vector<int> pools;
+  };
+  std::vector<QueueBounds> queue_bounds_;
   Resources total_capacity_;                   // every pool at max_nodes (fair-share denominator)
   std::map<std::string, Resources> tenant_used_;  // admitted resources per tenant
   // Ranked pools per task shape (class, environment, resources): computed once. The order

@@ -138,9 +138,10 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
       }
     }
     if (now >= next_tick) {
+      uint64_t before = s.node_epoch();
       strategy.tick(s, now);
       next_tick = now + strategy.interval();
-      dirty = true;
+      if (s.node_epoch() != before) dirty = true;
     }
     if (dirty && now >= next_cycle_ok) {
       CycleResult r = s.cycle();
