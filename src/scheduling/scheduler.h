@@ -149,6 +149,11 @@ class Scheduler final : public FleetView {
   // stopped node if there is one, else creates one within max_nodes and quota.
   Result<NodeId> provision_node(int pool);
   size_t pending_count() const { return pending_.size() + deferred_.size(); }
+  // When the next deferred task becomes eligible (a cycle is due then), if any.
+  std::optional<TimePoint> next_release() const {
+    if (deferred_.empty()) return std::nullopt;
+    return deferred_.begin()->first;
+  }
   // Changes whenever a node is created, started, stopped, deleted or lost.
   uint64_t node_epoch() const { return node_epoch_; }
 

@@ -90,6 +90,10 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
     if (next_arrival < workload.arrivals.size()) t = std::min(t, options.start + workload.arrivals[next_arrival].at);
     if (!completions.empty()) t = std::min(t, completions.top().at);
     t = std::min({t, next_tick, next_sample});
+    // Deferred work that became eligible needs a cycle; one still to come is an event.
+    auto release = s.next_release();
+    if (release && *release <= clock.now()) dirty = true;
+    if (release && *release > clock.now()) t = std::min(t, *release);
     if (dirty) t = std::min(t, std::max(next_cycle_ok, clock.now()));
     if (t >= end) break;
     clock.set(std::max(t, clock.now()));
@@ -143,6 +147,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
       next_tick = now + strategy.interval();
       if (s.node_epoch() != before) dirty = true;
     }
+    if (release && *release <= now) dirty = true;  // deferred work became eligible
     if (dirty && now >= next_cycle_ok) {
       CycleResult r = s.cycle();
       ++events;
@@ -179,6 +184,17 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
 
   for (const auto& [id, l] : live) {
     if (l.deadline && *l.deadline < end) ++out.deadline_misses;
+    // Work still running at the end: the oracle pays for its busy time up to the horizon.
+    const TaskRecord* rec = s.find(id);
+    if (rec && rec->state == TaskState::kAdmitted && l.started_ms >= 0) {
+      const PoolModel& p = model.pools[rec->pool];
+      int64_t run_ms = std::max<int64_t>(0, duration_cast<milliseconds>(end - options.start).count() - l.started_ms);
+      Int128 busy = static_cast<Int128>(p.price.usd_per_hour.micros()) * run_ms *
+                    dominant_share_ppm(rec->task.resources, p.node) / 1'000'000;
+      oracle_cost += busy;
+      oracle_by_pool[p.name] += busy;
+      busy_vcpu_ms += static_cast<Int128>(rec->task.resources.vcpus) * run_ms;
+    }
   }
   out.pending = static_cast<int64_t>(live.size());
   out.events = events;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <map>
 #include <set>
 #include <string>
@@ -165,7 +166,7 @@ TEST(Validate, RecommendedIsClean) {
 TEST(Validate, TableOutputNamesFileLineAndRule) {
   CliRun r = run("validate examples/seed.yaml");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.out.find("examples/seed.yaml:100:24: error [hibernation-unsupported]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("examples/seed.yaml:101:24: error [hibernation-unsupported]"), std::string::npos) << r.out;
 }
 
 TEST(BadInput, MissingFileExits2) {
@@ -334,6 +335,68 @@ workload_classes:
   EXPECT_EQ(est.exit_code, 0) << est.out;
   EXPECT_EQ(json_of(est)["decision"]["estimated"], true);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+
+nlohmann::json without_timing(nlohmann::json j) {
+  j.erase("wall_seconds");
+  j.erase("events_per_second");
+  return j;
+}
+
+TEST(Simulate, JsonHasEveryStrategyAndIsDeterministic) {
+  std::string cmd = "simulate examples/recommended.yaml --synthetic tasks=2000,days=2,seed=5 --quiet --output json";
+  CliRun a = run(cmd);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  auto j = json_of(a);
+  ASSERT_EQ(j["strategies"].size(), 5u);
+  for (const auto& s : j["strategies"]) {
+    for (const char* k : {"name", "cost_usd", "cost_by_pool", "node_hours", "wait_s", "deadline_misses",
+                          "peak_quota_vcpus", "tasks"}) {
+      EXPECT_TRUE(s.contains(k)) << k;
+    }
+    EXPECT_EQ(s["tasks"]["in"].get<int64_t>(),
+              s["tasks"]["completed"].get<int64_t>() + s["tasks"]["rejected"].get<int64_t>() +
+                  s["tasks"]["pending"].get<int64_t>());
+  }
+  EXPECT_TRUE(j.contains("events_per_second"));
+  CliRun b = run(cmd);
+  EXPECT_EQ(without_timing(j).dump(), without_timing(json_of(b)).dump());
+}
+
+TEST(Simulate, WritesTimeseriesAndReport) {
+  std::string dir = temp_dir("simout");
+  CliRun r = run("simulate examples/recommended.yaml --trace tests/fixtures/traces/alibaba-pods-small.csv "
+                 "--trace-format alibaba-pods --strategies codefleet,oracle --quiet --timeseries " + dir +
+                 "/ts.csv --report " + dir + "/report.html");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::ifstream ts(dir + "/ts.csv"), html(dir + "/report.html");
+  std::string header;
+  std::getline(ts, header);
+  EXPECT_EQ(header, "strategy,time,metric,key,value");
+  std::stringstream page;
+  page << html.rdbuf();
+  EXPECT_NE(page.str().find("<svg"), std::string::npos);
+  EXPECT_EQ(page.str().find("<script"), std::string::npos);  // self-contained, no scripts
+  EXPECT_EQ(page.str().find("http://cdn"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Simulate, BadTraceExits2UnlessSkipped) {
+  CliRun bad = run("simulate examples/recommended.yaml --trace tests/fixtures/traces/bad-azure-row.csv "
+                   "--trace-format azure-llm --quiet");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.out.find("bad-azure-row.csv:3"), std::string::npos) << bad.out;
+  CliRun skipped = run("simulate examples/recommended.yaml --trace tests/fixtures/traces/bad-azure-row.csv "
+                       "--trace-format azure-llm --skip-bad-rows --quiet --output json --strategies oracle");
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.out;
+  EXPECT_EQ(json_of(skipped)["workload"]["bad_rows_skipped"], 1);
+  EXPECT_EQ(run("simulate examples/recommended.yaml --trace tests/fixtures/traces/empty.csv --trace-format azure-llm").exit_code, 2);
+  EXPECT_EQ(run("simulate examples/recommended.yaml --synthetic tasks=10 --strategies bogus").exit_code, 2);
+  EXPECT_EQ(run("simulate examples/recommended.yaml").exit_code, 2);  // no workload
 }
 
 }  // namespace

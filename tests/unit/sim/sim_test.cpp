@@ -1,0 +1,185 @@
+// The simulator on the bundled example and fixtures: accounting invariants, the cost
+// ordering of the strategies, quota never exceeded, determinism, and bad traces.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "report/sim_report.h"
+#include "sim/engine.h"
+
+namespace codefleet {
+namespace {
+
+struct Fixture {
+  ParsedSpec parsed;
+  Catalog catalog;
+  FleetModel model;
+};
+
+std::unique_ptr<Fixture> recommended() {
+  auto parsed = parse_spec_file(std::string(CODEFLEET_SOURCE_DIR) + "/examples/recommended.yaml");
+  EXPECT_TRUE(parsed);
+  auto f = std::make_unique<Fixture>(Fixture{*parsed, *Catalog::load_default(), {}});
+  auto model = build_fleet_model(f->parsed.spec, f->catalog, {});
+  EXPECT_TRUE(model) << (model ? "" : model.error().message);
+  f->model = *model;
+  f->model.spec = &f->parsed.spec;
+  return f;
+}
+
+std::string read(const std::string& rel) {
+  std::ifstream in(std::string(CODEFLEET_FIXTURES) + "/" + rel);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::map<std::string, SimResult> run_all(const Fixture& f, const Workload& w, SimOptions opts = {}) {
+  std::map<std::string, SimResult> out;
+  for (const auto& name : strategy_names()) {
+    auto s = make_strategy(name, f.model);
+    EXPECT_TRUE(s);
+    out[name] = simulate(f.model, w, **s, opts);
+  }
+  return out;
+}
+
+void check_invariants(const Fixture& f, const std::map<std::string, SimResult>& results) {
+  for (const auto& [name, r] : results) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(r.tasks_in, r.completed + r.rejected + r.pending);
+    for (const auto& [family, peak] : r.peak_quota_vcpus) {
+      auto limit = r.quota_limits.find(family);
+      if (limit != r.quota_limits.end()) {
+        EXPECT_LE(peak, limit->second) << family;
+      }
+    }
+  }
+  const Money oracle = results.at("oracle").cost, ours = results.at("codefleet").cost;
+  EXPECT_LE(oracle, ours);
+  EXPECT_LE(ours, results.at("always-on").cost);
+  EXPECT_LE(ours, results.at("cluster-autoscaler").cost);
+  int64_t slo_ms = std::chrono::duration_cast<std::chrono::milliseconds>(f.parsed.spec.policies.wait_slo_p95).count();
+  EXPECT_LE(results.at("codefleet").wait_p95_ms, slo_ms);
+}
+
+TEST(Simulate, SyntheticWeekOrdersTheStrategies) {
+  auto f = recommended();
+  Workload w = synthetic_workload(f->model, {5000, 7, 42});
+  ASSERT_EQ(w.arrivals.size(), 5000u);
+  auto results = run_all(*f, w);
+  check_invariants(*f, results);
+  EXPECT_EQ(results.at("codefleet").rejected, 0);
+  EXPECT_GT(results.at("codefleet").completed, 4500);
+}
+
+TEST(Simulate, AzureLlmTraceFixture) {
+  auto f = recommended();
+  auto w = load_trace(read("traces/azure-llm-conv-2023-first300.csv"), "azure.csv", TraceFormat::kAzureLlm,
+                      f->parsed.spec, {});
+  ASSERT_TRUE(w) << w.error().describe();
+  EXPECT_EQ(w->arrivals.size(), 300u);
+  // 374 prompt tokens at 8,000 tok/s + 44 generated at 1,600/32 tok/s per sequence = 0.93 s.
+  EXPECT_EQ(w->arrivals[0].task.duration, std::chrono::milliseconds(46 + 880));
+  check_invariants(*f, run_all(*f, *w));
+}
+
+TEST(Simulate, AlibabaPodsFixture) {
+  auto f = recommended();
+  auto w = load_trace(read("traces/alibaba-pods-small.csv"), "pods.csv", TraceFormat::kAlibabaPods, f->parsed.spec, {});
+  ASSERT_TRUE(w) << w.error().describe();
+  ASSERT_EQ(w->arrivals.size(), 7u);
+  EXPECT_EQ(w->arrivals[0].at, std::chrono::seconds(0));
+  EXPECT_EQ(w->arrivals[0].task.resources.vcpus, 4);
+  EXPECT_EQ(w->arrivals[0].task.duration, std::chrono::seconds(3598));
+  EXPECT_TRUE(w->arrivals[1].task.preemptible);  // qos BE
+  EXPECT_EQ(w->arrivals[4].task.resources.gpu_milli, 500);
+  auto results = run_all(*f, *w);
+  check_invariants(*f, results);
+  EXPECT_EQ(results.at("codefleet").rejected, 1);  // 8 GPUs: no pool has them
+}
+
+TEST(Simulate, SameInputsSameResults) {
+  auto f = recommended();
+  Workload w = synthetic_workload(f->model, {3000, 3, 7});
+  SimOptions opts;
+  opts.region.allocation_failure_rate = 0.05;
+  opts.region.spot_evictions_per_node_hour = 0.2;
+  auto render = [&] {
+    auto results = run_all(*f, w, opts);
+    std::vector<SimResult> v;
+    for (auto& [n, r] : results) v.push_back(r);
+    return write_timeseries_csv(v);
+  };
+  std::string a = render(), b = render();
+  EXPECT_EQ(a, b);
+  EXPECT_GT(a.size(), 1000u);
+}
+
+TEST(Simulate, FailuresAndEvictionsAreRecoveredFrom) {
+  auto f = recommended();
+  Workload w = synthetic_workload(f->model, {3000, 3, 9});
+  SimOptions opts;
+  opts.region.allocation_failure_rate = 0.2;
+  opts.region.spot_evictions_per_node_hour = 1.0;
+  auto s = make_strategy("codefleet", f->model);
+  SimResult r = simulate(f->model, w, **s, opts);
+  EXPECT_GT(r.allocation_failures, 0);
+  EXPECT_GT(r.evictions, 0);
+  EXPECT_EQ(r.tasks_in, r.completed + r.rejected + r.pending);
+  EXPECT_GT(r.completed, 2500);
+}
+
+TEST(Simulate, StoppedNodesPayDisksOnly) {
+  auto f = recommended();
+  Workload w = synthetic_workload(f->model, {2000, 2, 3});
+  auto s = make_strategy("codefleet", f->model);
+  SimResult r = simulate(f->model, w, **s, {});
+  EXPECT_GT(r.cost_by_state.at("disk_stopped").micros(), 0);
+  EXPECT_EQ((r.cost_by_state.at("compute") + r.cost_by_state.at("disk_running") + r.cost_by_state.at("disk_stopped")),
+            r.cost);
+}
+
+struct BadTrace {
+  const char* file;
+  TraceFormat format;
+  const char* want;
+};
+
+TEST(Traces, BadInputNamesFileAndLine) {
+  auto f = recommended();
+  for (auto c : {BadTrace{"traces/empty.csv", TraceFormat::kAzureLlm, "empty"},
+                 BadTrace{"traces/bad-azure-header.csv", TraceFormat::kAzureLlm, "bad.csv:1"},
+                 BadTrace{"traces/bad-azure-row.csv", TraceFormat::kAzureLlm, "bad.csv:3"},
+                 BadTrace{"traces/bad-azure-row.csv", TraceFormat::kAlibabaPods, "missing column 'cpu_milli'"},
+                 BadTrace{"traces/alibaba-pods-small.csv", TraceFormat::kJsonl, "bad.csv:1"}}) {
+    auto w = load_trace(read(c.file), "bad.csv", c.format, f->parsed.spec, {});
+    ASSERT_FALSE(w) << c.file;
+    EXPECT_NE(w.error().describe().find(c.want), std::string::npos) << c.file << ": " << w.error().describe();
+  }
+  TraceOptions skip;
+  skip.skip_bad_rows = true;
+  auto w = load_trace(read("traces/bad-azure-row.csv"), "bad.csv", TraceFormat::kAzureLlm, f->parsed.spec, skip);
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->arrivals.size(), 2u);
+  EXPECT_EQ(w->bad_rows_skipped, 1);
+  auto requests_only = load_trace("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1000,1024,0,0\n", "multigpu.csv",
+                                  TraceFormat::kAlibabaPods, f->parsed.spec, {});
+  ASSERT_FALSE(requests_only);
+  EXPECT_NE(requests_only.error().message.find("cannot drive a time-based simulation"), std::string::npos);
+}
+
+TEST(Traces, SyntheticOptionsAndReshape) {
+  EXPECT_TRUE(parse_synthetic_options("tasks=10,days=2,seed=3"));
+  EXPECT_FALSE(parse_synthetic_options("tasks=ten"));
+  EXPECT_FALSE(parse_synthetic_options("weeks=2"));
+  auto f = recommended();
+  Workload w = synthetic_workload(f->model, {100, 1, 1});
+  Workload doubled = reshape(w, 3, 2.0);
+  EXPECT_EQ(doubled.span, std::chrono::hours(72));
+  EXPECT_EQ(doubled.arrivals.size(), 600u);
+}
+
+}  // namespace
+}  // namespace codefleet
