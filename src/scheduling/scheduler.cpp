@@ -225,8 +225,8 @@ void Scheduler::remove_pending(TaskId id) {
   queue_bounds_[static_cast<size_t>(t.queue)].pending--;
   auto it = pending_by_tenant_.find(t.task.tenant);
   if (it == pending_by_tenant_.end()) return;
+  // The tenant's (possibly now empty) queue stays: a cycle may be walking it.
   it->second.erase({-t.task.priority, t.task.submitted_at, id});
-  if (it->second.empty()) pending_by_tenant_.erase(it);
 }
 
 void Scheduler::make_pending(TaskRecord& t) {
@@ -648,7 +648,6 @@ CycleResult Scheduler::cycle() {
     Cursor* best = nullptr;
     std::tuple<int64_t, TimePoint, TaskId> best_key;
     for (auto& c : cursors) {
-      if (pending_by_tenant_.empty()) break;
       auto it = c.started ? c.queue->upper_bound(c.last) : c.queue->begin();
       if (it == c.queue->end()) continue;
       const auto& k = *it;
