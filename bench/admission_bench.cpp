@@ -66,9 +66,11 @@ Task random_task(std::mt19937& rng, int priority_lo, int priority_hi) {
 }
 
 // Fills every node of the fleet to `fill_pct` (1,000 nodes), then queues 10,000 tasks.
-std::unique_ptr<Scheduler> prepared(SimulatedClock& clock, int pending_priority_lo, int pending_priority_hi,
-                                    int fill_pct = 70, bool small_only = false) {
-  auto s = std::make_unique<Scheduler>(fleet().model, QuotaLedger::from_spec(fleet().parsed.spec), clock);
+std::unique_ptr<Scheduler> prepared(SimulatedClock& clock, int pending_priority_lo,
+                                    int pending_priority_hi, int fill_pct = 70,
+                                    bool small_only = false) {
+  auto s = std::make_unique<Scheduler>(fleet().model, QuotaLedger::from_spec(fleet().parsed.spec),
+                                       clock);
   std::mt19937 rng(42);
   // One task per node first, so the fleet grows to its 1,000 nodes, then more to fill them.
   for (const auto& p : fleet().model.pools) {
@@ -76,8 +78,8 @@ std::unique_ptr<Scheduler> prepared(SimulatedClock& clock, int pending_priority_
       Task t;
       t.class_name = p.name == "gpu" ? "infer" : (p.name == "cpu" ? "batch" : "analytics");
       // Over half of each node's memory, so every filler task gets a node of its own.
-      t.resources = {std::max<int64_t>(1, p.node.vcpus * fill_pct / 100), p.node.memory_mib * 51 / 100,
-                     p.node.gpu_milli, p.node.gpu_memory_mib / 2};
+      t.resources = {std::max<int64_t>(1, p.node.vcpus * fill_pct / 100),
+                     p.node.memory_mib * 51 / 100, p.node.gpu_milli, p.node.gpu_memory_mib / 2};
       t.duration = 1h;
       t.priority = 0;
       t.preemptible = true;
@@ -86,7 +88,7 @@ std::unique_ptr<Scheduler> prepared(SimulatedClock& clock, int pending_priority_
   }
   s->cycle();
   if (s->nodes().size() != 1000) std::abort();  // the fleet the benchmark claims
-  clock.advance(30min);  // old enough to be preempted
+  clock.advance(30min);                         // old enough to be preempted
   for (int i = 0; i < 10'000; ++i) {
     Task t = random_task(rng, pending_priority_lo, pending_priority_hi);
     if (small_only) {
@@ -111,8 +113,8 @@ void run_cycles(benchmark::State& state, Prepare prepare, const char* counter) {
     CycleResult r = s->cycle();
     benchmark::DoNotOptimize(r);
     decisions += static_cast<int64_t>(r.considered);
-    counted += static_cast<int64_t>(std::string(counter) == "preempted_per_cycle" ? r.preempted.size()
-                                                                                   : r.admitted.size());
+    counted += static_cast<int64_t>(
+        std::string(counter) == "preempted_per_cycle" ? r.preempted.size() : r.admitted.size());
     state.PauseTiming();
     s.reset();
     state.ResumeTiming();
@@ -124,14 +126,16 @@ void run_cycles(benchmark::State& state, Prepare prepare, const char* counter) {
 
 // Mixed: pending work at the running work's priority; about a tenth fits the free room.
 void BM_AdmissionCycle_10kPending_1kNodes(benchmark::State& state) {
-  run_cycles(state, [](SimulatedClock& c) { return prepared(c, 0, 0); }, "admitted_per_cycle");
+  run_cycles(
+      state, [](SimulatedClock& c) { return prepared(c, 0, 0); }, "admitted_per_cycle");
 }
 BENCHMARK(BM_AdmissionCycle_10kPending_1kNodes)->Unit(benchmark::kMillisecond);
 
 // Preemption-heavy: every pending task outranks the running preemptible work, so each
 // one that does not fit searches the nodes for victims.
 void BM_AdmissionCycle_10kPending_1kNodes_Preempting(benchmark::State& state) {
-  run_cycles(state, [](SimulatedClock& c) { return prepared(c, 10, 100); }, "preempted_per_cycle");
+  run_cycles(
+      state, [](SimulatedClock& c) { return prepared(c, 10, 100); }, "preempted_per_cycle");
 }
 BENCHMARK(BM_AdmissionCycle_10kPending_1kNodes_Preempting)->Unit(benchmark::kMillisecond);
 
@@ -144,8 +148,9 @@ namespace {
 // Every pending task fits: 10,000 tasks of 1 vCPU and 1 GiB onto the 700 CPU nodes, each
 // with one vCPU taken, so each decision is a full best-fit scan of a pool's nodes.
 void BM_AdmissionCycle_10kPending_1kNodes_AllAdmitted(benchmark::State& state) {
-  run_cycles(state, [](SimulatedClock& c) { return prepared(c, 0, 0, 0, /*small_only=*/true); },
-             "admitted_per_cycle");
+  run_cycles(
+      state, [](SimulatedClock& c) { return prepared(c, 0, 0, 0, /*small_only=*/true); },
+      "admitted_per_cycle");
 }
 BENCHMARK(BM_AdmissionCycle_10kPending_1kNodes_AllAdmitted)->Unit(benchmark::kMillisecond);
 

@@ -14,10 +14,14 @@ namespace codefleet {
 
 const char* price_type_name(PriceType t) {
   switch (t) {
-    case PriceType::kPayg: return "payg_linux";
-    case PriceType::kSpot: return "spot_linux";
-    case PriceType::kReservation1y: return "reservation_1y";
-    case PriceType::kReservation3y: return "reservation_3y";
+    case PriceType::kPayg:
+      return "payg_linux";
+    case PriceType::kSpot:
+      return "spot_linux";
+    case PriceType::kReservation1y:
+      return "reservation_1y";
+    case PriceType::kReservation3y:
+      return "reservation_3y";
   }
   return "payg_linux";
 }
@@ -33,19 +37,23 @@ std::optional<PriceType> parse_price_type(std::string_view s) {
 
 namespace {
 
-std::string where(const CsvTable& t, const CsvRow& row) { return fmt::format("{}:{}", t.file, row.line); }
+std::string where(const CsvTable& t, const CsvRow& row) {
+  return fmt::format("{}:{}", t.file, row.line);
+}
 
 Result<int64_t> int_cell(const CsvTable& t, const CsvRow& row, const char* col, int64_t scale = 1,
                          bool allow_empty = true) {
   const std::string& v = row.get(col);
   if (v.empty()) {
     if (allow_empty) return 0;
-    return make_error(ErrorCode::kInvalidInput, fmt::format("column '{}' is empty", col), where(t, row));
+    return make_error(ErrorCode::kInvalidInput, fmt::format("column '{}' is empty", col),
+                      where(t, row));
   }
   auto n = parse_scaled_decimal(v, scale);
   if (!n || *n < 0) {
     return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("column '{}': '{}' is not a non-negative number", col, v), where(t, row));
+                      fmt::format("column '{}': '{}' is not a non-negative number", col, v),
+                      where(t, row));
   }
   return *n;
 }
@@ -55,7 +63,8 @@ Result<bool> bool_cell(const CsvTable& t, const CsvRow& row, const char* col) {
   if (v == "true" || v == "required") return true;
   if (v == "false" || v.empty()) return false;
   return make_error(ErrorCode::kInvalidInput,
-                    fmt::format("column '{}': '{}' is not true/false", col, row.get(col)), where(t, row));
+                    fmt::format("column '{}': '{}' is not true/false", col, row.get(col)),
+                    where(t, row));
 }
 
 Result<std::string> read_file(const std::filesystem::path& p) {
@@ -108,9 +117,10 @@ Result<void> Catalog::add_sizes_csv(std::string_view text, const std::string& fi
     s.temp_storage_gib = *temp;
     s.max_data_disks = *disks;
     s.premium_storage = *premium;
-    s.accelerated_networking = to_lower(row.get("accelerated_networking")) == "required"
-                                   ? AcceleratedNetworking::kRequired
-                                   : (*accel ? AcceleratedNetworking::kYes : AcceleratedNetworking::kNo);
+    s.accelerated_networking =
+        to_lower(row.get("accelerated_networking")) == "required"
+            ? AcceleratedNetworking::kRequired
+            : (*accel ? AcceleratedNetworking::kYes : AcceleratedNetworking::kNo);
     s.hibernation_supported = *hib;
     s.source = row.get("source");
     upsert(s);
@@ -131,11 +141,12 @@ Result<void> Catalog::add_prices_csv(std::string_view text, const std::string& f
     }
     auto type = parse_price_type(row.get("price_type"));
     if (!type) {
-      return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("column 'price_type': '{}' is not one of payg_linux, spot_linux, "
-                                    "reservation_1y, reservation_3y",
-                                    row.get("price_type")),
-                        where(*table, row));
+      return make_error(
+          ErrorCode::kInvalidInput,
+          fmt::format("column 'price_type': '{}' is not one of payg_linux, spot_linux, "
+                      "reservation_1y, reservation_3y",
+                      row.get("price_type")),
+          where(*table, row));
     }
     p.type = *type;
     auto usd = Money::parse(row.get("usd_per_hour"));
@@ -244,7 +255,8 @@ std::vector<const VmSize*> Catalog::sizes(const SizeFilter& f) const {
   std::vector<const VmSize*> out;
   for (const auto& s : sizes_) {
     if (f.family && !iequals(s.series, *f.family) && !iequals(s.quota_family, *f.family)) continue;
-    if (s.gpu_milli < f.min_gpu_milli || s.vcpus < f.min_vcpus || s.memory_mib < f.min_memory_mib) continue;
+    if (s.gpu_milli < f.min_gpu_milli || s.vcpus < f.min_vcpus || s.memory_mib < f.min_memory_mib)
+      continue;
     if (f.hibernation_only && !s.hibernation_supported) continue;
     if (f.region) {
       Offered o = offered(s.sku, *f.region);
@@ -327,37 +339,38 @@ Result<Price> Catalog::price(std::string_view sku, std::string_view region, Pric
                       fmt::format("no {} price for {} in {}, nor in the fallback region {}; {}",
                                   price_type_name(type), sku, r, fr, missing_price_hint(sku, r)));
   }
-  return make_error(ErrorCode::kNotFound, fmt::format("no {} price for {} in {}; {}",
-                                                      price_type_name(type), sku, r,
-                                                      missing_price_hint(sku, r)));
+  return make_error(ErrorCode::kNotFound,
+                    fmt::format("no {} price for {} in {}; {}", price_type_name(type), sku, r,
+                                missing_price_hint(sku, r)));
 }
 
 std::string sizes_to_csv(const std::vector<VmSize>& sizes) {
-  std::string out = csv_line({"sku", "series", "quota_family", "vcpus", "memory_gib", "gpus", "gpu_model",
-                              "gpu_memory_gib", "temp_storage_gib", "premium_storage",
-                              "accelerated_networking", "hibernation_supported", "max_data_disks",
-                              "source"});
+  std::string out =
+      csv_line({"sku", "series", "quota_family", "vcpus", "memory_gib", "gpus", "gpu_model",
+                "gpu_memory_gib", "temp_storage_gib", "premium_storage", "accelerated_networking",
+                "hibernation_supported", "max_data_disks", "source"});
   for (const auto& s : sizes) {
     std::string gpus = s.gpu_milli % kMilliPerGpu == 0
                            ? std::to_string(s.gpu_milli / kMilliPerGpu)
                            : Money::from_micros(s.gpu_milli * 1000).to_string();
-    out += csv_line({s.sku, s.series, s.quota_family, std::to_string(s.vcpus), gib_text(s.memory_mib), gpus,
-                     s.gpu_model, gib_text(s.gpu_memory_mib), std::to_string(s.temp_storage_gib),
-                     s.premium_storage ? "true" : "false",
-                     s.accelerated_networking == AcceleratedNetworking::kRequired
-                         ? "required"
-                         : (s.accelerated_networking == AcceleratedNetworking::kYes ? "true" : "false"),
-                     s.hibernation_supported ? "true" : "false", std::to_string(s.max_data_disks),
-                     s.source});
+    out += csv_line(
+        {s.sku, s.series, s.quota_family, std::to_string(s.vcpus), gib_text(s.memory_mib), gpus,
+         s.gpu_model, gib_text(s.gpu_memory_mib), std::to_string(s.temp_storage_gib),
+         s.premium_storage ? "true" : "false",
+         s.accelerated_networking == AcceleratedNetworking::kRequired
+             ? "required"
+             : (s.accelerated_networking == AcceleratedNetworking::kYes ? "true" : "false"),
+         s.hibernation_supported ? "true" : "false", std::to_string(s.max_data_disks), s.source});
   }
   return out;
 }
 
 std::string prices_to_csv(const std::vector<Price>& prices) {
-  std::string out = csv_line({"sku", "region", "price_type", "usd_per_hour", "term", "source", "as_of"});
+  std::string out =
+      csv_line({"sku", "region", "price_type", "usd_per_hour", "term", "source", "as_of"});
   for (const auto& p : prices) {
-    out += csv_line({p.sku, p.region, price_type_name(p.type), p.usd_per_hour.to_string(), p.term, p.source,
-                     p.as_of});
+    out += csv_line({p.sku, p.region, price_type_name(p.type), p.usd_per_hour.to_string(), p.term,
+                     p.source, p.as_of});
   }
   return out;
 }

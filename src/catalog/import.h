@@ -3,8 +3,8 @@
 //  - `az vm list-skus --output json` (or the Resource SKUs REST body `{"value": [...]}`)
 // and the overlay directory they are written to (`--catalog DIR`).
 //
-//   auto imp = import_retail_price_pages({{"page0.json", text0}, {"page1.json", text1}}, "2026-11-27");
-//   write_overlay("my-catalog", {.prices = imp->prices});
+//   auto imp = import_retail_price_pages({{"page0.json", text0}, {"page1.json", text1}},
+//   "2026-11-27"); write_overlay("my-catalog", {.prices = imp->prices});
 #pragma once
 
 #include <map>

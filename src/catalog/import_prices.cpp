@@ -50,17 +50,16 @@ bool is_windows(const std::string& product_name) {
 Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& pages,
                                               const std::string& imported_on) {
   PriceImport out;
-  std::map<std::string, size_t> index;     // sku|region|type → position in out.prices
+  std::map<std::string, size_t> index;       // sku|region|type → position in out.prices
   std::map<std::string, std::string> start;  // same key → effectiveStartDate kept
   std::map<std::string, bool> low_priority;  // same key → kept row is a legacy Low Priority meter
-  std::string last_next_link;  // the NextPageLink of the last page given
+  std::string last_next_link;                // the NextPageLink of the last page given
   for (const auto& page : pages) {
     json doc;
     try {
       doc = json::parse(page.text);
     } catch (const json::parse_error& e) {
-      return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("not valid JSON: {}", e.what()),
+      return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON: {}", e.what()),
                         text_position(page.name, page.text, e.byte > 0 ? e.byte - 1 : 0));
     }
     if (!doc.is_object() || !doc.contains("Items") || !doc["Items"].is_array()) {
@@ -105,22 +104,44 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
         if (!*r) return tl::unexpected(r->error());
       }
       auto skip = [&](const char* why) { ++out.skipped[why]; };
-      if (*type == "DevTestConsumption") { skip("devtest"); continue; }
-      if (*type != "Consumption" && *type != "Reservation") { skip("other-price-type"); continue; }
-      if (*service != "Virtual Machines") { skip("not-a-vm-service"); continue; }
-      if (icontains(*product, "Cloud Services")) { skip("cloud-services"); continue; }
-      if (is_windows(*product)) { skip("windows"); continue; }
-      if (arm_sku->empty() || region->empty()) { skip("no-arm-sku-or-region"); continue; }
+      if (*type == "DevTestConsumption") {
+        skip("devtest");
+        continue;
+      }
+      if (*type != "Consumption" && *type != "Reservation") {
+        skip("other-price-type");
+        continue;
+      }
+      if (*service != "Virtual Machines") {
+        skip("not-a-vm-service");
+        continue;
+      }
+      if (icontains(*product, "Cloud Services")) {
+        skip("cloud-services");
+        continue;
+      }
+      if (is_windows(*product)) {
+        skip("windows");
+        continue;
+      }
+      if (arm_sku->empty() || region->empty()) {
+        skip("no-arm-sku-or-region");
+        continue;
+      }
       if (!currency->empty() && *currency != "USD") {
         return make_error(ErrorCode::kInvalidInput,
-                          fmt::format("currencyCode is {}; CodeFleet keeps USD only", *currency), where);
+                          fmt::format("currencyCode is {}; CodeFleet keeps USD only", *currency),
+                          where);
       }
       auto price = price_field(item, where);
       if (!price) return tl::unexpected(price.error());
       if (price->micros() < 0) {
         return make_error(ErrorCode::kInvalidInput, "retailPrice is negative", where);
       }
-      if (price->micros() == 0) { skip("zero-price"); continue; }
+      if (price->micros() == 0) {
+        skip("zero-price");
+        continue;
+      }
       Price p;
       p.sku = *arm_sku;
       p.region = to_lower(*region);
@@ -139,7 +160,10 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
         p.term = *term;
         p.usd_per_hour = price->mul_div(1, hours);
       } else {
-        if (*unit != "1 Hour") { skip("not-hourly"); continue; }
+        if (*unit != "1 Hour") {
+          skip("not-hourly");
+          continue;
+        }
         bool spot = icontains(*sku_name, "Spot") || icontains(*meter, "Spot") ||
                     icontains(*sku_name, "Low Priority") || icontains(*meter, "Low Priority");
         p.type = spot ? PriceType::kSpot : PriceType::kPayg;
@@ -149,7 +173,8 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
       p.source = fmt::format("Azure Retail Prices API meterId {} ({}), imported {}", *meter_id,
                              page.name, imported_on);
       std::string key = to_lower(p.sku) + "|" + p.region + "|" + price_type_name(p.type);
-      bool is_low_priority = icontains(*sku_name, "Low Priority") || icontains(*meter, "Low Priority");
+      bool is_low_priority =
+          icontains(*sku_name, "Low Priority") || icontains(*meter, "Low Priority");
       auto found = index.find(key);
       if (found == index.end()) {
         index[key] = out.prices.size();
@@ -173,10 +198,11 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
   // Pages are given in order; a last page that still points to a next one means the
   // import stops short of the end of the result set.
   if (!last_next_link.empty()) {
-    out.warnings.push_back(fmt::format(
-        "the last page given has a NextPageLink ({}): rows after it were not imported; fetch and pass every page "
-        "until NextPageLink is null",
-        last_next_link));
+    out.warnings.push_back(
+        fmt::format("the last page given has a NextPageLink ({}): rows after it were not imported; "
+                    "fetch and pass every page "
+                    "until NextPageLink is null",
+                    last_next_link));
   }
   return out;
 }

@@ -63,7 +63,8 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
   for (size_t i = 0; i < list->size(); ++i) {
     const json& sku = (*list)[i];
     std::string where = fmt::format("{}: [{}]", file.name, i);
-    if (!sku.is_object()) return make_error(ErrorCode::kInvalidInput, "entry is not an object", where);
+    if (!sku.is_object())
+      return make_error(ErrorCode::kInvalidInput, "entry is not an object", where);
     auto rtype = json_util::string_field(sku, "resourceType", where);
     auto name = json_util::string_field(sku, "name", where);
     auto family = json_util::string_field(sku, "family", where);
@@ -74,7 +75,8 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
       ++out.skipped_other_resource_types;
       continue;
     }
-    if (name->empty()) return make_error(ErrorCode::kInvalidInput, "field 'name' is missing", where);
+    if (name->empty())
+      return make_error(ErrorCode::kInvalidInput, "field 'name' is missing", where);
     std::map<std::string, std::string> caps;
     if (sku.contains("capabilities") && sku["capabilities"].is_array()) {
       for (const auto& c : sku["capabilities"]) {
@@ -89,9 +91,10 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
       if (it == caps.end()) return 0;
       auto v = parse_scaled_decimal(it->second, scale);
       if (!v || *v < 0) {
-        return make_error(ErrorCode::kInvalidInput,
-                          fmt::format("capability '{}' = '{}' is not a non-negative number", cap, it->second),
-                          where + " (" + *name + ")");
+        return make_error(
+            ErrorCode::kInvalidInput,
+            fmt::format("capability '{}' = '{}' is not a non-negative number", cap, it->second),
+            where + " (" + *name + ")");
       }
       return *v;
     };
@@ -133,9 +136,10 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
         s.accelerated_networking = accel ? AcceleratedNetworking::kYes : AcceleratedNetworking::kNo;
       }
       if (s.gpu_milli > 0 && s.gpu_memory_mib == 0) {
-        out.warnings.push_back(fmt::format(
-            "{}: list-skus does not report GPU memory; gpu_memory_gib left 0 (set it in vm-sizes.csv)",
-            *name));
+        out.warnings.push_back(
+            fmt::format("{}: list-skus does not report GPU memory; gpu_memory_gib left 0 (set it "
+                        "in vm-sizes.csv)",
+                        *name));
       }
       // Name the older source of the facts list-skus lacks (GPU model and memory), once:
       // a re-import replaces an earlier import's prefix instead of nesting it.
@@ -161,7 +165,8 @@ Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
       }
     }
     for (const auto& loc : strings_at(sku, "locations")) {
-      if (!by_region.count(to_lower(loc))) by_region[to_lower(loc)] = {*name, to_lower(loc), {}, "", source};
+      if (!by_region.count(to_lower(loc)))
+        by_region[to_lower(loc)] = {*name, to_lower(loc), {}, "", source};
     }
     if (sku.contains("restrictions") && sku["restrictions"].is_array()) {
       for (const auto& r : sku["restrictions"]) {

@@ -21,7 +21,8 @@ Result<void> write_atomically(const std::filesystem::path& path, const std::stri
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) return make_error(ErrorCode::kInternal, "cannot replace file: " + ec.message(), path.string());
+  if (ec)
+    return make_error(ErrorCode::kInternal, "cannot replace file: " + ec.message(), path.string());
   return {};
 }
 

@@ -26,9 +26,12 @@ ojson number_from_text(const std::string& text) { return ojson::parse(text); }
 
 const char* accel_name(AcceleratedNetworking a) {
   switch (a) {
-    case AcceleratedNetworking::kNo: return "false";
-    case AcceleratedNetworking::kYes: return "true";
-    case AcceleratedNetworking::kRequired: return "required";
+    case AcceleratedNetworking::kNo:
+      return "false";
+    case AcceleratedNetworking::kYes:
+      return "true";
+    case AcceleratedNetworking::kRequired:
+      return "required";
   }
   return "false";
 }
@@ -83,7 +86,8 @@ int run_catalog_list(const CommonOptions& common, const CatalogListOptions& opts
     for (const VmSize* s : sizes) {
       ojson j = size_json(*s);
       j["prices"] = ojson::array();
-      for (const auto& p : catalog->prices(s->sku, opts.region)) j["prices"].push_back(price_json(p));
+      for (const auto& p : catalog->prices(s->sku, opts.region))
+        j["prices"].push_back(price_json(p));
       arr.push_back(j);
     }
     std::cout << ojson{{"sizes", arr}}.dump(2) << "\n";
@@ -96,11 +100,14 @@ int run_catalog_list(const CommonOptions& common, const CatalogListOptions& opts
     std::string price = "-";
     if (opts.region) {
       auto p = catalog->price(s->sku, *opts.region, PriceType::kPayg, fallback(common));
-      if (p) price = p->usd_per_hour.to_string(4) + (p->estimated ? " (est. " + p->estimated_from + ")" : "");
+      if (p)
+        price = p->usd_per_hour.to_string(4) +
+                (p->estimated ? " (est. " + p->estimated_from + ")" : "");
     } else {
       std::optional<Money> lowest;
       for (const auto& p : catalog->prices(s->sku)) {
-        if (p.type == PriceType::kPayg && (!lowest || p.usd_per_hour < *lowest)) lowest = p.usd_per_hour;
+        if (p.type == PriceType::kPayg && (!lowest || p.usd_per_hour < *lowest))
+          lowest = p.usd_per_hour;
       }
       if (lowest) price = lowest->to_string(4);
     }
@@ -111,7 +118,8 @@ int run_catalog_list(const CommonOptions& common, const CatalogListOptions& opts
   std::cout << fmt::format("{} size{}", sizes.size(), sizes.size() == 1 ? "" : "s");
   if (opts.region && !catalog->knows_region(*opts.region)) {
     std::cout << fmt::format(
-        "; the catalog has no prices or availability for {} ('-'): import them with `codefleet catalog "
+        "; the catalog has no prices or availability for {} ('-'): import them with `codefleet "
+        "catalog "
         "import-prices` / `import-skus`, or pass --price-fallback REGION for estimates",
         *opts.region);
   }
@@ -127,8 +135,9 @@ int run_catalog_show(const CommonOptions& common, const CatalogShowOptions& opts
     std::vector<std::string> names;
     for (const VmSize* x : catalog->sizes()) names.push_back(x->sku);
     std::string near = closest_match(opts.sku, names);
-    print_error(fmt::format("VM size '{}' is not in the catalog{}", opts.sku,
-                            near.empty() ? " (see `codefleet catalog list`)" : "; did you mean '" + near + "'?"));
+    print_error(fmt::format(
+        "VM size '{}' is not in the catalog{}", opts.sku,
+        near.empty() ? " (see `codefleet catalog list`)" : "; did you mean '" + near + "'?"));
     return kExitFindings;
   }
   std::vector<Price> prices = catalog->prices(s->sku, opts.region);
@@ -142,7 +151,8 @@ int run_catalog_show(const CommonOptions& common, const CatalogShowOptions& opts
   }
   std::vector<Availability> avail;
   for (const auto& a : catalog->all_availability()) {
-    if (iequals(a.sku, s->sku) && (!opts.region || a.region == to_lower(*opts.region))) avail.push_back(a);
+    if (iequals(a.sku, s->sku) && (!opts.region || a.region == to_lower(*opts.region)))
+      avail.push_back(a);
   }
   if (common.output == "json") {
     ojson j = size_json(*s);
@@ -151,15 +161,17 @@ int run_catalog_show(const CommonOptions& common, const CatalogShowOptions& opts
     if (!missing.empty()) {
       j["missing_prices"] = ojson::array();
       for (const auto& r : missing) {
-        j["missing_prices"].push_back({{"region", r}, {"how_to_import", missing_price_hint(s->sku, r)}});
+        j["missing_prices"].push_back(
+            {{"region", r}, {"how_to_import", missing_price_hint(s->sku, r)}});
       }
     }
     j["availability"] = ojson::array();
     for (const auto& a : avail) {
-      j["availability"].push_back({{"region", a.region},
-                                   {"zones", a.zones},
-                                   {"restriction", a.restriction.empty() ? ojson(nullptr) : ojson(a.restriction)},
-                                   {"source", a.source}});
+      j["availability"].push_back(
+          {{"region", a.region},
+           {"zones", a.zones},
+           {"restriction", a.restriction.empty() ? ojson(nullptr) : ojson(a.restriction)},
+           {"source", a.source}});
     }
     std::cout << j.dump(2) << "\n";
     return kExitOk;
@@ -181,12 +193,14 @@ int run_catalog_show(const CommonOptions& common, const CatalogShowOptions& opts
   Table pt({"REGION", "TYPE", "USD_PER_HOUR", "AS_OF", "SOURCE"});
   pt.align_right(2);
   for (const auto& p : prices) {
-    pt.add({p.region + (p.estimated ? " (est. from " + p.estimated_from + ")" : ""), price_type_name(p.type),
-            p.usd_per_hour.to_string(4), p.as_of.empty() ? "undated" : p.as_of, p.source});
+    pt.add({p.region + (p.estimated ? " (est. from " + p.estimated_from + ")" : ""),
+            price_type_name(p.type), p.usd_per_hour.to_string(4),
+            p.as_of.empty() ? "undated" : p.as_of, p.source});
   }
   if (!pt.empty()) std::cout << pt.render();
   for (const auto& r : missing) {
-    std::cout << fmt::format("No price for {} in {}: {}\n", s->sku, r, missing_price_hint(s->sku, r));
+    std::cout << fmt::format("No price for {} in {}: {}\n", s->sku, r,
+                             missing_price_hint(s->sku, r));
   }
   return kExitOk;
 }
@@ -216,18 +230,20 @@ int run_import_prices(const CommonOptions& common, const ImportOptions& opts) {
     return kExitUsage;
   }
   std::string skipped;
-  for (const auto& [why, n] : imp->skipped) skipped += fmt::format("{}{} {}", skipped.empty() ? "" : ", ", n, why);
+  for (const auto& [why, n] : imp->skipped)
+    skipped += fmt::format("{}{} {}", skipped.empty() ? "" : ", ", n, why);
   std::cout << fmt::format("imported {} price{} from {} page{} ({} items; skipped: {}) into {}\n",
                            imp->prices.size(), imp->prices.size() == 1 ? "" : "s", imp->pages,
-                           imp->pages == 1 ? "" : "s", imp->items, skipped.empty() ? "none" : skipped,
-                           common.catalog_dirs.front());
+                           imp->pages == 1 ? "" : "s", imp->items,
+                           skipped.empty() ? "none" : skipped, common.catalog_dirs.front());
   for (const auto& w : imp->warnings) std::cerr << "codefleet: warning: " << w << "\n";
   return kExitOk;
 }
 
 int run_import_skus(const CommonOptions& common, const ImportOptions& opts) {
   if (common.catalog_dirs.size() != 1 || opts.files.size() != 1) {
-    print_error("import-skus reads one FILE.json and writes one overlay: pass exactly one --catalog DIR");
+    print_error(
+        "import-skus reads one FILE.json and writes one overlay: pass exactly one --catalog DIR");
     return kExitUsage;
   }
   auto text = read_text_file(opts.files.front());
@@ -247,10 +263,11 @@ int run_import_skus(const CommonOptions& common, const ImportOptions& opts) {
     print_error(ok.error());
     return kExitUsage;
   }
-  std::cout << fmt::format("imported {} VM size{} and {} region availabilit{} (skipped {} non-VM SKUs) into {}\n",
-                           imp->sizes.size(), imp->sizes.size() == 1 ? "" : "s", imp->availability.size(),
-                           imp->availability.size() == 1 ? "y" : "ies", imp->skipped_other_resource_types,
-                           common.catalog_dirs.front());
+  std::cout << fmt::format(
+      "imported {} VM size{} and {} region availabilit{} (skipped {} non-VM SKUs) into {}\n",
+      imp->sizes.size(), imp->sizes.size() == 1 ? "" : "s", imp->availability.size(),
+      imp->availability.size() == 1 ? "y" : "ies", imp->skipped_other_resource_types,
+      common.catalog_dirs.front());
   for (const auto& w : imp->warnings) std::cerr << "codefleet: warning: " << w << "\n";
   return kExitOk;
 }

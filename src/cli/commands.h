@@ -15,8 +15,8 @@ constexpr int kExitFindings = 1;
 constexpr int kExitUsage = 2;
 
 struct CommonOptions {
-  std::vector<std::string> catalog_dirs;  // --catalog DIR (overlays, applied in order)
-  std::string output = "table";           // table | json
+  std::vector<std::string> catalog_dirs;      // --catalog DIR (overlays, applied in order)
+  std::string output = "table";               // table | json
   std::optional<std::string> price_fallback;  // --price-fallback REGION
 };
 
@@ -47,8 +47,8 @@ int run_import_skus(const CommonOptions& common, const ImportOptions& opts);
 
 struct RouteOptions {
   std::string spec_file;
-  std::string task;                // JSON text, or @FILE
-  std::optional<std::string> at;   // RFC 3339 submission time (default: now)
+  std::string task;               // JSON text, or @FILE
+  std::optional<std::string> at;  // RFC 3339 submission time (default: now)
 };
 int run_route(const CommonOptions& common, const RouteOptions& opts);
 

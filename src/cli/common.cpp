@@ -26,7 +26,8 @@ std::optional<Catalog> load_catalog(const CommonOptions& common) {
   return std::move(*cat);
 }
 
-std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common, const std::string& spec_file) {
+std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common,
+                                                    const std::string& spec_file) {
   auto parsed = parse_spec_file(spec_file);
   if (!parsed) {
     std::cerr << parsed.error().describe();
@@ -47,7 +48,9 @@ Result<std::string> read_text_file(const std::string& path) {
 }
 
 void print_error(const Error& e) { std::cerr << "codefleet: error: " << e.describe() << "\n"; }
-void print_error(const std::string& message) { std::cerr << "codefleet: error: " << message << "\n"; }
+void print_error(const std::string& message) {
+  std::cerr << "codefleet: error: " << message << "\n";
+}
 
 Result<TimeZone> load_time_zone(const std::string& name) {
   auto built_in = TimeZone::named(name);
@@ -57,7 +60,8 @@ Result<TimeZone> load_time_zone(const std::string& name) {
   }
   auto bytes = read_text_file("/usr/share/zoneinfo/" + name);
   if (!bytes) {
-    return make_error(ErrorCode::kNotFound, "unknown time zone '" + name + "' (not built in, and no /usr/share/zoneinfo/" +
+    return make_error(ErrorCode::kNotFound, "unknown time zone '" + name +
+                                                "' (not built in, and no /usr/share/zoneinfo/" +
                                                 name + "; install tzdata)");
   }
   return TimeZone::from_tzif(*bytes, name);

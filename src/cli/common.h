@@ -5,10 +5,10 @@
 #include <string>
 
 #include "catalog/catalog.h"
-#include "spec/spec.h"
 #include "cli/commands.h"
 #include "core/result.h"
 #include "core/timezone.h"
+#include "spec/spec.h"
 
 namespace codefleet::cli {
 
@@ -17,7 +17,8 @@ struct SpecAndCatalog {
   Catalog catalog;
 };
 // Parses SPEC and loads the catalog; prints the errors and returns nullopt when either fails.
-std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common, const std::string& spec_file);
+std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common,
+                                                    const std::string& spec_file);
 
 // The default catalog plus every --catalog overlay. Errors are printed; nullopt then.
 std::optional<Catalog> load_catalog(const CommonOptions& common);

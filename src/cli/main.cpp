@@ -14,17 +14,21 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("codefleet 0.1.0"));
   CommonOptions common;
   auto add_common = [&](CLI::App* cmd, bool with_fallback) {
-    cmd->add_option("--catalog", common.catalog_dirs,
-                    "catalog overlay directory (from `catalog import-*`); repeatable, later ones win");
-    cmd->add_option("-o,--output", common.output, "output format")->check(CLI::IsMember({"table", "json"}));
+    cmd->add_option(
+        "--catalog", common.catalog_dirs,
+        "catalog overlay directory (from `catalog import-*`); repeatable, later ones win");
+    cmd->add_option("-o,--output", common.output, "output format")
+        ->check(CLI::IsMember({"table", "json"}));
     if (with_fallback) {
-      cmd->add_option("--price-fallback", common.price_fallback,
-                      "use this region's price where the requested region has none, marked as estimated");
+      cmd->add_option(
+          "--price-fallback", common.price_fallback,
+          "use this region's price where the requested region has none, marked as estimated");
     }
   };
 
   ValidateOptions validate;
-  auto* v = app.add_subcommand("validate", "check a fleet spec against Azure's facts and the spec's policies");
+  auto* v = app.add_subcommand("validate",
+                               "check a fleet spec against Azure's facts and the spec's policies");
   v->add_option("spec", validate.spec_file, "fleet spec (YAML)")->required();
   add_common(v, true);
 
@@ -43,42 +47,55 @@ int main(int argc, char** argv) {
   s->add_option("--region", show.region, "only this region's prices");
   add_common(s, true);
   ImportOptions import_prices;
-  auto* ip = cat->add_subcommand("import-prices", "import Azure Retail Prices API pages into an overlay");
-  ip->add_option("pages", import_prices.files, "page JSON files (Items[], NextPageLink)")->required();
+  auto* ip =
+      cat->add_subcommand("import-prices", "import Azure Retail Prices API pages into an overlay");
+  ip->add_option("pages", import_prices.files, "page JSON files (Items[], NextPageLink)")
+      ->required();
   ip->add_option("--catalog", common.catalog_dirs, "overlay directory to write")->required();
   ImportOptions import_skus;
-  auto* is = cat->add_subcommand("import-skus", "import `az vm list-skus --output json` into an overlay");
+  auto* is =
+      cat->add_subcommand("import-skus", "import `az vm list-skus --output json` into an overlay");
   is->add_option("file", import_skus.files, "list-skus JSON file")->required()->expected(1);
   is->add_option("--catalog", common.catalog_dirs, "overlay directory to write")->required();
 
   RouteOptions route;
-  auto* r = app.add_subcommand("route", "route one task: the chosen pool or deployment, and why the others lost");
+  auto* r = app.add_subcommand(
+      "route", "route one task: the chosen pool or deployment, and why the others lost");
   r->add_option("spec", route.spec_file, "fleet spec (YAML)")->required();
   r->add_option("--task", route.task, "task JSON, or @FILE")->required();
   r->add_option("--at", route.at, "submission time, RFC 3339 (default: now)");
   add_common(r, true);
 
   SimulateOptions sim;
-  auto* sm = app.add_subcommand("simulate", "replay a workload against a simulated region, scaling strategies side by side");
+  auto* sm = app.add_subcommand(
+      "simulate", "replay a workload against a simulated region, scaling strategies side by side");
   sm->add_option("spec", sim.spec_file, "fleet spec (YAML)")->required();
   sm->add_option("--trace", sim.trace, "workload trace file");
   sm->add_option("--trace-format", sim.trace_format, "azure-llm | alibaba-pods | jsonl")
       ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
   sm->add_option("--synthetic", sim.synthetic, "generated workload: tasks=N,days=D,seed=S");
-  sm->add_option("--strategies", sim.strategies, "comma-separated: always-on,cluster-autoscaler,office-hours,codefleet,oracle")
+  sm->add_option("--strategies", sim.strategies,
+                 "comma-separated: always-on,cluster-autoscaler,office-hours,codefleet,oracle")
       ->delimiter(',');
-  sm->add_option("--days", sim.days, "simulate this many days (a shorter trace repeats)")->check(CLI::Range(1, 3650));
+  sm->add_option("--days", sim.days, "simulate this many days (a shorter trace repeats)")
+      ->check(CLI::Range(1, 3650));
   sm->add_option("--load-scale", sim.load_scale, "multiply the arrival rate");
   sm->add_option("--seed", sim.seed, "random seed (synthetic load, failures, evictions)");
-  sm->add_flag("--skip-bad-rows", sim.skip_bad_rows, "skip and count malformed trace rows instead of failing");
-  sm->add_option("--allocation-failure-rate", sim.allocation_failure_rate, "probability a VM create/start fails")
+  sm->add_flag("--skip-bad-rows", sim.skip_bad_rows,
+               "skip and count malformed trace rows instead of failing");
+  sm->add_option("--allocation-failure-rate", sim.allocation_failure_rate,
+                 "probability a VM create/start fails")
       ->check(CLI::Range(0.0, 1.0));
-  sm->add_option("--spot-evictions-per-hour", sim.spot_evictions_per_hour, "eviction rate per running spot VM")
+  sm->add_option("--spot-evictions-per-hour", sim.spot_evictions_per_hour,
+                 "eviction rate per running spot VM")
       ->check(CLI::Range(0.0, 100.0));
   sm->add_option("--disk-usd-per-gib-month", sim.disk_price, "managed OS disk price");
-  sm->add_option("--llm-class", sim.llm_class, "class for azure-llm requests (default online-inference)");
-  sm->add_option("--gpu-class", sim.gpu_class, "class for alibaba-pods GPU pods (default batch-inference)");
-  sm->add_option("--cpu-class", sim.cpu_class, "class for alibaba-pods CPU pods (default background)");
+  sm->add_option("--llm-class", sim.llm_class,
+                 "class for azure-llm requests (default online-inference)");
+  sm->add_option("--gpu-class", sim.gpu_class,
+                 "class for alibaba-pods GPU pods (default batch-inference)");
+  sm->add_option("--cpu-class", sim.cpu_class,
+                 "class for alibaba-pods CPU pods (default background)");
   sm->add_option("--timeseries", sim.timeseries, "write hourly samples as CSV");
   sm->add_option("--report", sim.report, "write a self-contained HTML report");
   sm->add_flag("--quiet", sim.quiet, "no progress bar");

@@ -26,7 +26,9 @@ ojson target_json(const Target& t) {
   return j;
 }
 
-int64_t seconds_of(Duration d) { return std::chrono::duration_cast<std::chrono::seconds>(d).count(); }
+int64_t seconds_of(Duration d) {
+  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
+}
 
 }  // namespace
 
@@ -56,7 +58,8 @@ int run_route(const CommonOptions& common, const RouteOptions& opts) {
   mo.resolve_time_zone = load_time_zone;
   auto model = build_fleet_model(parsed->spec, *catalog, mo);
   if (!model) {
-    print_error(Error{model.error().code, model.error().message, opts.spec_file + ": " + model.error().location});
+    print_error(Error{model.error().code, model.error().message,
+                      opts.spec_file + ": " + model.error().location});
     return kExitUsage;
   }
   TimePoint now = SystemClock().now();
@@ -81,28 +84,35 @@ int run_route(const CommonOptions& common, const RouteOptions& opts) {
     j["decision"] = dec;
     j["alternatives"] = ojson::array();
     for (const auto& a : d.alternatives) {
-      j["alternatives"].push_back({{"target", target_json(a.target)},
-                                   {"cost_usd", money_json(a.cost)},
-                                   {"wait_s", a.feasible ? ojson(seconds_of(a.wait)) : ojson(nullptr)},
-                                   {"feasible", a.feasible},
-                                   {"rejected_because", a.rejected_because}});
+      j["alternatives"].push_back(
+          {{"target", target_json(a.target)},
+           {"cost_usd", money_json(a.cost)},
+           {"wait_s", a.feasible ? ojson(seconds_of(a.wait)) : ojson(nullptr)},
+           {"feasible", a.feasible},
+           {"rejected_because", a.rejected_because}});
     }
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << fmt::format("outcome: {}\n", outcome_name(d.outcome));
     if (d.outcome != Outcome::kInfeasible) {
-      std::cout << fmt::format("target:  {} {}{}\n", target_kind_name(d.target.kind), d.target.name,
-                               d.target.sku.empty() ? (d.target.deployment.empty() ? "" : " (" + d.target.deployment + ")")
-                                                    : " (" + d.target.sku + ")");
-      std::cout << fmt::format("cost:    ${}{}\n", d.cost.to_string(6), d.estimated ? " (estimated)" : "");
-      std::cout << fmt::format("wait:    {}\n", format_duration(std::chrono::duration_cast<std::chrono::seconds>(d.wait)));
+      std::cout << fmt::format(
+          "target:  {} {}{}\n", target_kind_name(d.target.kind), d.target.name,
+          d.target.sku.empty()
+              ? (d.target.deployment.empty() ? "" : " (" + d.target.deployment + ")")
+              : " (" + d.target.sku + ")");
+      std::cout << fmt::format("cost:    ${}{}\n", d.cost.to_string(6),
+                               d.estimated ? " (estimated)" : "");
+      std::cout << fmt::format(
+          "wait:    {}\n",
+          format_duration(std::chrono::duration_cast<std::chrono::seconds>(d.wait)));
     }
     std::cout << fmt::format("reason:  {}\n\n", d.reason);
     Table t({"TARGET", "KIND", "COST_USD", "WAIT", "REJECTED_BECAUSE"});
     t.align_right(2);
     for (const auto& a : d.alternatives) {
       t.add({a.target.name, target_kind_name(a.target.kind), a.cost.to_string(6),
-             a.feasible ? format_duration(std::chrono::duration_cast<std::chrono::seconds>(a.wait)) : "-",
+             a.feasible ? format_duration(std::chrono::duration_cast<std::chrono::seconds>(a.wait))
+                        : "-",
              a.rejected_because});
     }
     if (!t.empty()) std::cout << t.render();

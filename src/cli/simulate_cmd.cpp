@@ -23,7 +23,9 @@ namespace {
 
 ojson money(Money m) { return ojson::parse(m.to_string(2)); }
 double seconds_of(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
-double round3(double x) { return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000.0; }
+double round3(double x) {
+  return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000.0;
+}
 
 }  // namespace
 
@@ -36,7 +38,8 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   mo.resolve_time_zone = load_time_zone;
   auto model = build_fleet_model(spec, loaded->catalog, mo);
   if (!model) {
-    print_error(Error{model.error().code, model.error().message, opts.spec_file + ": " + model.error().location});
+    print_error(Error{model.error().code, model.error().message,
+                      opts.spec_file + ": " + model.error().location});
     return kExitUsage;
   }
   model->spec = &spec;
@@ -129,14 +132,16 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     events += results.back().events;
     if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r" << std::flush;
   }
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   double eps = wall > 0 ? static_cast<double>(events) / wall : 0;
 
   const SimResult* oracle = nullptr;
   for (const auto& r : results) {
     if (r.strategy == "oracle") oracle = &r;
   }
-  int64_t slo_ms = std::chrono::duration_cast<std::chrono::milliseconds>(spec.policies.wait_slo_p95).count();
+  int64_t slo_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(spec.policies.wait_slo_p95).count();
   bool estimated = false;
   for (const auto& p : model->pools) estimated = estimated || p.price.estimated;
 
@@ -169,7 +174,8 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     j["wait_slo_p95_s"] = seconds_of(slo_ms);
     j["strategies"] = ojson::array();
     for (const auto& r : results) {
-      ojson by_pool = ojson::object(), by_state = ojson::object(), peak = ojson::object(), hours = ojson::object();
+      ojson by_pool = ojson::object(), by_state = ojson::object(), peak = ojson::object(),
+            hours = ojson::object();
       for (const auto& [k, v] : r.cost_by_pool) by_pool[k] = money(v);
       for (const auto& [k, v] : r.cost_by_state) by_state[k] = money(v);
       for (const auto& [k, v] : r.peak_quota_vcpus) peak[k] = v;
@@ -180,17 +186,26 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
                {"cost_by_state", by_state},
                {"node_hours", round3(r.node_hours)},
                {"node_hours_by_pool", hours},
-               {"wait_s", {{"p50", seconds_of(r.wait_p50_ms)}, {"p95", seconds_of(r.wait_p95_ms)}, {"p99", seconds_of(r.wait_p99_ms)}}},
+               {"wait_s",
+                {{"p50", seconds_of(r.wait_p50_ms)},
+                 {"p95", seconds_of(r.wait_p95_ms)},
+                 {"p99", seconds_of(r.wait_p99_ms)}}},
                {"wait_slo_met", r.wait_p95_ms <= slo_ms},
                {"deadline_misses", r.deadline_misses},
                {"peak_quota_vcpus", peak},
                {"utilisation", round3(r.utilisation)},
-               {"tasks", {{"in", r.tasks_in}, {"completed", r.completed}, {"rejected", r.rejected}, {"pending", r.pending}}},
+               {"tasks",
+                {{"in", r.tasks_in},
+                 {"completed", r.completed},
+                 {"rejected", r.rejected},
+                 {"pending", r.pending}}},
                {"preemptions", r.preemptions},
                {"spot_evictions", r.evictions},
                {"allocation_failures", r.allocation_failures},
                {"events", r.events}};
-      if (oracle && oracle->cost.micros() > 0) sj["cost_vs_oracle"] = round3(static_cast<double>(r.cost.micros()) / static_cast<double>(oracle->cost.micros()));
+      if (oracle && oracle->cost.micros() > 0)
+        sj["cost_vs_oracle"] = round3(static_cast<double>(r.cost.micros()) /
+                                      static_cast<double>(oracle->cost.micros()));
       j["strategies"].push_back(sj);
     }
     j["events"] = events;
@@ -201,18 +216,20 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   }
   std::cout << fmt::format("{} — {}{}\n\n", spec.name, workload.description,
                            estimated ? " (prices estimated from a fallback region)" : "");
-  Table t({"STRATEGY", "COST_USD", "VS_ORACLE", "NODE_HOURS", "WAIT_P50", "WAIT_P95", "WAIT_P99", "SLO", "MISSES",
-           "DONE", "REJECTED", "PENDING"});
+  Table t({"STRATEGY", "COST_USD", "VS_ORACLE", "NODE_HOURS", "WAIT_P50", "WAIT_P95", "WAIT_P99",
+           "SLO", "MISSES", "DONE", "REJECTED", "PENDING"});
   for (size_t c = 1; c <= 11; ++c) t.align_right(c);
   for (const auto& r : results) {
     std::string ratio = oracle && oracle->cost.micros() > 0
-                            ? fmt::format("{:.2f}", static_cast<double>(r.cost.micros()) / static_cast<double>(oracle->cost.micros()))
+                            ? fmt::format("{:.2f}", static_cast<double>(r.cost.micros()) /
+                                                        static_cast<double>(oracle->cost.micros()))
                             : "-";
     t.add({r.strategy, r.cost.to_string(2), ratio, fmt::format("{:.1f}", r.node_hours),
-           fmt::format("{:.0f}s", seconds_of(r.wait_p50_ms)), fmt::format("{:.0f}s", seconds_of(r.wait_p95_ms)),
-           fmt::format("{:.0f}s", seconds_of(r.wait_p99_ms)), r.wait_p95_ms <= slo_ms ? "met" : "missed",
-           std::to_string(r.deadline_misses), std::to_string(r.completed), std::to_string(r.rejected),
-           std::to_string(r.pending)});
+           fmt::format("{:.0f}s", seconds_of(r.wait_p50_ms)),
+           fmt::format("{:.0f}s", seconds_of(r.wait_p95_ms)),
+           fmt::format("{:.0f}s", seconds_of(r.wait_p99_ms)),
+           r.wait_p95_ms <= slo_ms ? "met" : "missed", std::to_string(r.deadline_misses),
+           std::to_string(r.completed), std::to_string(r.rejected), std::to_string(r.pending)});
   }
   std::cout << t.render();
   std::cout << "\nPeak quota use (vCPUs):\n";

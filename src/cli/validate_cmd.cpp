@@ -43,8 +43,8 @@ int run_validate(const CommonOptions& common, const ValidateOptions& opts) {
       std::cout << "    " << f.message << "\n";
       if (!f.suggestion.empty()) std::cout << "    fix: " << f.suggestion << "\n";
     }
-    std::cout << fmt::format("{}: {} error{}, {} warning{}\n", opts.spec_file, errors, errors == 1 ? "" : "s",
-                             warnings, warnings == 1 ? "" : "s");
+    std::cout << fmt::format("{}: {} error{}, {} warning{}\n", opts.spec_file, errors,
+                             errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
   }
   return errors > 0 ? kExitFindings : kExitOk;
 }

@@ -43,7 +43,8 @@ Result<Money> Money::parse(std::string_view text) {
     if (!seen_point) {
       whole = whole * 10 + d;
       if (whole > INT64_MAX / kMicrosPerUsd) {
-        return make_error(ErrorCode::kInvalidInput, "amount '" + std::string(text) + "' is too large");
+        return make_error(ErrorCode::kInvalidInput,
+                          "amount '" + std::string(text) + "' is too large");
       }
     } else if (frac_digits < 6) {
       frac_micros = frac_micros * 10 + d;

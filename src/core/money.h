@@ -46,8 +46,14 @@ class Money {
   constexpr Money operator+(Money o) const { return Money(micros_ + o.micros_); }
   constexpr Money operator-(Money o) const { return Money(micros_ - o.micros_); }
   constexpr Money operator*(int64_t k) const { return Money(micros_ * k); }
-  constexpr Money& operator+=(Money o) { micros_ += o.micros_; return *this; }
-  constexpr Money& operator-=(Money o) { micros_ -= o.micros_; return *this; }
+  constexpr Money& operator+=(Money o) {
+    micros_ += o.micros_;
+    return *this;
+  }
+  constexpr Money& operator-=(Money o) {
+    micros_ -= o.micros_;
+    return *this;
+  }
   constexpr auto operator<=>(const Money&) const = default;
 
  private:

@@ -11,9 +11,9 @@ using namespace std::chrono;
 
 Result<Duration> parse_duration(std::string_view text) {
   auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("'{}' is not a duration ({}; expected e.g. 30m, 1h30m, 90s, 2d)",
-                                  text, why));
+    return make_error(
+        ErrorCode::kInvalidInput,
+        fmt::format("'{}' is not a duration ({}; expected e.g. 30m, 1h30m, 90s, 2d)", text, why));
   };
   if (text == "0") return Duration{0};
   if (text.empty()) return bad("empty");
@@ -31,13 +31,20 @@ Result<Duration> parse_duration(std::string_view text) {
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string_view unit = text.substr(unit_start, i - unit_start);
     int64_t ms_per_unit;
-    if (unit == "ms") ms_per_unit = 1;
-    else if (unit == "s") ms_per_unit = 1000;
-    else if (unit == "m") ms_per_unit = 60'000;
-    else if (unit == "h") ms_per_unit = 3'600'000;
-    else if (unit == "d") ms_per_unit = 86'400'000;
-    else if (unit.empty()) return bad("missing unit");
-    else return bad(fmt::format("unknown unit '{}'", unit));
+    if (unit == "ms")
+      ms_per_unit = 1;
+    else if (unit == "s")
+      ms_per_unit = 1000;
+    else if (unit == "m")
+      ms_per_unit = 60'000;
+    else if (unit == "h")
+      ms_per_unit = 3'600'000;
+    else if (unit == "d")
+      ms_per_unit = 86'400'000;
+    else if (unit.empty())
+      return bad("missing unit");
+    else
+      return bad(fmt::format("unknown unit '{}'", unit));
     total_ms += n * ms_per_unit;
   }
   return Duration{total_ms};
@@ -76,8 +83,9 @@ bool digits(std::string_view s, size_t pos, size_t n, int& out) {
 
 Result<TimePoint> parse_rfc3339(std::string_view s) {
   auto bad = [&]() {
-    return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("'{}' is not an RFC 3339 time (expected e.g. 2026-01-05T10:00:00Z)", s));
+    return make_error(
+        ErrorCode::kInvalidInput,
+        fmt::format("'{}' is not an RFC 3339 time (expected e.g. 2026-01-05T10:00:00Z)", s));
   };
   int y, mo, d, h, mi, sec;
   if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
@@ -125,9 +133,10 @@ std::string format_rfc3339(TimePoint t) {
   auto day_point = floor<days>(t);
   year_month_day ymd{day_point};
   hh_mm_ss<milliseconds> tod{t - day_point};
-  std::string out = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
-                                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                                tod.hours().count(), tod.minutes().count(), tod.seconds().count());
+  std::string out =
+      fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  tod.hours().count(), tod.minutes().count(), tod.seconds().count());
   if (tod.subseconds().count() != 0) out += fmt::format(".{:03}", tod.subseconds().count());
   return out + "Z";
 }

@@ -68,8 +68,10 @@ class Parser {
   // [+-]hh[:mm[:ss]] → seconds
   std::optional<int64_t> offset() {
     int sign = 1;
-    if (eat('-')) sign = -1;
-    else eat('+');
+    if (eat('-'))
+      sign = -1;
+    else
+      eat('+');
     auto h = number();
     if (!h) return std::nullopt;
     int64_t secs = *h * 3600;
@@ -93,10 +95,13 @@ class Parser {
 
 // Seconds since the epoch of the local instant `rule` names in `year`.
 int64_t rule_local_seconds(int year, int month, int week, int weekday, int64_t time_s) {
-  sys_days first = sys_days{year_month_day{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)}, day{1}}};
-  int first_wd = static_cast<int>(weekday_indexed{std::chrono::weekday{first}, 1}.weekday().c_encoding());
+  sys_days first = sys_days{year_month_day{
+      std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(month)}, day{1}}};
+  int first_wd =
+      static_cast<int>(weekday_indexed{std::chrono::weekday{first}, 1}.weekday().c_encoding());
   int d = 1 + ((weekday - first_wd + 7) % 7) + (week - 1) * 7;
-  auto last = year_month_day_last{std::chrono::year{year}, month_day_last{std::chrono::month{static_cast<unsigned>(month)}}};
+  auto last = year_month_day_last{std::chrono::year{year},
+                                  month_day_last{std::chrono::month{static_cast<unsigned>(month)}}};
   int last_day = static_cast<int>(static_cast<unsigned>(last.day()));
   while (d > last_day) d -= 7;
   sys_days date = first + days{d - 1};
@@ -113,7 +118,8 @@ TimeZone TimeZone::utc() {
 
 Result<TimeZone> TimeZone::from_posix(std::string_view rule, std::string name) {
   auto bad = [&](const char* why) {
-    return make_error(ErrorCode::kInvalidInput, fmt::format("'{}' is not a POSIX TZ rule ({})", rule, why));
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("'{}' is not a POSIX TZ rule ({})", rule, why));
   };
   TimeZone tz;
   tz.name_ = name.empty() ? std::string(rule) : std::move(name);
@@ -165,11 +171,14 @@ Result<TimeZone> TimeZone::from_tzif(std::string_view bytes, std::string name) {
   if (bytes.size() < 44 || bytes.substr(0, 4) != "TZif") {
     return make_error(ErrorCode::kInvalidInput, "not a TZif file", name);
   }
-  if (bytes.back() != '\n') return make_error(ErrorCode::kInvalidInput, "TZif file has no POSIX footer", name);
+  if (bytes.back() != '\n')
+    return make_error(ErrorCode::kInvalidInput, "TZif file has no POSIX footer", name);
   size_t start = bytes.rfind('\n', bytes.size() - 2);
-  if (start == std::string_view::npos) return make_error(ErrorCode::kInvalidInput, "TZif footer not found", name);
+  if (start == std::string_view::npos)
+    return make_error(ErrorCode::kInvalidInput, "TZif footer not found", name);
   std::string_view rule = bytes.substr(start + 1, bytes.size() - start - 2);
-  if (rule.empty()) return make_error(ErrorCode::kInvalidInput, "TZif footer is empty (a v1 file?)", name);
+  if (rule.empty())
+    return make_error(ErrorCode::kInvalidInput, "TZif footer is empty (a v1 file?)", name);
   return from_posix(rule, std::move(name));
 }
 
@@ -178,10 +187,12 @@ int64_t TimeZone::utc_offset_s(TimePoint t) const {
   int64_t utc_s = duration_cast<seconds>(t.time_since_epoch()).count();
   int year = static_cast<int>(year_month_day{floor<days>(t)}.year());
   // Transition instants in UTC: DST starts at local standard time, ends at local DST time.
-  int64_t start = rule_local_seconds(year, dst_start_.month, dst_start_.week, dst_start_.weekday, dst_start_.time_s) -
+  int64_t start = rule_local_seconds(year, dst_start_.month, dst_start_.week, dst_start_.weekday,
+                                     dst_start_.time_s) -
                   std_offset_s_;
-  int64_t end = rule_local_seconds(year, dst_end_.month, dst_end_.week, dst_end_.weekday, dst_end_.time_s) -
-                *dst_offset_s_;
+  int64_t end =
+      rule_local_seconds(year, dst_end_.month, dst_end_.week, dst_end_.weekday, dst_end_.time_s) -
+      *dst_offset_s_;
   bool in_dst = start < end ? (utc_s >= start && utc_s < end) : (utc_s >= start || utc_s < end);
   return in_dst ? *dst_offset_s_ : std_offset_s_;
 }

@@ -9,46 +9,61 @@ namespace codefleet {
 
 namespace {
 
-const char* kColors[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1"};
+const char* kColors[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2",
+                         "#59a14f", "#edc948", "#b07aa1"};
 
 std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
 // A horizontal bar chart of one value per label.
-std::string bar_chart(const std::string& title, const std::vector<std::pair<std::string, double>>& bars,
+std::string bar_chart(const std::string& title,
+                      const std::vector<std::pair<std::string, double>>& bars,
                       const std::string& unit) {
   double max = 0;
   for (const auto& [l, v] : bars) max = std::max(max, v);
   int row = 28, left = 160, width = 520;
   int height = static_cast<int>(bars.size()) * row + 40;
-  std::string svg = fmt::format(R"(<svg role="img" aria-label="{}" width="{}" height="{}" xmlns="http://www.w3.org/2000/svg">)",
-                                esc(title), left + width + 140, height);
+  std::string svg = fmt::format(
+      R"(<svg role="img" aria-label="{}" width="{}" height="{}" xmlns="http://www.w3.org/2000/svg">)",
+      esc(title), left + width + 140, height);
   svg += fmt::format(R"(<text x="0" y="16" font-weight="bold">{}</text>)", esc(title));
   for (size_t i = 0; i < bars.size(); ++i) {
     double w = max > 0 ? bars[i].second / max * width : 0;
     int y = 30 + static_cast<int>(i) * row;
-    svg += fmt::format(R"(<text x="0" y="{}">{}</text><rect x="{}" y="{}" width="{:.1f}" height="18" fill="{}"/>)"
-                       R"(<text x="{:.1f}" y="{}">{}{:.2f}</text>)",
-                       y + 14, esc(bars[i].first), left, y, w, kColors[i % 7], left + w + 6, y + 14, unit,
-                       bars[i].second);
+    svg += fmt::format(
+        R"(<text x="0" y="{}">{}</text><rect x="{}" y="{}" width="{:.1f}" height="18" fill="{}"/>)"
+        R"(<text x="{:.1f}" y="{}">{}{:.2f}</text>)",
+        y + 14, esc(bars[i].first), left, y, w, kColors[i % 7], left + w + 6, y + 14, unit,
+        bars[i].second);
   }
   return svg + "</svg>";
 }
 
 // Lines over time, one per series, with an optional horizontal limit.
-std::string line_chart(const std::string& title, const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
-                       double limit, const std::string& y_label) {
+std::string line_chart(
+    const std::string& title,
+    const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
+    double limit, const std::string& y_label) {
   double max_x = 1, max_y = std::max(1.0, limit);
   for (const auto& [n, pts] : series) {
     for (const auto& [x, y] : pts) {
@@ -57,27 +72,32 @@ std::string line_chart(const std::string& title, const std::vector<std::pair<std
     }
   }
   int left = 60, top = 30, w = 640, h = 220;
-  std::string svg = fmt::format(R"(<svg role="img" aria-label="{}" width="{}" height="{}" xmlns="http://www.w3.org/2000/svg">)",
-                                esc(title), left + w + 180, top + h + 40);
+  std::string svg = fmt::format(
+      R"(<svg role="img" aria-label="{}" width="{}" height="{}" xmlns="http://www.w3.org/2000/svg">)",
+      esc(title), left + w + 180, top + h + 40);
   svg += fmt::format(R"(<text x="0" y="16" font-weight="bold">{}</text>)", esc(title));
-  svg += fmt::format(R"(<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#999"/><line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="#999"/>)",
-                     left, top, top + h, left + w);
-  svg += fmt::format(R"(<text x="0" y="{}">{:.0f}</text><text x="0" y="{}">0</text><text x="{}" y="{}">{} (hours)</text>)",
-                     top + 10, max_y, top + h, left + w - 120, top + h + 30, esc(y_label));
+  svg += fmt::format(
+      R"(<line x1="{0}" y1="{1}" x2="{0}" y2="{2}" stroke="#999"/><line x1="{0}" y1="{2}" x2="{3}" y2="{2}" stroke="#999"/>)",
+      left, top, top + h, left + w);
+  svg += fmt::format(
+      R"(<text x="0" y="{}">{:.0f}</text><text x="0" y="{}">0</text><text x="{}" y="{}">{} (hours)</text>)",
+      top + 10, max_y, top + h, left + w - 120, top + h + 30, esc(y_label));
   if (limit > 0) {
     double y = top + h - limit / max_y * h;
-    svg += fmt::format(R"(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#d00" stroke-dasharray="6 4"/>)"
-                       R"(<text x="{}" y="{:.1f}" fill="#d00">limit {:.0f}</text>)",
-                       left, y, left + w, y, left + w + 6, y + 4, limit);
+    svg += fmt::format(
+        R"(<line x1="{}" y1="{:.1f}" x2="{}" y2="{:.1f}" stroke="#d00" stroke-dasharray="6 4"/>)"
+        R"(<text x="{}" y="{:.1f}" fill="#d00">limit {:.0f}</text>)",
+        left, y, left + w, y, left + w + 6, y + 4, limit);
   }
   for (size_t i = 0; i < series.size(); ++i) {
     std::string pts;
     for (const auto& [x, y] : series[i].second) {
       pts += fmt::format("{:.1f},{:.1f} ", left + x / max_x * w, top + h - y / max_y * h);
     }
-    svg += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)", kColors[i % 7], pts);
-    svg += fmt::format(R"(<text x="{}" y="{}" fill="{}">{}</text>)", left + w + 6, top + 20 + static_cast<int>(i) * 16,
-                       kColors[i % 7], esc(series[i].first));
+    svg += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="1.5" points="{}"/>)",
+                       kColors[i % 7], pts);
+    svg += fmt::format(R"(<text x="{}" y="{}" fill="{}">{}</text>)", left + w + 6,
+                       top + 20 + static_cast<int>(i) * 16, kColors[i % 7], esc(series[i].first));
   }
   return svg + "</svg>";
 }
@@ -90,9 +110,11 @@ std::string write_timeseries_csv(const std::vector<SimResult>& results) {
     for (const auto& s : r.samples) {
       std::string t = format_rfc3339(s.at);
       for (const auto& [pool, states] : s.nodes) {
-        for (const auto& [state, n] : states) out += fmt::format("{},{},nodes,{}/{},{}\n", r.strategy, t, pool, state, n);
+        for (const auto& [state, n] : states)
+          out += fmt::format("{},{},nodes,{}/{},{}\n", r.strategy, t, pool, state, n);
       }
-      for (const auto& [family, v] : s.quota_vcpus) out += fmt::format("{},{},quota_vcpus,{},{}\n", r.strategy, t, family, v);
+      for (const auto& [family, v] : s.quota_vcpus)
+        out += fmt::format("{},{},quota_vcpus,{},{}\n", r.strategy, t, family, v);
       out += fmt::format("{},{},cost_usd,total,{}\n", r.strategy, t, s.cost_so_far.to_string(2));
       out += fmt::format("{},{},pending_tasks,total,{}\n", r.strategy, t, s.pending);
     }
@@ -102,22 +124,32 @@ std::string write_timeseries_csv(const std::vector<SimResult>& results) {
 
 std::string render_simulation_report(const std::string& fleet, const std::string& workload,
                                      const std::vector<SimResult>& results, bool prices_estimated) {
-  std::string html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>CodeFleet simulation: " + esc(fleet) +
-                     "</title><style>body{font-family:sans-serif;margin:24px;max-width:1000px}"
-                     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-                     "td:first-child,th:first-child{text-align:left}svg{display:block;margin:16px 0}</style></head><body>";
+  std::string html =
+      "<!doctype html><html><head><meta charset=\"utf-8\"><title>CodeFleet simulation: " +
+      esc(fleet) +
+      "</title><style>body{font-family:sans-serif;margin:24px;max-width:1000px}"
+      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+      "td:first-child,th:first-child{text-align:left}svg{display:block;margin:16px "
+      "0}</style></head><body>";
   html += "<h1>Simulation: " + esc(fleet) + "</h1><p>Workload: " + esc(workload) + "</p>";
-  if (prices_estimated) html += "<p><strong>Prices are estimates</strong> from a fallback region's list prices.</p>";
+  if (prices_estimated)
+    html += "<p><strong>Prices are estimates</strong> from a fallback region's list prices.</p>";
   std::vector<std::pair<std::string, double>> cost;
   for (const auto& r : results) cost.push_back({r.strategy, r.cost.to_double_for_display()});
   html += bar_chart("Cost per strategy (USD)", cost, "$");
-  html += "<table><tr><th>strategy</th><th>cost USD</th><th>node-hours</th><th>wait p50 s</th><th>wait p95 s</th>"
-          "<th>wait p99 s</th><th>deadline misses</th><th>completed</th><th>rejected</th><th>pending</th></tr>";
+  html +=
+      "<table><tr><th>strategy</th><th>cost USD</th><th>node-hours</th><th>wait p50 s</th><th>wait "
+      "p95 s</th>"
+      "<th>wait p99 s</th><th>deadline "
+      "misses</th><th>completed</th><th>rejected</th><th>pending</th></tr>";
   for (const auto& r : results) {
-    html += fmt::format("<tr><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</td><td>{}</td>"
-                        "<td>{}</td><td>{}</td><td>{}</td></tr>",
-                        esc(r.strategy), r.cost.to_string(2), r.node_hours, r.wait_p50_ms / 1000.0, r.wait_p95_ms / 1000.0,
-                        r.wait_p99_ms / 1000.0, r.deadline_misses, r.completed, r.rejected, r.pending);
+    html += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td>{:.1f}</td><td>{:.0f}</td><td>{:.0f}</td><td>{:.0f}</"
+        "td><td>{}</td>"
+        "<td>{}</td><td>{}</td><td>{}</td></tr>",
+        esc(r.strategy), r.cost.to_string(2), r.node_hours, r.wait_p50_ms / 1000.0,
+        r.wait_p95_ms / 1000.0, r.wait_p99_ms / 1000.0, r.deadline_misses, r.completed, r.rejected,
+        r.pending);
   }
   html += "</table>";
   // Nodes over time (all pools, running or provisioning).
@@ -129,7 +161,8 @@ std::string render_simulation_report(const std::string& fleet, const std::string
     for (const auto& s : r.samples) {
       double n = 0;
       for (const auto& [pool, states] : s.nodes) {
-        for (const auto& [state, c] : states) n += state == "deallocated" || state == "hibernated" ? 0 : c;
+        for (const auto& [state, c] : states)
+          n += state == "deallocated" || state == "hibernated" ? 0 : c;
       }
       pts.push_back({std::chrono::duration<double, std::ratio<3600>>(s.at - t0).count(), n});
     }
@@ -137,7 +170,8 @@ std::string render_simulation_report(const std::string& fleet, const std::string
   }
   html += line_chart("Nodes running or provisioning", nodes, 0, "time");
   // Quota use against the limit, for each family with a limit.
-  std::map<std::string, int64_t> limits = results.empty() ? std::map<std::string, int64_t>{} : results.front().quota_limits;
+  std::map<std::string, int64_t> limits =
+      results.empty() ? std::map<std::string, int64_t>{} : results.front().quota_limits;
   for (const auto& [family, limit] : limits) {
     if (family == "regional") continue;
     std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> q;
@@ -154,10 +188,14 @@ std::string render_simulation_report(const std::string& fleet, const std::string
       }
       q.push_back({r.strategy, pts});
     }
-    if (any) html += line_chart("Quota in use: " + family + " (vCPUs, stopped VMs included)", q, static_cast<double>(limit), "time");
+    if (any)
+      html += line_chart("Quota in use: " + family + " (vCPUs, stopped VMs included)", q,
+                         static_cast<double>(limit), "time");
   }
-  html += "<p>Generated by codefleet simulate. Costs are list prices; deallocated and hibernated VMs pay for their "
-          "OS disks only and keep holding quota.</p></body></html>\n";
+  html +=
+      "<p>Generated by codefleet simulate. Costs are list prices; deallocated and hibernated VMs "
+      "pay for their "
+      "OS disks only and keep holding quota.</p></body></html>\n";
   return html;
 }
 

@@ -15,10 +15,14 @@ bool PoolModel::serves(const std::string& class_name) const {
 bool OffPeak::contains(TimePoint t) const {
   LocalTime lt = zone.local(t);
   for (const auto& w : schedule.windows) {
-    auto on_day = [&](int d) { return w.days.empty() || std::find(w.days.begin(), w.days.end(), d) != w.days.end(); };
+    auto on_day = [&](int d) {
+      return w.days.empty() || std::find(w.days.begin(), w.days.end(), d) != w.days.end();
+    };
     bool crosses = w.end_minute <= w.start_minute;
     if (!crosses) {
-      if (on_day(lt.weekday) && lt.minute_of_day >= w.start_minute && lt.minute_of_day < w.end_minute) return true;
+      if (on_day(lt.weekday) && lt.minute_of_day >= w.start_minute &&
+          lt.minute_of_day < w.end_minute)
+        return true;
     } else {
       if (on_day(lt.weekday) && lt.minute_of_day >= w.start_minute) return true;
       int yesterday = (lt.weekday + 6) % 7;
@@ -42,7 +46,8 @@ TimePoint OffPeak::next_start(TimePoint t) const {
   return t;  // an empty schedule: never off-peak; callers treat that as "run now"
 }
 
-Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog, const FleetModelOptions& options) {
+Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog,
+                                     const FleetModelOptions& options) {
   FleetModel m;
   m.spec = &spec;
   std::optional<std::string> fallback = options.price_fallback_region;
@@ -50,8 +55,10 @@ Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog, c
   for (const Pool* p : spec.all_pools()) {
     const VmSize* size = catalog.find_size(p->sku);
     if (!size) {
-      return make_error(ErrorCode::kNotFound, fmt::format("pool '{}': VM size '{}' is not in the catalog", p->name, p->sku),
-                        p->path + ".sku");
+      return make_error(
+          ErrorCode::kNotFound,
+          fmt::format("pool '{}': VM size '{}' is not in the catalog", p->name, p->sku),
+          p->path + ".sku");
     }
     PoolModel pm;
     pm.index = static_cast<int>(m.pools.size());
@@ -72,7 +79,8 @@ Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog, c
     if (p->spot) price = catalog.price(size->sku, p->region, PriceType::kSpot, fallback);
     if (!price) price = catalog.price(size->sku, p->region, PriceType::kPayg, fallback);
     if (!price) {
-      return make_error(ErrorCode::kNotFound, fmt::format("pool '{}': {}", p->name, price.error().message),
+      return make_error(ErrorCode::kNotFound,
+                        fmt::format("pool '{}': {}", p->name, price.error().message),
                         p->path + ".sku");
     }
     pm.price = *price;
@@ -80,7 +88,8 @@ Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog, c
     pm.create_latency = gpu ? options.latencies.create_gpu : options.latencies.create_cpu;
     pm.start_latency = p->idle_action == IdleAction::kHibernate && size->hibernation_supported
                            ? options.latencies.resume_hibernated
-                           : (gpu ? options.latencies.start_deallocated_gpu : options.latencies.start_deallocated_cpu);
+                           : (gpu ? options.latencies.start_deallocated_gpu
+                                  : options.latencies.start_deallocated_cpu);
     m.pools.push_back(pm);
   }
   for (const auto& d : spec.foundry) {
@@ -117,8 +126,8 @@ Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog, c
     if (!tz && options.resolve_time_zone) tz = options.resolve_time_zone(spec.off_peak->time_zone);
     if (!tz) {
       return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("off_peak.time_zone: unknown time zone '{}': {}", spec.off_peak->time_zone,
-                                    tz.error().message),
+                        fmt::format("off_peak.time_zone: unknown time zone '{}': {}",
+                                    spec.off_peak->time_zone, tz.error().message),
                         "off_peak.time_zone");
     }
     op.zone = *tz;

@@ -88,6 +88,7 @@ struct FleetModelOptions {
 };
 
 // Fails (kNotFound) when a pool's size or price is missing, naming it and how to import it.
-Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog, const FleetModelOptions& options);
+Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog,
+                                     const FleetModelOptions& options);
 
 }  // namespace codefleet

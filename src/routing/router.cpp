@@ -1,8 +1,8 @@
 #include "routing/router.h"
 
 #include <algorithm>
-#include <tuple>
 #include <climits>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -14,19 +14,26 @@ using namespace std::chrono;
 
 const char* outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::kPlaced: return "placed";
-    case Outcome::kQueued: return "queued";
-    case Outcome::kInfeasible: return "infeasible";
+    case Outcome::kPlaced:
+      return "placed";
+    case Outcome::kQueued:
+      return "queued";
+    case Outcome::kInfeasible:
+      return "infeasible";
   }
   return "infeasible";
 }
 
 const char* target_kind_name(Target::Kind k) {
   switch (k) {
-    case Target::Kind::kPool: return "pool";
-    case Target::Kind::kFoundry: return "foundry";
-    case Target::Kind::kSelfHosted: return "self-hosted";
-    case Target::Kind::kNone: return "none";
+    case Target::Kind::kPool:
+      return "pool";
+    case Target::Kind::kFoundry:
+      return "foundry";
+    case Target::Kind::kSelfHosted:
+      return "self-hosted";
+    case Target::Kind::kNone:
+      return "none";
   }
   return "none";
 }
@@ -35,9 +42,7 @@ namespace {
 
 std::string usd(Money m) { return "$" + m.to_string(m.micros() < 10'000 ? 6 : 4); }
 
-std::string wait_text(Duration d) {
-  return format_duration(duration_cast<seconds>(d));
-}
+std::string wait_text(Duration d) { return format_duration(duration_cast<seconds>(d)); }
 
 int prefer_rank(const FleetModel& model, const Task& task, const std::string& name) {
   const WorkloadClass* wc = model.spec ? model.spec->find_class(task.class_name) : nullptr;
@@ -60,12 +65,15 @@ std::string policy_of(const FleetModel& model, const Task& task) {
 
 std::string too_small(const Resources& need, const PoolModel& p) {
   std::vector<std::string> parts;
-  if (need.vcpus > p.node.vcpus) parts.push_back(fmt::format("{} vCPUs (has {})", need.vcpus, p.node.vcpus));
+  if (need.vcpus > p.node.vcpus)
+    parts.push_back(fmt::format("{} vCPUs (has {})", need.vcpus, p.node.vcpus));
   if (need.memory_mib > p.node.memory_mib) {
-    parts.push_back(fmt::format("{} GiB memory (has {})", need.memory_mib / kMibPerGib, p.node.memory_mib / kMibPerGib));
+    parts.push_back(fmt::format("{} GiB memory (has {})", need.memory_mib / kMibPerGib,
+                                p.node.memory_mib / kMibPerGib));
   }
   if (need.gpu_milli > p.node.gpu_milli) {
-    parts.push_back(fmt::format("{} GPUs (has {})", need.gpu_milli / 1000.0, p.node.gpu_milli / 1000.0));
+    parts.push_back(
+        fmt::format("{} GPUs (has {})", need.gpu_milli / 1000.0, p.node.gpu_milli / 1000.0));
   }
   if (need.gpu_memory_mib > p.node.gpu_memory_mib) {
     parts.push_back(fmt::format("{} GiB GPU memory (has {})", need.gpu_memory_mib / kMibPerGib,
@@ -80,7 +88,8 @@ int64_t dominant_share_ppm(const Resources& need, const Resources& node) {
   int64_t share = 0;
   auto dim = [&](int64_t n, int64_t cap) {
     if (n <= 0 || cap <= 0) return;
-    share = std::max(share, static_cast<int64_t>((static_cast<Int128>(n) * 1'000'000 + cap - 1) / cap));
+    share =
+        std::max(share, static_cast<int64_t>((static_cast<Int128>(n) * 1'000'000 + cap - 1) / cap));
   };
   dim(need.vcpus, node.vcpus);
   dim(need.memory_mib, node.memory_mib);
@@ -89,7 +98,8 @@ int64_t dominant_share_ppm(const Resources& need, const Resources& node) {
   return std::min<int64_t>(share, 1'000'000);
 }
 
-std::optional<int64_t> quota_limit_for_node(const FleetModel& model, const PoolModel& pool, std::string* which) {
+std::optional<int64_t> quota_limit_for_node(const FleetModel& model, const PoolModel& pool,
+                                            std::string* which) {
   if (!model.spec) return std::nullopt;
   const QuotaSpec* q = model.spec->find_quota(pool.region);
   if (!q) return std::nullopt;
@@ -111,7 +121,8 @@ std::optional<int64_t> quota_limit_for_node(const FleetModel& model, const PoolM
   return limit;
 }
 
-std::vector<PoolCandidate> rank_pools(const FleetModel& model, const Task& task, std::vector<Alternative>* rejected) {
+std::vector<PoolCandidate> rank_pools(const FleetModel& model, const Task& task,
+                                      std::vector<Alternative>* rejected) {
   std::vector<PoolCandidate> out;
   for (const auto& p : model.pools) {
     std::string why;
@@ -120,17 +131,19 @@ std::vector<PoolCandidate> rank_pools(const FleetModel& model, const Task& task,
     if (!p.serves(task.class_name)) {
       why = fmt::format("does not serve class '{}'", task.class_name);
     } else if (!task.environment.empty() && task.environment != p.environment) {
-      why = fmt::format("is in environment '{}', the task asks for '{}'", p.environment, task.environment);
+      why = fmt::format("is in environment '{}', the task asks for '{}'", p.environment,
+                        task.environment);
     } else if (!task.resources.fits_in(p.node)) {
       why = too_small(task.resources, p);
     } else if (p.max_nodes == 0) {
       why = "has max_nodes 0";
     } else if (limit && p.node.vcpus > *limit) {
-      why = fmt::format("one {} node needs {} vCPUs, more than the {} quota of {}", p.sku, p.node.vcpus, which, *limit);
+      why = fmt::format("one {} node needs {} vCPUs, more than the {} quota of {}", p.sku,
+                        p.node.vcpus, which, *limit);
     }
-    Money cost = p.price.usd_per_hour.mul_div(
-        duration_cast<milliseconds>(task.duration).count() * dominant_share_ppm(task.resources, p.node),
-        3'600'000LL * 1'000'000LL);
+    Money cost = p.price.usd_per_hour.mul_div(duration_cast<milliseconds>(task.duration).count() *
+                                                  dominant_share_ppm(task.resources, p.node),
+                                              3'600'000LL * 1'000'000LL);
     if (!why.empty()) {
       if (rejected) {
         Alternative a;
@@ -146,8 +159,10 @@ std::vector<PoolCandidate> rank_pools(const FleetModel& model, const Task& task,
   }
   std::sort(out.begin(), out.end(), [&](const PoolCandidate& a, const PoolCandidate& b) {
     // On equal cost the smaller node wins: it holds less quota for the same work.
-    return std::tie(a.prefer_rank, a.cost, model.pools[a.pool].node.vcpus, model.pools[a.pool].name) <
-           std::tie(b.prefer_rank, b.cost, model.pools[b.pool].node.vcpus, model.pools[b.pool].name);
+    return std::tie(a.prefer_rank, a.cost, model.pools[a.pool].node.vcpus,
+                    model.pools[a.pool].name) < std::tie(b.prefer_rank, b.cost,
+                                                         model.pools[b.pool].node.vcpus,
+                                                         model.pools[b.pool].name);
   });
   return out;
 }
@@ -178,7 +193,8 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
     bool forced = task.deadline && start + task.duration > *task.deadline;
     if (!forced && start > now) {
       defer = start - now;
-      defer_note = fmt::format("deferrable: waits for the off-peak window at {}", format_rfc3339(start));
+      defer_note =
+          fmt::format("deferrable: waits for the off-peak window at {}", format_rfc3339(start));
     }
   }
 
@@ -210,7 +226,8 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
         continue;
       }
       if (d.tpm > 0 && tokens > d.tpm) {
-        a.rejected_because = fmt::format("the call's {} tokens exceed its TPM limit of {}", tokens, d.tpm);
+        a.rejected_because =
+            fmt::format("the call's {} tokens exceed its TPM limit of {}", tokens, d.tpm);
         rejected.push_back(a);
         continue;
       }
@@ -218,13 +235,15 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
       a.feasible = true;
       a.available = w.count() == 0;
       a.wait = w;
-      if (!a.available) a.rejected_because = fmt::format("TPM/RPM limit reached; frees in {}", wait_text(w));
+      if (!a.available)
+        a.rejected_because = fmt::format("TPM/RPM limit reached; frees in {}", wait_text(w));
       options.push_back({a, prefer_rank(model, task, d.name)});
     }
     for (const auto& s : model.self_hosted) {
       Alternative a;
       a.target = {Target::Kind::kSelfHosted, s.index, s.name, "", "", ""};
-      if (std::find(s.classes.begin(), s.classes.end(), task.class_name) == s.classes.end() || s.pool < 0) {
+      if (std::find(s.classes.begin(), s.classes.end(), task.class_name) == s.classes.end() ||
+          s.pool < 0) {
         a.rejected_because = fmt::format("does not serve class '{}'", task.class_name);
         rejected.push_back(a);
         continue;
@@ -233,7 +252,8 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
       a.target.sku = p.sku;
       a.target.pool = p.name;
       // Marginal cost: the GPU time the tokens take at the endpoint's sustained throughput.
-      a.cost = p.price.usd_per_hour.mul_div(tokens, std::max<int64_t>(1, s.tokens_per_second) * 3600);
+      a.cost =
+          p.price.usd_per_hour.mul_div(tokens, std::max<int64_t>(1, s.tokens_per_second) * 3600);
       a.estimated = p.price.estimated;
       Task probe = task;
       probe.resources = {};
@@ -251,7 +271,8 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
     d.outcome = Outcome::kInfeasible;
     std::vector<std::string> whys;
     for (const auto& r : rejected) whys.push_back(r.target.name + " " + r.rejected_because);
-    d.reason = whys.empty() ? fmt::format("no pool or deployment is configured for class '{}'", task.class_name)
+    d.reason = whys.empty() ? fmt::format("no pool or deployment is configured for class '{}'",
+                                          task.class_name)
                             : fmt::format("nothing can run it: {}", fmt::join(whys, "; "));
     d.alternatives = rejected;
     return d;
@@ -270,9 +291,11 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
     // limit (as Kueue tries flavors in order and takes the first that fits).
     return std::make_tuple(o.alt.meets_deadline ? 0 : 1, o.alt.available ? 0 : 1, o.prefer,
                            fastest ? wait_ms : o.alt.cost.micros(),
-                           fastest ? o.alt.cost.micros() : wait_ms, node_vcpus(o.alt.target), o.alt.target.name);
+                           fastest ? o.alt.cost.micros() : wait_ms, node_vcpus(o.alt.target),
+                           o.alt.target.name);
   };
-  std::stable_sort(options.begin(), options.end(), [&](const Option& a, const Option& b) { return key(a) < key(b); });
+  std::stable_sort(options.begin(), options.end(),
+                   [&](const Option& a, const Option& b) { return key(a) < key(b); });
   const Alternative& best = options.front().alt;
   d.target = best.target;
   d.cost = best.cost;
@@ -282,8 +305,9 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
   std::string why = fastest ? "the shortest wait" : "the cheapest";
   if (options.front().prefer != INT_MAX) why = "the class's first preferred target that can run it";
   d.reason = fmt::format("{} {} target{}{}: {} for {}{}", why, llm ? "LLM" : "compute",
-                         task.deadline ? " that meets the deadline" : "", best.meets_deadline ? "" : " (none meets the deadline)",
-                         usd(best.cost), wait_text(task.duration), best.estimated ? " (estimated price)" : "");
+                         task.deadline ? " that meets the deadline" : "",
+                         best.meets_deadline ? "" : " (none meets the deadline)", usd(best.cost),
+                         wait_text(task.duration), best.estimated ? " (estimated price)" : "");
   if (!best.available) {
     d.reason += "; queued: " + (defer.count() > 0 && !llm ? defer_note : best.rejected_because);
   } else if (best.wait.count() > 0) {
@@ -305,8 +329,10 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
       because = fmt::format("waits {} longer", wait_text(a.wait - best.wait));
     } else if (a.cost != best.cost) {
       because = fmt::format("costs {} more ({})", usd(a.cost - best.cost), usd(a.cost));
-    } else if (a.target.kind == Target::Kind::kPool && node_vcpus(a.target) > node_vcpus(best.target)) {
-      because = fmt::format("same cost on a larger node ({} vCPUs), which holds more quota", node_vcpus(a.target));
+    } else if (a.target.kind == Target::Kind::kPool &&
+               node_vcpus(a.target) > node_vcpus(best.target)) {
+      because = fmt::format("same cost on a larger node ({} vCPUs), which holds more quota",
+                            node_vcpus(a.target));
     } else {
       because = "tied; chosen by name";
     }

@@ -37,10 +37,10 @@ struct Alternative {
   Target target;
   Money cost;
   Duration wait{0};
-  bool feasible = false;    // could ever run there
-  bool available = false;   // can start now (after provisioning), not waiting for capacity
+  bool feasible = false;   // could ever run there
+  bool available = false;  // can start now (after provisioning), not waiting for capacity
   bool meets_deadline = true;
-  bool estimated = false;   // cost uses a fallback-region price
+  bool estimated = false;        // cost uses a fallback-region price
   std::string rejected_because;  // empty for the chosen target
 };
 
@@ -61,7 +61,8 @@ class FleetView {
   struct PoolWait {
     bool can_place = false;  // fits on a node now, or a node can be created/started within quota
     Duration wait{0};        // until it could start (provisioning), or estimated queueing time
-    std::string why_waiting;  // when !can_place: "quota StandardNCadsH100v5Family full (1440/1440 vCPUs)"
+    std::string
+        why_waiting;  // when !can_place: "quota StandardNCadsH100v5Family full (1440/1440 vCPUs)"
   };
   virtual ~FleetView() = default;
   virtual PoolWait pool_wait(const PoolModel& pool, const Task& task, TimePoint now) const = 0;
@@ -95,7 +96,8 @@ std::vector<PoolCandidate> rank_pools(const FleetModel& model, const Task& task,
 int64_t dominant_share_ppm(const Resources& need, const Resources& node);
 // The largest cores one node of `pool` may take from its quotas: the family, regional and spot
 // limits declared in the spec (nullopt = no limit declared).
-std::optional<int64_t> quota_limit_for_node(const FleetModel& model, const PoolModel& pool, std::string* which);
+std::optional<int64_t> quota_limit_for_node(const FleetModel& model, const PoolModel& pool,
+                                            std::string* which);
 
 Decision route(const FleetModel& model, const Task& task, const FleetView& view, TimePoint now);
 

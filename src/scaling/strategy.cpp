@@ -118,7 +118,9 @@ class OfficeHours final : public ScalingStrategy {
   std::string name() const override { return "office-hours"; }
   void configure(SchedulerOptions& o) const override {
     o.defer_off_peak = false;
-    o.may_scale_up = [this](const PoolModel& p, TimePoint now) { return windows_[p.index].contains(now); };
+    o.may_scale_up = [this](const PoolModel& p, TimePoint now) {
+      return windows_[p.index].contains(now);
+    };
   }
   void start(Scheduler& s, TimePoint now) override { tick(s, now); }
   void tick(Scheduler& s, TimePoint now) override {
@@ -170,7 +172,8 @@ class CodeFleet final : public ScalingStrategy {
           now - n.idle_since >= idle_before_stop_[pi]) {
         idle_by_pool[pi].push_back(id);
       }
-      if (n.state == NodeState::kDeallocated || n.state == NodeState::kHibernated) stopped_by_pool[pi].push_back(id);
+      if (n.state == NodeState::kDeallocated || n.state == NodeState::kHibernated)
+        stopped_by_pool[pi].push_back(id);
     }
     for (const auto& p : model_.pools) {
       // Demand history: the last hour's peak of busy nodes, as a sliding-window maximum.
@@ -234,17 +237,23 @@ std::vector<std::string> strategy_names() {
   return {"always-on", "cluster-autoscaler", "office-hours", "codefleet", "oracle"};
 }
 
-Result<std::unique_ptr<ScalingStrategy>> make_strategy(const std::string& name, const FleetModel& model) {
-  if (name == "always-on") return std::unique_ptr<ScalingStrategy>(std::make_unique<AlwaysOn>(model));
-  if (name == "cluster-autoscaler") return std::unique_ptr<ScalingStrategy>(std::make_unique<ClusterAutoscaler>(model));
-  if (name == "office-hours") return std::unique_ptr<ScalingStrategy>(std::make_unique<OfficeHours>(model));
-  if (name == "codefleet") return std::unique_ptr<ScalingStrategy>(std::make_unique<CodeFleet>(model));
+Result<std::unique_ptr<ScalingStrategy>> make_strategy(const std::string& name,
+                                                       const FleetModel& model) {
+  if (name == "always-on")
+    return std::unique_ptr<ScalingStrategy>(std::make_unique<AlwaysOn>(model));
+  if (name == "cluster-autoscaler")
+    return std::unique_ptr<ScalingStrategy>(std::make_unique<ClusterAutoscaler>(model));
+  if (name == "office-hours")
+    return std::unique_ptr<ScalingStrategy>(std::make_unique<OfficeHours>(model));
+  if (name == "codefleet")
+    return std::unique_ptr<ScalingStrategy>(std::make_unique<CodeFleet>(model));
   if (name == "oracle") return std::unique_ptr<ScalingStrategy>(std::make_unique<Oracle>());
   auto names = strategy_names();
   std::string near = closest_match(name, names);
   return make_error(ErrorCode::kInvalidInput,
                     fmt::format("unknown strategy '{}'{}; valid: {}", name,
-                                near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near), fmt::join(names, ", ")));
+                                near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near),
+                                fmt::join(names, ", ")));
 }
 
 }  // namespace codefleet

@@ -39,7 +39,10 @@ class ScalingStrategy {
   virtual ~ScalingStrategy() = default;
   virtual std::string name() const = 0;
   virtual void configure(SchedulerOptions& options) const = 0;
-  virtual void start(Scheduler& s, TimePoint now) { (void)s; (void)now; }
+  virtual void start(Scheduler& s, TimePoint now) {
+    (void)s;
+    (void)now;
+  }
   virtual void tick(Scheduler& s, TimePoint now) = 0;
   virtual Duration interval() const { return std::chrono::seconds(10); }
   // The oracle is billed for busy capacity only (task time × share of a node).
@@ -48,6 +51,7 @@ class ScalingStrategy {
 
 std::vector<std::string> strategy_names();
 // kInvalidInput naming the valid names for an unknown one.
-Result<std::unique_ptr<ScalingStrategy>> make_strategy(const std::string& name, const FleetModel& model);
+Result<std::unique_ptr<ScalingStrategy>> make_strategy(const std::string& name,
+                                                       const FleetModel& model);
 
 }  // namespace codefleet

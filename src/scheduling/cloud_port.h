@@ -20,7 +20,8 @@ class CloudPort {
   virtual Result<Duration> create_vm(const PoolModel& pool, NodeId id, TimePoint now) = 0;
   // Start a deallocated VM, or resume a hibernated one. May fail: Azure guarantees no
   // capacity on resume.
-  virtual Result<Duration> start_vm(const PoolModel& pool, NodeId id, bool hibernated, TimePoint now) = 0;
+  virtual Result<Duration> start_vm(const PoolModel& pool, NodeId id, bool hibernated,
+                                    TimePoint now) = 0;
   // Deallocate (or hibernate) a VM. It keeps its disks, and its quota.
   virtual void stop_vm(const PoolModel& pool, NodeId id, bool hibernate, TimePoint now) = 0;
   virtual void delete_vm(const PoolModel& pool, NodeId id, TimePoint now) = 0;

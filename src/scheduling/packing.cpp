@@ -5,7 +5,8 @@
 
 namespace codefleet {
 
-size_t pack_best_fit_decreasing(const Resources& capacity, std::vector<Resources> needs, size_t* unplaceable) {
+size_t pack_best_fit_decreasing(const Resources& capacity, std::vector<Resources> needs,
+                                size_t* unplaceable) {
   std::sort(needs.begin(), needs.end(), [](const Resources& a, const Resources& b) {
     return std::tie(a.gpu_milli, a.gpu_memory_mib, a.vcpus, a.memory_mib) >
            std::tie(b.gpu_milli, b.gpu_memory_mib, b.vcpus, b.memory_mib);

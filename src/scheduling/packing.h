@@ -18,8 +18,8 @@ struct FitScore {
   auto operator<=>(const FitScore&) const = default;
 };
 inline FitScore fit_score(const Resources& free, const Resources& need) {
-  return {free.gpu_milli - need.gpu_milli, free.gpu_memory_mib - need.gpu_memory_mib, free.vcpus - need.vcpus,
-          free.memory_mib - need.memory_mib};
+  return {free.gpu_milli - need.gpu_milli, free.gpu_memory_mib - need.gpu_memory_mib,
+          free.vcpus - need.vcpus, free.memory_mib - need.memory_mib};
 }
 
 // Number of empty nodes of `capacity` that best-fit decreasing needs for `needs`

@@ -9,7 +9,9 @@
 namespace codefleet {
 
 namespace {
-std::string fkey(const std::string& region, const std::string& family) { return to_lower(region) + "|" + to_lower(family); }
+std::string fkey(const std::string& region, const std::string& family) {
+  return to_lower(region) + "|" + to_lower(family);
+}
 }  // namespace
 
 QuotaLedger QuotaLedger::from_spec(const Spec& spec) {
@@ -22,14 +24,15 @@ QuotaLedger QuotaLedger::from_spec(const Spec& spec) {
   return l;
 }
 
-QuotaLedger::Counter& QuotaLedger::counter(std::map<std::string, Counter>& m, const std::string& key,
-                                           const std::string& display) {
+QuotaLedger::Counter& QuotaLedger::counter(std::map<std::string, Counter>& m,
+                                           const std::string& key, const std::string& display) {
   auto it = m.find(key);
   if (it == m.end()) it = m.emplace(key, Counter{display, 0, std::nullopt}).first;
   return it->second;
 }
 
-void QuotaLedger::set_family_limit(const std::string& region, const std::string& family, int64_t vcpus) {
+void QuotaLedger::set_family_limit(const std::string& region, const std::string& family,
+                                   int64_t vcpus) {
   counter(family_, fkey(region, family), family).limit = vcpus;
 }
 void QuotaLedger::set_regional_limit(const std::string& region, int64_t vcpus) {
@@ -39,7 +42,8 @@ void QuotaLedger::set_spot_limit(const std::string& region, int64_t vcpus) {
   counter(spot_, to_lower(region), "").limit = vcpus;
 }
 
-bool QuotaLedger::can_reserve(const std::string& region, const std::string& family, bool spot, int64_t vcpus) const {
+bool QuotaLedger::can_reserve(const std::string& region, const std::string& family, bool spot,
+                              int64_t vcpus) const {
   auto fits = [&](const std::map<std::string, Counter>& m, const std::string& key) {
     auto it = m.find(key);
     return it == m.end() || !it->second.limit || it->second.used + vcpus <= *it->second.limit;
@@ -48,19 +52,22 @@ bool QuotaLedger::can_reserve(const std::string& region, const std::string& fami
   return fits(family_, fkey(region, family)) && fits(regional_, to_lower(region));
 }
 
-Result<void> QuotaLedger::reserve(const std::string& region, const std::string& family, bool spot, int64_t vcpus) {
+Result<void> QuotaLedger::reserve(const std::string& region, const std::string& family, bool spot,
+                                  int64_t vcpus) {
   auto check = [&](const std::map<std::string, Counter>& m, const std::string& key,
                    const std::string& what) -> Result<void> {
     auto it = m.find(key);
     if (it == m.end() || !it->second.limit) return {};
     const Counter& c = it->second;
     if (vcpus > *c.limit) {
-      return make_error(ErrorCode::kInfeasible,
-                        fmt::format("{} vCPUs exceed the {} quota of {} in {}", vcpus, what, *c.limit, region));
+      return make_error(
+          ErrorCode::kInfeasible,
+          fmt::format("{} vCPUs exceed the {} quota of {} in {}", vcpus, what, *c.limit, region));
     }
     if (c.used + vcpus > *c.limit) {
-      return make_error(ErrorCode::kUnavailable, fmt::format("{} quota in {} is full: {} of {} vCPUs in use, {} more needed",
-                                                             what, region, c.used, *c.limit, vcpus));
+      return make_error(ErrorCode::kUnavailable,
+                        fmt::format("{} quota in {} is full: {} of {} vCPUs in use, {} more needed",
+                                    what, region, c.used, *c.limit, vcpus));
     }
     return {};
   };
@@ -79,7 +86,8 @@ Result<void> QuotaLedger::reserve(const std::string& region, const std::string& 
   return {};
 }
 
-void QuotaLedger::release(const std::string& region, const std::string& family, bool spot, int64_t vcpus) {
+void QuotaLedger::release(const std::string& region, const std::string& family, bool spot,
+                          int64_t vcpus) {
   if (spot) {
     Counter& c = counter(spot_, to_lower(region), "");
     assert(c.used >= vcpus && "released more spot cores than reserved");
@@ -100,7 +108,8 @@ int64_t QuotaLedger::used_family(const std::string& region, const std::string& f
 
 std::vector<QuotaLedger::Line> QuotaLedger::lines() const {
   std::vector<Line> out;
-  for (const auto& [key, c] : family_) out.push_back({"family", key.substr(0, key.find('|')), c.display, c.used, c.limit});
+  for (const auto& [key, c] : family_)
+    out.push_back({"family", key.substr(0, key.find('|')), c.display, c.used, c.limit});
   for (const auto& [key, c] : regional_) out.push_back({"regional", key, "", c.used, c.limit});
   for (const auto& [key, c] : spot_) out.push_back({"spot", key, "", c.used, c.limit});
   return out;

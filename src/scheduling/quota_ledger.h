@@ -4,8 +4,8 @@
 // not by what tasks request. Only deleting a VM releases its cores.
 //
 //   QuotaLedger ledger = QuotaLedger::from_spec(spec);
-//   if (ledger.reserve("westeurope", "StandardNCadsH100v5Family", false, 40)) { ...create the VM... }
-//   ledger.release("westeurope", "StandardNCadsH100v5Family", false, 40);   // VM deleted
+//   if (ledger.reserve("westeurope", "StandardNCadsH100v5Family", false, 40)) { ...create the VM...
+//   } ledger.release("westeurope", "StandardNCadsH100v5Family", false, 40);   // VM deleted
 // Invariant: for every limit, used <= limit. `reserve` refuses anything that would break it.
 #pragma once
 
@@ -29,10 +29,12 @@ class QuotaLedger {
 
   // Regular VMs count against their family and the regional total; spot VMs against the
   // regional low-priority total only. A missing limit means none was declared.
-  bool can_reserve(const std::string& region, const std::string& family, bool spot, int64_t vcpus) const;
+  bool can_reserve(const std::string& region, const std::string& family, bool spot,
+                   int64_t vcpus) const;
   // kInfeasible when `vcpus` alone exceed a limit (it can never fit); kUnavailable when
   // the cores are in use now (retry after a VM is deleted).
-  Result<void> reserve(const std::string& region, const std::string& family, bool spot, int64_t vcpus);
+  Result<void> reserve(const std::string& region, const std::string& family, bool spot,
+                       int64_t vcpus);
   void release(const std::string& region, const std::string& family, bool spot, int64_t vcpus);
 
   struct Line {
@@ -52,7 +54,8 @@ class QuotaLedger {
     int64_t used = 0;
     std::optional<int64_t> limit;
   };
-  Counter& counter(std::map<std::string, Counter>& m, const std::string& key, const std::string& display);
+  Counter& counter(std::map<std::string, Counter>& m, const std::string& key,
+                   const std::string& display);
   std::map<std::string, Counter> family_;    // "region|family" (lower case)
   std::map<std::string, Counter> regional_;  // region
   std::map<std::string, Counter> spot_;      // region

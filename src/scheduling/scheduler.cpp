@@ -1,10 +1,10 @@
 #include "scheduling/scheduler.h"
 
 #include <algorithm>
-#include <tuple>
 #include <cassert>
 #include <climits>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -17,21 +17,30 @@ using namespace std::chrono;
 
 const char* node_state_name(NodeState s) {
   switch (s) {
-    case NodeState::kCreating: return "creating";
-    case NodeState::kStarting: return "starting";
-    case NodeState::kRunning: return "running";
-    case NodeState::kDeallocated: return "deallocated";
-    case NodeState::kHibernated: return "hibernated";
+    case NodeState::kCreating:
+      return "creating";
+    case NodeState::kStarting:
+      return "starting";
+    case NodeState::kRunning:
+      return "running";
+    case NodeState::kDeallocated:
+      return "deallocated";
+    case NodeState::kHibernated:
+      return "hibernated";
   }
   return "unknown";
 }
 
 const char* task_state_name(TaskState s) {
   switch (s) {
-    case TaskState::kPending: return "pending";
-    case TaskState::kAdmitted: return "admitted";
-    case TaskState::kCompleted: return "completed";
-    case TaskState::kCancelled: return "cancelled";
+    case TaskState::kPending:
+      return "pending";
+    case TaskState::kAdmitted:
+      return "admitted";
+    case TaskState::kCompleted:
+      return "completed";
+    case TaskState::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -59,8 +68,8 @@ bool covers(const Resources& a, const Resources& b) {
 
 }  // namespace
 
-Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& clock, SchedulerOptions options,
-                     std::unique_ptr<OrderingPolicy> ordering)
+Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& clock,
+                     SchedulerOptions options, std::unique_ptr<OrderingPolicy> ordering)
     : model_(model),
       ledger_(std::move(ledger)),
       clock_(clock),
@@ -70,8 +79,10 @@ Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& c
       no_room_(model.pools.size()),
       no_victims_(model.pools.size()) {
   for (const auto& p : model_.pools) {
-    total_capacity_ = total_capacity_ + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
-                                                  p.node.gpu_milli * p.max_nodes, p.node.gpu_memory_mib * p.max_nodes};
+    total_capacity_ =
+        total_capacity_ + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
+                                    p.node.gpu_milli * p.max_nodes,
+                                    p.node.gpu_memory_mib * p.max_nodes};
   }
 }
 
@@ -93,16 +104,20 @@ int Scheduler::queue_for(const Task& task) {
 Result<TaskId> Scheduler::submit(Task task) {
   const WorkloadClass* wc = model_.spec ? model_.spec->find_class(task.class_name) : nullptr;
   if (wc && wc->kind == ClassKind::kLlm) {
-    return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("class '{}' is an LLM class: its calls go through the LLM gateway, not a pool queue",
-                                  task.class_name));
+    return make_error(
+        ErrorCode::kInvalidInput,
+        fmt::format(
+            "class '{}' is an LLM class: its calls go through the LLM gateway, not a pool queue",
+            task.class_name));
   }
   if (!task.id.empty() && by_external_id_.count(task.id)) {
-    return make_error(ErrorCode::kInvalidInput, fmt::format("a task with id '{}' is already queued or running", task.id));
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("a task with id '{}' is already queued or running", task.id));
   }
   std::vector<Alternative> rejected;
-  auto key = std::make_tuple(task.class_name, task.environment, task.resources.vcpus, task.resources.memory_mib,
-                             task.resources.gpu_milli, task.resources.gpu_memory_mib);
+  auto key = std::make_tuple(task.class_name, task.environment, task.resources.vcpus,
+                             task.resources.memory_mib, task.resources.gpu_milli,
+                             task.resources.gpu_memory_mib);
   auto cached = rank_cache_.find(key);
   std::vector<PoolCandidate> candidates;
   if (cached != rank_cache_.end() && !cached->second.empty()) {
@@ -115,20 +130,25 @@ Result<TaskId> Scheduler::submit(Task task) {
     std::vector<std::string> whys;
     for (const auto& r : rejected) whys.push_back(r.target.name + " " + r.rejected_because);
     return make_error(ErrorCode::kInfeasible,
-                      whys.empty() ? fmt::format("no pool serves class '{}'", task.class_name)
-                                   : fmt::format("no pool can ever run it: {}", fmt::join(whys, "; ")));
+                      whys.empty()
+                          ? fmt::format("no pool serves class '{}'", task.class_name)
+                          : fmt::format("no pool can ever run it: {}", fmt::join(whys, "; ")));
   }
   TimePoint now = clock_.now();
   TaskRecord r;
   r.id = next_task_++;
   task.submitted_at = now;
   r.not_before = now;
-  if (options_.defer_off_peak && task.deferrable && model_.off_peak && !model_.off_peak->contains(now)) {
+  if (options_.defer_off_peak && task.deferrable && model_.off_peak &&
+      !model_.off_peak->contains(now)) {
     // Deferred work is released across the first hours of the window, not all at its
     // opening, so it does not arrive as one flood.
     TimePoint start = model_.off_peak->next_start(now);
-    int64_t spread_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options_.defer_spread).count();
-    if (spread_ms > 0) start += std::chrono::milliseconds(static_cast<int64_t>((r.id * 2654435761ULL) % static_cast<uint64_t>(spread_ms)));
+    int64_t spread_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.defer_spread).count();
+    if (spread_ms > 0)
+      start += std::chrono::milliseconds(
+          static_cast<int64_t>((r.id * 2654435761ULL) % static_cast<uint64_t>(spread_ms)));
     bool forced = task.deadline && start + task.duration > *task.deadline;
     if (!forced) r.not_before = start;
   }
@@ -171,7 +191,8 @@ Result<void> Scheduler::complete(TaskId id) {
   auto it = tasks_.find(id);
   if (it == tasks_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no task {}", id));
   if (it->second.state != TaskState::kAdmitted) {
-    return make_error(ErrorCode::kInvalidInput, fmt::format("task {} is {}, not admitted", id, task_state_name(it->second.state)));
+    return make_error(ErrorCode::kInvalidInput, fmt::format("task {} is {}, not admitted", id,
+                                                            task_state_name(it->second.state)));
   }
   unbind(it->second);
   if (!it->second.task.id.empty()) by_external_id_.erase(it->second.task.id);
@@ -199,7 +220,8 @@ Result<void> Scheduler::cancel(TaskId id) {
 void Scheduler::add_pending(TaskId id) {
   const TaskRecord& t = tasks_.at(id);
   if (!pending_.insert(id).second) return;
-  if (queue_bounds_.size() <= static_cast<size_t>(t.queue)) queue_bounds_.resize(static_cast<size_t>(t.queue) + 1);
+  if (queue_bounds_.size() <= static_cast<size_t>(t.queue))
+    queue_bounds_.resize(static_cast<size_t>(t.queue) + 1);
   QueueBounds& b = queue_bounds_[static_cast<size_t>(t.queue)];
   const Resources& r = t.task.resources;
   if (b.pending++ == 0) {
@@ -207,12 +229,15 @@ void Scheduler::add_pending(TaskId id) {
     b.max_priority = t.task.priority;
     b.pools.clear();
   } else {
-    b.min_shape = {std::min(b.min_shape.vcpus, r.vcpus), std::min(b.min_shape.memory_mib, r.memory_mib),
-                   std::min(b.min_shape.gpu_milli, r.gpu_milli), std::min(b.min_shape.gpu_memory_mib, r.gpu_memory_mib)};
+    b.min_shape = {std::min(b.min_shape.vcpus, r.vcpus),
+                   std::min(b.min_shape.memory_mib, r.memory_mib),
+                   std::min(b.min_shape.gpu_milli, r.gpu_milli),
+                   std::min(b.min_shape.gpu_memory_mib, r.gpu_memory_mib)};
     b.max_priority = std::max(b.max_priority, t.task.priority);
   }
   for (const auto& c : t.candidates) {
-    if (std::find(b.pools.begin(), b.pools.end(), c.pool) == b.pools.end()) b.pools.push_back(c.pool);
+    if (std::find(b.pools.begin(), b.pools.end(), c.pool) == b.pools.end())
+      b.pools.push_back(c.pool);
   }
   fresh_.insert(id);
   pending_by_tenant_[t.task.tenant].insert({-t.task.priority, t.task.submitted_at, id});
@@ -250,7 +275,8 @@ std::map<std::string, int64_t> Scheduler::snapshot() {
   for (auto& v : no_room_) v.clear();
   for (auto& v : no_victims_) v.clear();
   std::map<std::string, int64_t> shares;
-  for (const auto& [tenant, r] : tenant_used_) shares[tenant] = dominant_share_ppm(r, total_capacity_);
+  for (const auto& [tenant, r] : tenant_used_)
+    shares[tenant] = dominant_share_ppm(r, total_capacity_);
   return shares;
 }
 
@@ -270,16 +296,19 @@ std::vector<TaskRecord*> Scheduler::heads(const std::map<std::string, int64_t>& 
     keys.reserve(out.size());
     for (TaskRecord* t : out) {
       auto it = shares.find(t->task.tenant);
-      keys.push_back({-t->task.priority, it == shares.end() ? 0 : it->second, t->task.submitted_at, t->id, t});
+      keys.push_back(
+          {-t->task.priority, it == shares.end() ? 0 : it->second, t->task.submitted_at, t->id, t});
     }
     std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
-      return std::tie(a.neg_priority, a.share, a.submitted, a.id) < std::tie(b.neg_priority, b.share, b.submitted, b.id);
+      return std::tie(a.neg_priority, a.share, a.submitted, a.id) <
+             std::tie(b.neg_priority, b.share, b.submitted, b.id);
     });
     for (size_t i = 0; i < keys.size(); ++i) out[i] = keys[i].t;
     return out;
   }
-  std::sort(out.begin(), out.end(),
-            [&](const TaskRecord* a, const TaskRecord* b) { return ordering_->before(*a, *b, shares); });
+  std::sort(out.begin(), out.end(), [&](const TaskRecord* a, const TaskRecord* b) {
+    return ordering_->before(*a, *b, shares);
+  });
   return out;
 }
 
@@ -317,7 +346,8 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   t.pool = pool;
   t.node = node.id;
   t.admitted_at = clock_.now();
-  if (t.task.preemptible) preemptible_from_.insert(t.admitted_at + options_.min_runtime_before_preemption);
+  if (t.task.preemptible)
+    preemptible_from_.insert(t.admitted_at + options_.min_runtime_before_preemption);
   out.admitted.push_back({t.id, pool, node.id});
 }
 
@@ -327,8 +357,8 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
 bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
   struct Plan {
     int pool = -1;
-    Node* node = nullptr;        // existing active node
-    Node* stopped = nullptr;     // deallocated or hibernated node to start
+    Node* node = nullptr;     // existing active node
+    Node* stopped = nullptr;  // deallocated or hibernated node to start
     bool create = false;
     Duration wait{0};
   };
@@ -347,7 +377,8 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
     } else {
       bool scale_up = may_scale_up(p);
       for (Node* n : pool_nodes_[p.index]) {
-        if (scale_up && (n->state == NodeState::kDeallocated || n->state == NodeState::kHibernated)) {
+        if (scale_up &&
+            (n->state == NodeState::kDeallocated || n->state == NodeState::kHibernated)) {
           plan.stopped = n;
           break;
         }
@@ -440,19 +471,22 @@ Result<NodeId> Scheduler::provision_node(int pool) {
   for (Node* n : pool_nodes_[p.index]) {
     if (n->state == NodeState::kDeallocated || n->state == NodeState::kHibernated) {
       if (!start_stopped(*n, nullptr)) {
-        return make_error(ErrorCode::kUnavailable, fmt::format("node {} could not be started", n->id));
+        return make_error(ErrorCode::kUnavailable,
+                          fmt::format("node {} could not be started", n->id));
       }
       capacity_grew_ = true;
       return n->id;
     }
   }
   if (static_cast<int64_t>(pool_nodes_[p.index].size()) >= p.max_nodes) {
-    return make_error(ErrorCode::kUnavailable, fmt::format("pool '{}' is at max_nodes ({})", p.name, p.max_nodes));
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("pool '{}' is at max_nodes ({})", p.name, p.max_nodes));
   }
   capacity_grew_ = true;  // an empty node: room for pending work
   Node* n = create_node(p, nullptr);
   if (!n) {
-    return make_error(ErrorCode::kUnavailable, fmt::format("pool '{}': no quota or capacity for another node", p.name));
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("pool '{}': no quota or capacity for another node", p.name));
   }
   return n->id;
 }
@@ -466,7 +500,8 @@ int64_t Scheduler::env_usage_vcpus(const std::string& env, const std::string& fa
   return used;
 }
 
-std::optional<int64_t> Scheduler::env_nominal_vcpus(const std::string& env, const PoolModel& p) const {
+std::optional<int64_t> Scheduler::env_nominal_vcpus(const std::string& env,
+                                                    const PoolModel& p) const {
   auto e = options_.environment_share_pct.find(env);
   if (e == options_.environment_share_pct.end()) return std::nullopt;
   for (const auto& [family, pct] : e->second) {
@@ -493,12 +528,15 @@ void Scheduler::evict(TaskRecord& victim, CycleResult& out) {
 // an environment that is borrowing above its share.
 bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
   TimePoint now = clock_.now();
-  auto old_enough = [&](const TaskRecord& v) { return now - v.admitted_at >= options_.min_runtime_before_preemption; };
+  auto old_enough = [&](const TaskRecord& v) {
+    return now - v.admitted_at >= options_.min_runtime_before_preemption;
+  };
   for (const auto& c : t.candidates) {
     const PoolModel& p = model_.pools[c.pool];
-    bool known_none = std::any_of(no_victims_[p.index].begin(), no_victims_[p.index].end(), [&](const auto& e) {
-      return covers(t.task.resources, e.first) && t.task.priority <= e.second;
-    });
+    bool known_none =
+        std::any_of(no_victims_[p.index].begin(), no_victims_[p.index].end(), [&](const auto& e) {
+          return covers(t.task.resources, e.first) && t.task.priority <= e.second;
+        });
     if (known_none) continue;
     Node* best = nullptr;
     scratch_best_.clear();
@@ -517,7 +555,8 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
       }
       if (eligible.empty() || !t.task.resources.fits_in(could_free)) continue;
       std::sort(eligible.begin(), eligible.end(), [](const TaskRecord* a, const TaskRecord* b) {
-        return std::tie(a->task.priority, b->admitted_at, a->id) < std::tie(b->task.priority, a->admitted_at, b->id);
+        return std::tie(a->task.priority, b->admitted_at, a->id) <
+               std::tie(b->task.priority, a->admitted_at, b->id);
       });
       Resources free = p.node - n.used;
       auto& victims = scratch_victims_;
@@ -545,7 +584,8 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
     const PoolModel& p = model_.pools[c.pool];
     if (p.spot || static_cast<int64_t>(pool_nodes_[p.index].size()) >= p.max_nodes) continue;
     auto nominal = env_nominal_vcpus(p.environment, p);
-    if (!nominal || env_usage_vcpus(p.environment, p.quota_family) + p.node.vcpus > *nominal) continue;
+    if (!nominal || env_usage_vcpus(p.environment, p.quota_family) + p.node.vcpus > *nominal)
+      continue;
     for (const auto& other : model_.pools) {
       if (other.environment == p.environment || other.spot || other.region != p.region ||
           !iequals(other.quota_family, p.quota_family)) {
@@ -554,10 +594,12 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
       auto other_nominal = env_nominal_vcpus(other.environment, other);
       int64_t other_used = env_usage_vcpus(other.environment, other.quota_family);
       if (other_used <= other_nominal.value_or(0)) continue;  // not borrowing
-      for (Node* np : std::vector<Node*>(pool_nodes_[other.index].rbegin(), pool_nodes_[other.index].rend())) {
+      for (Node* np :
+           std::vector<Node*>(pool_nodes_[other.index].rbegin(), pool_nodes_[other.index].rend())) {
         Node& n = *np;
         NodeId id = n.id;
-        bool movable = std::all_of(n.tasks.begin(), n.tasks.end(), [&](TaskId tid) { return old_enough(tasks_.at(tid)); });
+        bool movable = std::all_of(n.tasks.begin(), n.tasks.end(),
+                                   [&](TaskId tid) { return old_enough(tasks_.at(tid)); });
         if (!movable) continue;
         // Would deleting this node let the task's pool create one?
         ledger_.release(other.region, other.quota_family, false, other.node.vcpus);
@@ -598,8 +640,8 @@ CycleResult Scheduler::cycle() {
   // preemptible; otherwise only new arrivals are considered, since an unchanged fleet admits
   // nothing it did not admit before. A full cycle every `full_cycle_every` regardless
   // catches what time alone changes (a schedule that now allows scale-up).
-  bool became_preemptible = last_full_cycle_ &&
-                            preemptible_from_.upper_bound(*last_full_cycle_) != preemptible_from_.upper_bound(now);
+  bool became_preemptible = last_full_cycle_ && preemptible_from_.upper_bound(*last_full_cycle_) !=
+                                                    preemptible_from_.upper_bound(now);
   bool full = capacity_grew_ || !last_full_cycle_ || became_preemptible ||
               now - *last_full_cycle_ >= options_.full_cycle_every;
   if (full) {
@@ -652,7 +694,8 @@ CycleResult Scheduler::cycle() {
       if (it == c.queue->end()) continue;
       const auto& k = *it;
       if (!best || std::make_tuple(std::get<0>(k), c.share, std::get<1>(k), std::get<2>(k)) <
-                       std::make_tuple(std::get<0>(best_key), best->share, std::get<1>(best_key), std::get<2>(best_key))) {
+                       std::make_tuple(std::get<0>(best_key), best->share, std::get<1>(best_key),
+                                       std::get<2>(best_key))) {
         best = &c;
         best_key = k;
       }
@@ -705,10 +748,13 @@ Result<void> Scheduler::stop_node(NodeId id, bool hibernate) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no node {}", id));
   Node& n = it->second;
-  if (!n.tasks.empty()) return make_error(ErrorCode::kUnavailable, fmt::format("node {} still runs {} tasks", id, n.tasks.size()));
+  if (!n.tasks.empty())
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("node {} still runs {} tasks", id, n.tasks.size()));
   const PoolModel& p = model_.pools[n.pool];
   if (hibernate && !p.can_hibernate) {
-    return make_error(ErrorCode::kInfeasible, fmt::format("{} cannot hibernate; deallocate it instead", p.sku));
+    return make_error(ErrorCode::kInfeasible,
+                      fmt::format("{} cannot hibernate; deallocate it instead", p.sku));
   }
   n.state = hibernate ? NodeState::kHibernated : NodeState::kDeallocated;  // still holds its quota
   if (cloud_) cloud_->stop_vm(p, id, hibernate, clock_.now());
@@ -721,7 +767,8 @@ Result<void> Scheduler::delete_node(NodeId id) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return make_error(ErrorCode::kNotFound, fmt::format("no node {}", id));
   if (!it->second.tasks.empty()) {
-    return make_error(ErrorCode::kUnavailable, fmt::format("node {} still runs {} tasks", id, it->second.tasks.size()));
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("node {} still runs {} tasks", id, it->second.tasks.size()));
   }
   const PoolModel& p = model_.pools[it->second.pool];
   ledger_.release(p.region, p.quota_family, p.spot, p.node.vcpus);
@@ -767,7 +814,8 @@ std::vector<int64_t> Scheduler::nodes_needed() const {
   return out;
 }
 
-FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task, TimePoint now) const {
+FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task,
+                                         TimePoint now) const {
   Duration best_ready = Duration::max();
   bool stopped = false;
   for (const Node* np : pool_nodes_[pool.index]) {
@@ -791,7 +839,8 @@ FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task
       const TaskRecord& r = tasks_.at(tid);
       finishes.push_back({std::max(r.admitted_at, n.ready_at) + r.task.duration, r.task.resources});
     }
-    std::sort(finishes.begin(), finishes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(finishes.begin(), finishes.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     Resources free = pool.node - n.used;
     for (const auto& [at, res] : finishes) {
       free = free + res;
@@ -804,16 +853,18 @@ FleetView::PoolWait Scheduler::pool_wait(const PoolModel& pool, const Task& task
   int64_t ahead_ppm_ms = 0;
   for (TaskId id : pending_) {
     const TaskRecord& r = tasks_.at(id);
-    if (!r.candidates.empty() && r.candidates.front().pool == pool.index && r.task.priority >= task.priority) {
+    if (!r.candidates.empty() && r.candidates.front().pool == pool.index &&
+        r.task.priority >= task.priority) {
       ahead_ppm_ms += duration_cast<milliseconds>(r.task.duration).count() / 1000 *
                       dominant_share_ppm(r.task.resources, pool.node) / 1000;
     }
   }
   Duration ahead = milliseconds(ahead_ppm_ms * 1000 / 1000 / std::max<int64_t>(1, pool.max_nodes));
   Duration wait = (earliest == Duration::max() ? pool.create_latency : earliest) + ahead;
-  std::string why = count >= pool.max_nodes
-                        ? fmt::format("pool '{}' is at max_nodes ({}) and full", pool.name, pool.max_nodes)
-                        : fmt::format("quota for {} in {} is in use", pool.quota_family, pool.region);
+  std::string why =
+      count >= pool.max_nodes
+          ? fmt::format("pool '{}' is at max_nodes ({}) and full", pool.name, pool.max_nodes)
+          : fmt::format("quota for {} in {} is in use", pool.quota_family, pool.region);
   return {false, wait, why};
 }
 

@@ -21,9 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "core/time.h"
 #include <functional>
 #include <set>
+#include "core/time.h"
 
 #include "routing/router.h"
 #include "scheduling/cloud_port.h"
@@ -44,7 +44,10 @@ struct Node {
   Resources used;
   std::vector<TaskId> tasks;
   TimePoint idle_since{};
-  bool active() const { return state == NodeState::kCreating || state == NodeState::kStarting || state == NodeState::kRunning; }
+  bool active() const {
+    return state == NodeState::kCreating || state == NodeState::kStarting ||
+           state == NodeState::kRunning;
+  }
 };
 
 enum class TaskState { kPending, kAdmitted, kCompleted, kCancelled };
@@ -54,8 +57,8 @@ struct TaskRecord {
   TaskId id = 0;
   Task task;
   TaskState state = TaskState::kPending;
-  int queue = -1;           // index into Scheduler::queues()
-  int pool = -1;            // admitted: where
+  int queue = -1;  // index into Scheduler::queues()
+  int pool = -1;   // admitted: where
   NodeId node = 0;
   TimePoint admitted_at{};  // admitted: when (the task starts at max(admitted_at, node ready))
   TimePoint not_before{};   // deferred until (off-peak window)
@@ -98,7 +101,7 @@ struct CycleResult {
   std::vector<TaskId> preempted;  // back to pending
   std::vector<NodeId> nodes_created;
   std::vector<NodeId> nodes_started;
-  size_t considered = 0;  // admission decisions made
+  size_t considered = 0;              // admission decisions made
   std::optional<TimePoint> retry_at;  // set when the cycle was postponed (full_cycle_min_gap)
   size_t pending_after = 0;
 };
@@ -122,8 +125,8 @@ class PriorityFairShareOrdering final : public OrderingPolicy {
 
 class Scheduler final : public FleetView {
  public:
-  Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& clock, SchedulerOptions options = {},
-            std::unique_ptr<OrderingPolicy> ordering = nullptr);
+  Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& clock,
+            SchedulerOptions options = {}, std::unique_ptr<OrderingPolicy> ordering = nullptr);
 
   // Routes node creation, start, stop and deletion through `cloud` (not owned). Without
   // one, nodes become ready after the pool's latency.
@@ -187,8 +190,12 @@ class Scheduler final : public FleetView {
   std::optional<int64_t> env_nominal_vcpus(const std::string& env, const PoolModel& p) const;
   bool meets_deadline(const TaskRecord& t, const PoolModel& p, Duration wait) const;
   int queue_for(const Task& task);
-  Duration latency(Duration pool_latency) const { return options_.fixed_latency.value_or(pool_latency); }
-  bool may_scale_up(const PoolModel& p) const { return !options_.may_scale_up || options_.may_scale_up(p, clock_.now()); }
+  Duration latency(Duration pool_latency) const {
+    return options_.fixed_latency.value_or(pool_latency);
+  }
+  bool may_scale_up(const PoolModel& p) const {
+    return !options_.may_scale_up || options_.may_scale_up(p, clock_.now());
+  }
   // Creates a node (ledger, then cloud); nullptr when the ledger or the cloud refuses.
   Node* create_node(const PoolModel& p, CycleResult* out);
   bool start_stopped(Node& n, CycleResult* out);
@@ -206,9 +213,9 @@ class Scheduler final : public FleetView {
   // Per pool, its nodes in creation order (std::map keeps node addresses stable).
   std::vector<std::vector<Node*>> pool_nodes_;
   std::map<TaskId, TaskRecord> tasks_;
-  std::set<TaskId> pending_;                      // eligible now
-  std::multimap<TimePoint, TaskId> deferred_;     // waiting for not_before
-  std::set<TaskId> fresh_;                        // pending, not yet considered
+  std::set<TaskId> pending_;                   // eligible now
+  std::multimap<TimePoint, TaskId> deferred_;  // waiting for not_before
+  std::set<TaskId> fresh_;                     // pending, not yet considered
   // Pending tasks per tenant, ordered by (-priority, submitted_at, id).
   std::map<std::string, std::set<std::tuple<int64_t, TimePoint, TaskId>>> pending_by_tenant_;
   bool capacity_grew_ = true;
@@ -227,11 +234,12 @@ class Scheduler final : public FleetView {
     std::vector<int> pools;
   };
   std::vector<QueueBounds> queue_bounds_;
-  Resources total_capacity_;                   // every pool at max_nodes (fair-share denominator)
+  Resources total_capacity_;  // every pool at max_nodes (fair-share denominator)
   std::map<std::string, Resources> tenant_used_;  // admitted resources per tenant
   // Ranked pools per task shape (class, environment, resources): computed once. The order
   // does not depend on duration (every pool's cost scales with it alike).
-  std::map<std::tuple<std::string, std::string, int64_t, int64_t, int64_t, int64_t>, std::vector<PoolCandidate>>
+  std::map<std::tuple<std::string, std::string, int64_t, int64_t, int64_t, int64_t>,
+           std::vector<PoolCandidate>>
       rank_cache_;
   std::map<std::string, TaskId> by_external_id_;
   std::vector<std::string> queue_names_;

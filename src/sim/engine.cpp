@@ -48,7 +48,10 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   SimulatedRegion region(model, *model.spec, options.region);
   s.set_cloud(&region);
   for (const auto& line : s.ledger().lines()) {
-    if (line.limit) out.quota_limits[line.kind == "family" ? line.name : (line.kind == "spot" ? "lowPriority" : "regional")] = *line.limit;
+    if (line.limit)
+      out.quota_limits[line.kind == "family" ? line.name
+                                             : (line.kind == "spot" ? "lowPriority" : "regional")] =
+          *line.limit;
   }
 
   Duration horizon = options.horizon;
@@ -87,7 +90,8 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   while (true) {
     // The next event: an arrival, a completion, a strategy tick, a sample, or a due cycle.
     TimePoint t = end;
-    if (next_arrival < workload.arrivals.size()) t = std::min(t, options.start + workload.arrivals[next_arrival].at);
+    if (next_arrival < workload.arrivals.size())
+      t = std::min(t, options.start + workload.arrivals[next_arrival].at);
     if (!completions.empty()) t = std::min(t, completions.top().at);
     t = std::min({t, next_tick, next_sample});
     // Deferred work that became eligible needs a cycle; one still to come is an event.
@@ -126,7 +130,8 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
       ++out.completed;
       dirty = true;
     }
-    while (next_arrival < workload.arrivals.size() && options.start + workload.arrivals[next_arrival].at <= now) {
+    while (next_arrival < workload.arrivals.size() &&
+           options.start + workload.arrivals[next_arrival].at <= now) {
       const Arrival& a = workload.arrivals[next_arrival++];
       ++events;
       ++out.tasks_in;
@@ -138,7 +143,8 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
         dirty = true;
       }
       if (options.progress && next_arrival % progress_every == 0) {
-        options.progress(static_cast<double>(next_arrival) / static_cast<double>(workload.arrivals.size()));
+        options.progress(static_cast<double>(next_arrival) /
+                         static_cast<double>(workload.arrivals.size()));
       }
     }
     if (now >= next_tick) {
@@ -162,7 +168,8 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
         Live& l = live[adm.task];
         // Wait excludes deliberate off-peak deferral: it counts from when the task became eligible.
         TimePoint eligible = std::max(l.submitted, rec->not_before);
-        if (l.started_ms < 0) waits.push_back(duration_cast<milliseconds>(start - eligible).count());
+        if (l.started_ms < 0)
+          waits.push_back(duration_cast<milliseconds>(start - eligible).count());
         l.started_ms = duration_cast<milliseconds>(start - options.start).count();
         completions.push({start + rec->task.duration, adm.task, l.epoch});
       }
@@ -188,7 +195,8 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
     const TaskRecord* rec = s.find(id);
     if (rec && rec->state == TaskState::kAdmitted && l.started_ms >= 0) {
       const PoolModel& p = model.pools[rec->pool];
-      int64_t run_ms = std::max<int64_t>(0, duration_cast<milliseconds>(end - options.start).count() - l.started_ms);
+      int64_t run_ms = std::max<int64_t>(
+          0, duration_cast<milliseconds>(end - options.start).count() - l.started_ms);
       Int128 busy = static_cast<Int128>(p.price.usd_per_hour.micros()) * run_ms *
                     dominant_share_ppm(rec->task.resources, p.node) / 1'000'000;
       oracle_cost += busy;
@@ -217,7 +225,8 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
     out.cost = Money::from_micros(div_round_half_away(oracle_cost, 3'600'000));
     out.cost_by_state["compute"] = out.cost;
     for (const auto& p : model.pools) {
-      out.cost_by_pool[p.name] = Money::from_micros(div_round_half_away(oracle_by_pool[p.name], 3'600'000));
+      out.cost_by_pool[p.name] =
+          Money::from_micros(div_round_half_away(oracle_by_pool[p.name], 3'600'000));
     }
   } else {
     Money compute, disk_running, disk_stopped;
@@ -233,7 +242,9 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
     out.cost_by_state["disk_running"] = disk_running;
     out.cost_by_state["disk_stopped"] = disk_stopped;
   }
-  out.utilisation = node_vcpu_ms > 0 ? static_cast<double>(busy_vcpu_ms) / static_cast<double>(node_vcpu_ms) : 0.0;
+  out.utilisation = node_vcpu_ms > 0
+                        ? static_cast<double>(busy_vcpu_ms) / static_cast<double>(node_vcpu_ms)
+                        : 0.0;
   return out;
 }
 

@@ -22,18 +22,19 @@ namespace codefleet {
 
 struct SimOptions {
   TimePoint start = *parse_rfc3339("2026-01-05T00:00:00Z");  // a Monday
-  Duration horizon{0};         // 0 = the workload's span rounded up to whole days
+  Duration horizon{0};  // 0 = the workload's span rounded up to whole days
   RegionOptions region;
   Duration sample_every{std::chrono::hours(1)};
   Duration min_cycle_gap{std::chrono::seconds(1)};  // cycles at most once a simulated second
-  Duration full_cycle_min_gap{std::chrono::seconds(5)};  // full cycles (all pending work) at most this often
-  std::function<void(double)> progress;             // fraction done, now and then
+  Duration full_cycle_min_gap{
+      std::chrono::seconds(5)};          // full cycles (all pending work) at most this often
+  std::function<void(double)> progress;  // fraction done, now and then
 };
 
 struct Sample {
   TimePoint at;
   std::map<std::string, std::map<std::string, int64_t>> nodes;  // pool → state → count
-  std::map<std::string, int64_t> quota_vcpus;                    // family → cores in use
+  std::map<std::string, int64_t> quota_vcpus;                   // family → cores in use
   Money cost_so_far;
   int64_t pending = 0;
 };

@@ -10,11 +10,16 @@ using namespace std::chrono;
 
 const char* vm_state_name(VmState s) {
   switch (s) {
-    case VmState::kCreating: return "creating";
-    case VmState::kRunning: return "running";
-    case VmState::kStarting: return "starting";
-    case VmState::kDeallocated: return "deallocated";
-    case VmState::kHibernated: return "hibernated";
+    case VmState::kCreating:
+      return "creating";
+    case VmState::kRunning:
+      return "running";
+    case VmState::kStarting:
+      return "starting";
+    case VmState::kDeallocated:
+      return "deallocated";
+    case VmState::kHibernated:
+      return "hibernated";
   }
   return "unknown";
 }
@@ -65,7 +70,8 @@ SimulatedRegion::SimulatedRegion(const FleetModel& model, const Spec& spec, Regi
 }
 
 void SimulatedRegion::count(const Vm& vm, int delta) {
-  bool compute = vm.state == VmState::kCreating || vm.state == VmState::kStarting || vm.state == VmState::kRunning;
+  bool compute = vm.state == VmState::kCreating || vm.state == VmState::kStarting ||
+                 vm.state == VmState::kRunning;
   (compute ? compute_vms_ : stopped_vms_)[vm.pool] += delta;
 }
 
@@ -87,7 +93,8 @@ void SimulatedRegion::accrue(TimePoint to) {
     acc_stopped_ms_[i] += ms * off;
     // OS disks of every existing VM: size × price per GiB-month, spread over the billing month
     // (accumulated × hours_per_month; divided once when folded).
-    Int128 per_vm = static_cast<Int128>(options_.disk_usd_per_gib_month.micros()) * disk_gib_[i] * ms;
+    Int128 per_vm =
+        static_cast<Int128>(options_.disk_usd_per_gib_month.micros()) * disk_gib_[i] * ms;
     acc_disk_[i] += per_vm * (on + off);
     acc_disk_stopped_[i] += per_vm * off;
   }
@@ -103,7 +110,8 @@ std::vector<NodeId> SimulatedRegion::advance_to(TimePoint now) {
     double p = 1.0 - std::exp(-options_.spot_evictions_per_node_hour * hours);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     for (const auto& [id, vm] : vms_) {
-      if (model_.pools[vm.pool].spot && vm.state == VmState::kRunning && u(rng_) < p) evicted.push_back(id);
+      if (model_.pools[vm.pool].spot && vm.state == VmState::kRunning && u(rng_) < p)
+        evicted.push_back(id);
     }
   }
   accrue(now);
@@ -120,8 +128,10 @@ std::vector<NodeId> SimulatedRegion::advance_to(TimePoint now) {
     next_ready_ = TimePoint::max();
     for (auto& [id, vm] : vms_) {
       if (vm.state == VmState::kCreating || vm.state == VmState::kStarting) {
-        if (vm.ready_at <= now) vm.state = VmState::kRunning;
-        else next_ready_ = std::min(next_ready_, vm.ready_at);
+        if (vm.ready_at <= now)
+          vm.state = VmState::kRunning;
+        else
+          next_ready_ = std::min(next_ready_, vm.ready_at);
       }
     }
   }
@@ -142,17 +152,20 @@ void SimulatedRegion::fold() const {
 
 void SimulatedRegion::note_peak() {
   std::map<std::string, int64_t> now;
-  for (const auto& p : model_.pools) now[p.spot ? "lowPriority" : p.quota_family] += quota_in_use_[p.index];
+  for (const auto& p : model_.pools)
+    now[p.spot ? "lowPriority" : p.quota_family] += quota_in_use_[p.index];
   for (const auto& [family, vcpus] : now) peak_[family] = std::max(peak_[family], vcpus);
 }
 
 std::map<std::string, int64_t> SimulatedRegion::quota_vcpus_now() const {
   std::map<std::string, int64_t> out;
-  for (const auto& p : model_.pools) out[p.spot ? "lowPriority" : p.quota_family] += quota_in_use_[p.index];
+  for (const auto& p : model_.pools)
+    out[p.spot ? "lowPriority" : p.quota_family] += quota_in_use_[p.index];
   return out;
 }
 
-std::map<std::string, std::map<std::string, int64_t>> SimulatedRegion::vms_by_pool_and_state() const {
+std::map<std::string, std::map<std::string, int64_t>> SimulatedRegion::vms_by_pool_and_state()
+    const {
   std::map<std::string, std::map<std::string, int64_t>> out;
   for (const auto& [id, vm] : vms_) out[model_.pools[vm.pool].name][vm_state_name(vm.state)]++;
   return out;
@@ -162,16 +175,19 @@ Result<Duration> SimulatedRegion::create_vm(const PoolModel& pool, NodeId id, Ti
   accrue(now);
   auto q = quota_.reserve(pool.region, pool.quota_family, pool.spot, pool.node.vcpus);
   if (!q) {
-    return make_error(q.error().code, "QuotaExceeded: Operation could not be completed as it results in exceeding "
-                                      "approved quota. " + q.error().message);
+    return make_error(q.error().code,
+                      "QuotaExceeded: Operation could not be completed as it results in exceeding "
+                      "approved quota. " +
+                          q.error().message);
   }
   std::uniform_real_distribution<double> u(0.0, 1.0);
   if (options_.allocation_failure_rate > 0 && u(rng_) < options_.allocation_failure_rate) {
     quota_.release(pool.region, pool.quota_family, pool.spot, pool.node.vcpus);
     ++allocation_failures_;
-    return make_error(ErrorCode::kUnavailable,
-                      fmt::format("AllocationFailed: the requested VM size {} is not available in {} now", pool.sku,
-                                  pool.region));
+    return make_error(
+        ErrorCode::kUnavailable,
+        fmt::format("AllocationFailed: the requested VM size {} is not available in {} now",
+                    pool.sku, pool.region));
   }
   Vm vm{pool.index, VmState::kCreating, now + pool.create_latency};
   vms_[id] = vm;
@@ -182,16 +198,18 @@ Result<Duration> SimulatedRegion::create_vm(const PoolModel& pool, NodeId id, Ti
   return pool.create_latency;
 }
 
-Result<Duration> SimulatedRegion::start_vm(const PoolModel& pool, NodeId id, bool hibernated, TimePoint now) {
+Result<Duration> SimulatedRegion::start_vm(const PoolModel& pool, NodeId id, bool hibernated,
+                                           TimePoint now) {
   accrue(now);
   auto it = vms_.find(id);
-  if (it == vms_.end()) return make_error(ErrorCode::kNotFound, fmt::format("ResourceNotFound: VM {}", id));
+  if (it == vms_.end())
+    return make_error(ErrorCode::kNotFound, fmt::format("ResourceNotFound: VM {}", id));
   std::uniform_real_distribution<double> u(0.0, 1.0);
   if (options_.allocation_failure_rate > 0 && u(rng_) < options_.allocation_failure_rate) {
     ++allocation_failures_;
     return make_error(ErrorCode::kUnavailable,
-                      fmt::format("AllocationFailed: no capacity to {} {} in {}", hibernated ? "resume" : "start",
-                                  pool.sku, pool.region));
+                      fmt::format("AllocationFailed: no capacity to {} {} in {}",
+                                  hibernated ? "resume" : "start", pool.sku, pool.region));
   }
   count(it->second, -1);
   it->second.state = VmState::kStarting;

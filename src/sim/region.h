@@ -23,12 +23,15 @@
 namespace codefleet {
 
 struct RegionOptions {
-  double allocation_failure_rate = 0.0;      // probability that a create or start fails (AllocationFailed)
+  double allocation_failure_rate =
+      0.0;  // probability that a create or start fails (AllocationFailed)
   double spot_evictions_per_node_hour = 0.0;  // Poisson rate per running spot VM
   // Managed OS disk price, per GiB-month. Default: a Premium SSD P10 (128 GiB) at $19.71 a
   // month; the catalog has no disk prices, so `--disk-usd-per-gib-month` overrides it.
   Money disk_usd_per_gib_month = Money::from_micros(153'984);
-  std::string disk_price_source = "Premium SSD P10 128 GiB at $19.71/month (TechTarget, 'How does Azure Premium Storage billing work?')";
+  std::string disk_price_source =
+      "Premium SSD P10 128 GiB at $19.71/month (TechTarget, 'How does Azure Premium Storage "
+      "billing work?')";
   int64_t hours_per_month = 730;
   uint64_t seed = 1;
 };
@@ -40,7 +43,7 @@ struct RegionBill {
   std::map<std::string, Int128> compute_by_pool;
   std::map<std::string, Int128> disk_by_pool;          // all disks (running and stopped VMs)
   std::map<std::string, Int128> disk_stopped_by_pool;  // the part while deallocated or hibernated
-  std::map<std::string, int64_t> running_ms_by_pool;  // compute-billed time (node-hours)
+  std::map<std::string, int64_t> running_ms_by_pool;   // compute-billed time (node-hours)
   std::map<std::string, int64_t> stopped_ms_by_pool;
   Money compute(const std::string& pool) const;
   Money disk(const std::string& pool) const;
@@ -53,7 +56,8 @@ class SimulatedRegion final : public CloudPort {
   SimulatedRegion(const FleetModel& model, const Spec& spec, RegionOptions options);
 
   Result<Duration> create_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
-  Result<Duration> start_vm(const PoolModel& pool, NodeId id, bool hibernated, TimePoint now) override;
+  Result<Duration> start_vm(const PoolModel& pool, NodeId id, bool hibernated,
+                            TimePoint now) override;
   void stop_vm(const PoolModel& pool, NodeId id, bool hibernate, TimePoint now) override;
   void delete_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
 

@@ -14,7 +14,9 @@ struct Cidr {
   uint32_t network = 0;
   int prefix = 0;
   uint64_t first() const { return network; }
-  uint64_t last() const { return static_cast<uint64_t>(network) + (uint64_t{1} << (32 - prefix)) - 1; }
+  uint64_t last() const {
+    return static_cast<uint64_t>(network) + (uint64_t{1} << (32 - prefix)) - 1;
+  }
   bool overlaps(const Cidr& o) const { return first() <= o.last() && o.first() <= last(); }
   bool contains(const Cidr& o) const { return first() <= o.first() && o.last() <= last(); }
 };

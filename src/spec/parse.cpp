@@ -16,10 +16,14 @@ namespace codefleet {
 
 const char* idle_action_name(IdleAction a) {
   switch (a) {
-    case IdleAction::kNone: return "none";
-    case IdleAction::kHibernate: return "hibernate";
-    case IdleAction::kDeallocate: return "deallocate";
-    case IdleAction::kDelete: return "delete";
+    case IdleAction::kNone:
+      return "none";
+    case IdleAction::kHibernate:
+      return "hibernate";
+    case IdleAction::kDeallocate:
+      return "deallocate";
+    case IdleAction::kDelete:
+      return "delete";
   }
   return "none";
 }
@@ -92,11 +96,16 @@ std::string index_path(const std::string& base, size_t i) { return fmt::format("
 
 const char* kind_name(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Null: return "null";
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Null:
+      return "null";
+    default:
+      return "nothing";
   }
 }
 
@@ -113,7 +122,8 @@ class Reader {
   }
 
   // Records every key's position and warns about keys not in `allowed`.
-  bool check_map(const YAML::Node& n, const std::string& path, const std::vector<std::string>& allowed) {
+  bool check_map(const YAML::Node& n, const std::string& path,
+                 const std::vector<std::string>& allowed) {
     if (!n.IsMap()) {
       error(path, n, fmt::format("must be a mapping, got {}", kind_name(n)));
       return false;
@@ -143,8 +153,8 @@ class Reader {
 
   static bool absent(const YAML::Node& n) { return !n.IsDefined() || n.IsNull(); }
 
-  std::optional<std::string> str(const YAML::Node& m, const std::string& key, const std::string& path,
-                                 bool required = false) {
+  std::optional<std::string> str(const YAML::Node& m, const std::string& key,
+                                 const std::string& path, bool required = false) {
     YAML::Node n = child(m, key, path);
     std::string p = join_path(path, key);
     if (absent(n)) {
@@ -162,8 +172,9 @@ class Reader {
     return n.Scalar();
   }
 
-  std::optional<int64_t> integer(const YAML::Node& m, const std::string& key, const std::string& path,
-                                 int64_t min, int64_t max, bool required = false) {
+  std::optional<int64_t> integer(const YAML::Node& m, const std::string& key,
+                                 const std::string& path, int64_t min, int64_t max,
+                                 bool required = false) {
     YAML::Node n = child(m, key, path);
     std::string p = join_path(path, key);
     if (absent(n)) {
@@ -173,7 +184,8 @@ class Reader {
     return to_int(n, p, min, max);
   }
 
-  std::optional<int64_t> to_int(const YAML::Node& n, const std::string& p, int64_t min, int64_t max) {
+  std::optional<int64_t> to_int(const YAML::Node& n, const std::string& p, int64_t min,
+                                int64_t max) {
     if (!n.IsScalar()) {
       error(p, n, fmt::format("must be a whole number, got {}", kind_name(n)));
       return std::nullopt;
@@ -186,7 +198,8 @@ class Reader {
     bool ok = !digits.empty();
     size_t start = (digits[0] == '-' || digits[0] == '+') ? 1 : 0;
     if (start == digits.size()) ok = false;
-    for (size_t i = start; ok && i < digits.size(); ++i) ok = std::isdigit(static_cast<unsigned char>(digits[i]));
+    for (size_t i = start; ok && i < digits.size(); ++i)
+      ok = std::isdigit(static_cast<unsigned char>(digits[i]));
     if (!ok || digits.size() > 18) {
       error(p, n, fmt::format("'{}' is not a whole number", s));
       return std::nullopt;
@@ -199,7 +212,8 @@ class Reader {
     return v;
   }
 
-  std::optional<bool> boolean(const YAML::Node& m, const std::string& key, const std::string& path) {
+  std::optional<bool> boolean(const YAML::Node& m, const std::string& key,
+                              const std::string& path) {
     YAML::Node n = child(m, key, path);
     std::string p = join_path(path, key);
     if (absent(n)) return std::nullopt;
@@ -208,7 +222,8 @@ class Reader {
       if (l == "true" || l == "yes" || l == "on") return true;
       if (l == "false" || l == "no" || l == "off") return false;
     }
-    error(p, n, fmt::format("must be true or false, got '{}'", n.IsScalar() ? n.Scalar() : kind_name(n)));
+    error(p, n,
+          fmt::format("must be true or false, got '{}'", n.IsScalar() ? n.Scalar() : kind_name(n)));
     return std::nullopt;
   }
 
@@ -223,8 +238,9 @@ class Reader {
       return std::nullopt;
     }
     if (m->micros() < 0 || (!allow_zero && m->micros() == 0)) {
-      error(p, n, fmt::format("must be {} (got {})", allow_zero ? "zero or more" : "more than zero",
-                              n.Scalar()));
+      error(p, n,
+            fmt::format("must be {} (got {})", allow_zero ? "zero or more" : "more than zero",
+                        n.Scalar()));
       return std::nullopt;
     }
     if (m->micros() > Money::from_usd(1'000'000'000'000).micros()) {
@@ -234,7 +250,8 @@ class Reader {
     return *m;
   }
 
-  std::optional<Duration> duration(const YAML::Node& m, const std::string& key, const std::string& path) {
+  std::optional<Duration> duration(const YAML::Node& m, const std::string& key,
+                                   const std::string& path) {
     YAML::Node n = child(m, key, path);
     std::string p = join_path(path, key);
     if (absent(n)) return std::nullopt;
@@ -250,7 +267,8 @@ class Reader {
     return *d;
   }
 
-  std::vector<std::string> str_list(const YAML::Node& m, const std::string& key, const std::string& path) {
+  std::vector<std::string> str_list(const YAML::Node& m, const std::string& key,
+                                    const std::string& path) {
     YAML::Node n = child(m, key, path);
     std::string p = join_path(path, key);
     std::vector<std::string> out;
@@ -338,7 +356,8 @@ void set_if(std::optional<T> v, T& target) {
 std::optional<int> parse_hhmm(const std::string& s) {
   int h = 0, m = 0;
   if (s.size() != 5 || s[2] != ':' || !std::isdigit(static_cast<unsigned char>(s[0])) ||
-      !std::isdigit(static_cast<unsigned char>(s[1])) || !std::isdigit(static_cast<unsigned char>(s[3])) ||
+      !std::isdigit(static_cast<unsigned char>(s[1])) ||
+      !std::isdigit(static_cast<unsigned char>(s[3])) ||
       !std::isdigit(static_cast<unsigned char>(s[4]))) {
     return std::nullopt;
   }
@@ -383,7 +402,8 @@ bool plausible_time_zone(const std::string& tz) {
   if (tz == "UTC" || tz == "GMT") return true;
   if (tz.find('/') == std::string::npos || tz.front() == '/' || tz.back() == '/') return false;
   return std::all_of(tz.begin(), tz.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' ||
+           c == '+';
   });
 }
 
@@ -393,7 +413,8 @@ std::optional<Schedule> parse_schedule(Reader& r, const YAML::Node& n, const std
   if (auto tz = r.str(n, "time_zone", path)) {
     if (!plausible_time_zone(*tz)) {
       r.error(join_path(path, "time_zone"), n["time_zone"],
-              fmt::format("'{}' is not an IANA time zone name", *tz), "e.g. Europe/Amsterdam or UTC");
+              fmt::format("'{}' is not an IANA time zone name", *tz),
+              "e.g. Europe/Amsterdam or UTC");
     } else {
       s.time_zone = *tz;
     }
@@ -404,9 +425,11 @@ std::optional<Schedule> parse_schedule(Reader& r, const YAML::Node& n, const std
     for (const auto& d : r.str_list(w, "days", wp)) {
       auto days = parse_days(d);
       if (!days) {
-        r.error(join_path(wp, "days"), w["days"],
-                fmt::format("'{}' is not a day (mon..sun, a range such as mon-fri, weekdays, weekends, daily)",
-                            d));
+        r.error(
+            join_path(wp, "days"), w["days"],
+            fmt::format(
+                "'{}' is not a day (mon..sun, a range such as mon-fri, weekdays, weekends, daily)",
+                d));
         continue;
       }
       tw.days.insert(tw.days.end(), days->begin(), days->end());
@@ -423,12 +446,13 @@ std::optional<Schedule> parse_schedule(Reader& r, const YAML::Node& n, const std
     }
     s.windows.push_back(tw);
   });
-  if (s.windows.empty()) r.error(join_path(path, "windows"), n, "a schedule needs at least one window");
+  if (s.windows.empty())
+    r.error(join_path(path, "windows"), n, "a schedule needs at least one window");
   return s;
 }
 
-std::optional<PriceAssumption> parse_assumption(Reader& r, const YAML::Node& n, const std::string& path,
-                                                bool needs_target) {
+std::optional<PriceAssumption> parse_assumption(Reader& r, const YAML::Node& n,
+                                                const std::string& path, bool needs_target) {
   if (!r.check_map(n, path, {"series", "sku", "usd_per_vcpu_hour", "usd_per_hour", "note"})) {
     return std::nullopt;
   }
@@ -477,9 +501,10 @@ constexpr int64_t kMaxNodes = 10'000;
 constexpr int64_t kMaxVcpus = 10'000'000;
 
 void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environment& env) {
-  if (!r.check_map(n, path, {"name", "sku", "min_nodes", "max_nodes", "spot", "os_disk", "availability_set",
-                             "zones", "backup", "capacity_reservation", "scale_down_mode", "idle",
-                             "schedule", "classes", "storage", "tags", "price_assumption"})) {
+  if (!r.check_map(n, path,
+                   {"name", "sku", "min_nodes", "max_nodes", "spot", "os_disk", "availability_set",
+                    "zones", "backup", "capacity_reservation", "scale_down_mode", "idle",
+                    "schedule", "classes", "storage", "tags", "price_assumption"})) {
     return;
   }
   Pool p;
@@ -509,18 +534,22 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
     r.error(join_path(path, "availability_set"), n["availability_set"],
             "a pool cannot use both availability zones and an availability set");
   }
-  set_if(r.choice<std::string>(n, "scale_down_mode", path, {{"Delete", "Delete"}, {"Deallocate", "Deallocate"}}),
+  set_if(r.choice<std::string>(n, "scale_down_mode", path,
+                               {{"Delete", "Delete"}, {"Deallocate", "Deallocate"}}),
          p.scale_down_mode);
   YAML::Node disk = r.child(n, "os_disk", path);
   if (disk.IsDefined()) {
     std::string dp = join_path(path, "os_disk");
     if (r.check_map(disk, dp, {"type", "tier", "size_gib"})) {
-      set_if(r.choice<OsDiskType>(disk, "type", dp, {{"managed", OsDiskType::kManaged},
-                                                    {"ephemeral", OsDiskType::kEphemeral}}),
+      set_if(r.choice<OsDiskType>(
+                 disk, "type", dp,
+                 {{"managed", OsDiskType::kManaged}, {"ephemeral", OsDiskType::kEphemeral}}),
              p.os_disk.type);
       set_if(r.choice<std::string>(disk, "tier", dp,
-                                   {{"premium_ssd", "premium_ssd"}, {"premium_ssd_v2", "premium_ssd_v2"},
-                                    {"standard_ssd", "standard_ssd"}, {"standard_hdd", "standard_hdd"}}),
+                                   {{"premium_ssd", "premium_ssd"},
+                                    {"premium_ssd_v2", "premium_ssd_v2"},
+                                    {"standard_ssd", "standard_ssd"},
+                                    {"standard_hdd", "standard_hdd"}}),
              p.os_disk.tier);
       set_if(r.integer(disk, "size_gib", dp, 30, 4095), p.os_disk.size_gib);
     }
@@ -530,8 +559,10 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
     std::string ip = join_path(path, "idle");
     if (r.check_map(idle, ip, {"action", "after"})) {
       set_if(r.choice<IdleAction>(idle, "action", ip,
-                                  {{"none", IdleAction::kNone}, {"hibernate", IdleAction::kHibernate},
-                                   {"deallocate", IdleAction::kDeallocate}, {"delete", IdleAction::kDelete}}),
+                                  {{"none", IdleAction::kNone},
+                                   {"hibernate", IdleAction::kHibernate},
+                                   {"deallocate", IdleAction::kDeallocate},
+                                   {"delete", IdleAction::kDelete}}),
              p.idle_action);
       if (auto after = r.duration(idle, "after", ip)) {
         if (*after < std::chrono::minutes(1) || *after > std::chrono::hours(24 * 30)) {
@@ -548,14 +579,16 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
   set_if(r.str(n, "storage", path), p.storage);
   p.tags = r.str_map(n, "tags", path);
   YAML::Node pa = r.child(n, "price_assumption", path);
-  if (pa.IsDefined()) p.price_assumption = parse_assumption(r, pa, join_path(path, "price_assumption"), false);
+  if (pa.IsDefined())
+    p.price_assumption = parse_assumption(r, pa, join_path(path, "price_assumption"), false);
   env.pools.push_back(p);
 }
 
 void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
-  if (!r.check_map(root, "", {"version", "name", "subscription_id", "regions", "pricing", "quotas", "policies",
-                              "tags", "network", "access", "storage", "backup", "off_peak", "environments",
-                              "workload_classes", "foundry", "inference", "budgets"})) {
+  if (!r.check_map(root, "",
+                   {"version", "name", "subscription_id", "regions", "pricing", "quotas",
+                    "policies", "tags", "network", "access", "storage", "backup", "off_peak",
+                    "environments", "workload_classes", "foundry", "inference", "budgets"})) {
     return;
   }
   set_if(r.integer(root, "version", "", 1, 1, true), s.version);
@@ -563,11 +596,13 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
   set_if(r.str(root, "subscription_id", ""), s.subscription_id);
   s.regions = r.str_list(root, "regions", "");
   for (auto& reg : s.regions) reg = to_lower(reg);
-  if (s.regions.empty()) r.error("regions", root, "at least one region is required", "e.g. regions: [westeurope]");
+  if (s.regions.empty())
+    r.error("regions", root, "at least one region is required", "e.g. regions: [westeurope]");
 
   YAML::Node pricing = r.child(root, "pricing", "");
   if (pricing.IsDefined() && r.check_map(pricing, "pricing", {"fallback_region", "assumptions"})) {
-    if (auto fb = r.str(pricing, "fallback_region", "pricing")) s.price_fallback_region = to_lower(*fb);
+    if (auto fb = r.str(pricing, "fallback_region", "pricing"))
+      s.price_fallback_region = to_lower(*fb);
     r.list(pricing, "assumptions", "pricing", [&](const YAML::Node& n, const std::string& p) {
       if (auto a = parse_assumption(r, n, p, true)) s.price_assumptions.push_back(*a);
     });
@@ -584,7 +619,8 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
     if (fam.IsDefined()) {
       std::string fp = join_path(p, "families");
       if (!fam.IsMap()) {
-        r.error(fp, fam, "must map quota family names to vCPUs, e.g. StandardNCadsH100v5Family: 1440");
+        r.error(fp, fam,
+                "must map quota family names to vCPUs, e.g. StandardNCadsH100v5Family: 1440");
       } else {
         for (auto it = fam.begin(); it != fam.end(); ++it) {
           std::string k = it->first.Scalar();
@@ -597,7 +633,8 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
   });
 
   YAML::Node pol = r.child(root, "policies", "");
-  if (pol.IsDefined() && r.check_map(pol, "policies", {"require_hibernation", "hours_per_month", "wait_slo_p95"})) {
+  if (pol.IsDefined() &&
+      r.check_map(pol, "policies", {"require_hibernation", "hours_per_month", "wait_slo_p95"})) {
     set_if(r.boolean(pol, "require_hibernation", "policies"), s.policies.require_hibernation);
     set_if(r.integer(pol, "hours_per_month", "policies", 672, 744), s.policies.hours_per_month);
     if (auto slo = r.duration(pol, "wait_slo_p95", "policies")) {
@@ -634,10 +671,14 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
     AccessRule a;
     a.path = p;
     set_if(r.str(n, "group", p, true), a.group);
-    set_if(r.choice<std::string>(n, "role", p, {{"viewer", "viewer"}, {"submitter", "submitter"},
-                                               {"operator", "operator"}, {"admin", "admin"}}),
+    set_if(r.choice<std::string>(n, "role", p,
+                                 {{"viewer", "viewer"},
+                                  {"submitter", "submitter"},
+                                  {"operator", "operator"},
+                                  {"admin", "admin"}}),
            a.role);
-    if (a.role.empty() && !n["role"].IsDefined()) r.error(join_path(p, "role"), n, "required field 'role' is missing");
+    if (a.role.empty() && !n["role"].IsDefined())
+      r.error(join_path(p, "role"), n, "required field 'role' is missing");
     s.access.push_back(a);
   });
 
@@ -647,16 +688,20 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
     t.path = p;
     set_if(r.str(n, "name", p, true), t.name);
     set_if(r.choice<std::string>(n, "kind", p,
-                                 {{"premium_ssd", "premium_ssd"}, {"premium_ssd_v2", "premium_ssd_v2"},
-                                  {"ultra_disk", "ultra_disk"}, {"standard_ssd", "standard_ssd"},
-                                  {"standard_hdd", "standard_hdd"}, {"local_nvme", "local_nvme"}}),
+                                 {{"premium_ssd", "premium_ssd"},
+                                  {"premium_ssd_v2", "premium_ssd_v2"},
+                                  {"ultra_disk", "ultra_disk"},
+                                  {"standard_ssd", "standard_ssd"},
+                                  {"standard_hdd", "standard_hdd"},
+                                  {"local_nvme", "local_nvme"}}),
            t.kind);
     set_if(r.integer(n, "size_gib", p, 1, 65536), t.size_gib);
     s.storage.push_back(t);
   });
 
   YAML::Node backup = r.child(root, "backup", "");
-  if (backup.IsDefined() && r.check_map(backup, "backup", {"enabled", "retention_days", "rpo", "rto"})) {
+  if (backup.IsDefined() &&
+      r.check_map(backup, "backup", {"enabled", "retention_days", "rpo", "rto"})) {
     set_if(r.boolean(backup, "enabled", "backup"), s.backup.enabled);
     set_if(r.integer(backup, "retention_days", "backup", 1, 3650), s.backup.retention_days);
     set_if(r.duration(backup, "rpo", "backup"), s.backup.rpo);
@@ -671,35 +716,43 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
     Environment e;
     e.path = p;
     set_if(r.str(n, "name", p, true), e.name);
-    if (auto reg = r.str(n, "region", p)) e.region = to_lower(*reg);
-    else if (!s.regions.empty()) e.region = s.regions.front();
+    if (auto reg = r.str(n, "region", p))
+      e.region = to_lower(*reg);
+    else if (!s.regions.empty())
+      e.region = s.regions.front();
     set_if(r.str(n, "subnet", p), e.subnet);
     e.tags = r.str_map(n, "tags", p);
-    r.list(n, "pools", p, [&](const YAML::Node& pn, const std::string& pp) { parse_pool(r, pn, pp, e); });
+    r.list(n, "pools", p,
+           [&](const YAML::Node& pn, const std::string& pp) { parse_pool(r, pn, pp, e); });
     s.environments.push_back(e);
   });
 
   r.list(root, "workload_classes", "", [&](const YAML::Node& n, const std::string& p) {
-    if (!r.check_map(n, p, {"name", "kind", "resources", "duration", "priority", "deferrable", "preemptible",
-                            "prefer", "policy"})) {
+    if (!r.check_map(n, p,
+                     {"name", "kind", "resources", "duration", "priority", "deferrable",
+                      "preemptible", "prefer", "policy"})) {
       return;
     }
     WorkloadClass c;
     c.path = p;
     set_if(r.str(n, "name", p, true), c.name);
-    set_if(r.choice<ClassKind>(n, "kind", p, {{"compute", ClassKind::kCompute}, {"llm", ClassKind::kLlm}}),
+    set_if(r.choice<ClassKind>(n, "kind", p,
+                               {{"compute", ClassKind::kCompute}, {"llm", ClassKind::kLlm}}),
            c.kind);
     YAML::Node res = r.child(n, "resources", p);
     if (res.IsDefined()) {
       std::string rp = join_path(p, "resources");
       if (r.check_map(res, rp, {"vcpus", "memory_gib", "gpus", "gpu_memory_gib"})) {
         set_if(r.integer(res, "vcpus", rp, 0, 1024), c.resources.vcpus);
-        if (auto m = r.integer(res, "memory_gib", rp, 0, 16384)) c.resources.memory_mib = *m * kMibPerGib;
+        if (auto m = r.integer(res, "memory_gib", rp, 0, 16384))
+          c.resources.memory_mib = *m * kMibPerGib;
         if (auto g = r.integer(res, "gpus", rp, 0, 16)) c.resources.gpu_milli = *g * kMilliPerGpu;
-        if (auto g = r.integer(res, "gpu_memory_gib", rp, 0, 16 * 192)) c.resources.gpu_memory_mib = *g * kMibPerGib;
+        if (auto g = r.integer(res, "gpu_memory_gib", rp, 0, 16 * 192))
+          c.resources.gpu_memory_mib = *g * kMibPerGib;
       }
     } else if (c.kind == ClassKind::kCompute) {
-      r.error(join_path(p, "resources"), n, "a compute class needs 'resources' (vcpus, memory_gib, ...)");
+      r.error(join_path(p, "resources"), n,
+              "a compute class needs 'resources' (vcpus, memory_gib, ...)");
     }
     if (auto d = r.duration(n, "duration", p)) {
       if (d->count() <= 0 || *d > std::chrono::hours(24 * 60)) {
@@ -712,29 +765,36 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
     set_if(r.boolean(n, "deferrable", p), c.deferrable);
     set_if(r.boolean(n, "preemptible", p), c.preemptible);
     c.prefer = r.str_list(n, "prefer", p);
-    set_if(r.choice<std::string>(n, "policy", p, {{"cheapest", "cheapest"}, {"fastest", "fastest"}}), c.policy);
+    set_if(
+        r.choice<std::string>(n, "policy", p, {{"cheapest", "cheapest"}, {"fastest", "fastest"}}),
+        c.policy);
     s.classes.push_back(c);
   });
 
   YAML::Node foundry = r.child(root, "foundry", "");
   if (foundry.IsDefined() && r.check_map(foundry, "foundry", {"deployments"})) {
     r.list(foundry, "deployments", "foundry", [&](const YAML::Node& n, const std::string& p) {
-      if (!r.check_map(n, p, {"name", "endpoint", "deployment", "model", "region", "usd_per_1m_input_tokens",
-                              "usd_per_1m_output_tokens", "tpm", "rpm", "classes", "auth"})) {
+      if (!r.check_map(
+              n, p,
+              {"name", "endpoint", "deployment", "model", "region", "usd_per_1m_input_tokens",
+               "usd_per_1m_output_tokens", "tpm", "rpm", "classes", "auth"})) {
         return;
       }
       FoundryDeployment d;
       d.path = p;
       set_if(r.str(n, "name", p, true), d.name);
       set_if(r.str(n, "endpoint", p, true), d.endpoint);
-      if (!d.endpoint.empty() && d.endpoint.rfind("https://", 0) != 0 && d.endpoint.rfind("http://", 0) != 0) {
-        r.error(join_path(p, "endpoint"), n["endpoint"], fmt::format("'{}' is not an http(s) URL", d.endpoint));
+      if (!d.endpoint.empty() && d.endpoint.rfind("https://", 0) != 0 &&
+          d.endpoint.rfind("http://", 0) != 0) {
+        r.error(join_path(p, "endpoint"), n["endpoint"],
+                fmt::format("'{}' is not an http(s) URL", d.endpoint));
       }
       set_if(r.str(n, "deployment", p, true), d.deployment);
       set_if(r.str(n, "model", p), d.model);
       if (auto reg = r.str(n, "region", p)) d.region = to_lower(*reg);
-      for (auto [key, target] : {std::pair{"usd_per_1m_input_tokens", &d.usd_per_1m_input_tokens},
-                                 std::pair{"usd_per_1m_output_tokens", &d.usd_per_1m_output_tokens}}) {
+      for (auto [key, target] :
+           {std::pair{"usd_per_1m_input_tokens", &d.usd_per_1m_input_tokens},
+            std::pair{"usd_per_1m_output_tokens", &d.usd_per_1m_output_tokens}}) {
         YAML::Node v = r.child(n, key, p);
         if (!v.IsDefined()) {
           r.error(join_path(p, key), n, fmt::format("required field '{}' is missing", key));
@@ -745,15 +805,18 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
       set_if(r.integer(n, "tpm", p, 0, 1'000'000'000), d.tpm);
       set_if(r.integer(n, "rpm", p, 0, 100'000'000), d.rpm);
       d.classes = r.str_list(n, "classes", p);
-      set_if(r.choice<std::string>(n, "auth", p, {{"managed-identity", "managed-identity"},
-                                                 {"api-key", "api-key"}, {"entra", "entra"}}),
+      set_if(r.choice<std::string>(n, "auth", p,
+                                   {{"managed-identity", "managed-identity"},
+                                    {"api-key", "api-key"},
+                                    {"entra", "entra"}}),
              d.auth);
       s.foundry.push_back(d);
     });
   }
 
   r.list(root, "inference", "", [&](const YAML::Node& n, const std::string& p) {
-    if (!r.check_map(n, p, {"name", "pool", "endpoint", "model", "tokens_per_second", "classes"})) return;
+    if (!r.check_map(n, p, {"name", "pool", "endpoint", "model", "tokens_per_second", "classes"}))
+      return;
     SelfHostedEndpoint e;
     e.path = p;
     set_if(r.str(n, "name", p, true), e.name);
@@ -766,7 +829,8 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
   });
 
   r.list(root, "budgets", "", [&](const YAML::Node& n, const std::string& p) {
-    if (!r.check_map(n, p, {"name", "scope", "amount_usd", "thresholds_pct", "contact_emails"})) return;
+    if (!r.check_map(n, p, {"name", "scope", "amount_usd", "thresholds_pct", "contact_emails"}))
+      return;
     Budget b;
     b.path = p;
     set_if(r.str(n, "name", p, true), b.name);
@@ -815,15 +879,19 @@ void check_references(Reader& r, const Spec& s, ParsedSpec& out) {
     }
     for (const auto& p : e.pools) {
       if (!p.name.empty() && !pools.insert(p.name).second) {
-        fail(p.path + ".name", fmt::format("pool '{}' is defined twice (pool names are unique across environments)", p.name));
+        fail(p.path + ".name",
+             fmt::format("pool '{}' is defined twice (pool names are unique across environments)",
+                         p.name));
       }
     }
   }
   for (const auto& c : s.classes) {
-    if (!c.name.empty() && !classes.insert(c.name).second) fail(c.path + ".name", fmt::format("class '{}' is defined twice", c.name));
+    if (!c.name.empty() && !classes.insert(c.name).second)
+      fail(c.path + ".name", fmt::format("class '{}' is defined twice", c.name));
   }
   for (const auto& d : s.foundry) {
-    if (!d.name.empty() && !deployments.insert(d.name).second) fail(d.path + ".name", fmt::format("deployment '{}' is defined twice", d.name));
+    if (!d.name.empty() && !deployments.insert(d.name).second)
+      fail(d.path + ".name", fmt::format("deployment '{}' is defined twice", d.name));
   }
   for (const auto& sn : s.network.subnets) subnets.insert(sn.name);
   for (const auto& t : s.storage) tiers.insert(t.name);
@@ -833,19 +901,23 @@ void check_references(Reader& r, const Spec& s, ParsedSpec& out) {
     for (size_t i = 0; i < refs.size(); ++i) {
       if (!classes.count(refs[i])) {
         std::string near = closest_match(refs[i], class_names);
-        fail(fmt::format("{}.classes[{}]", path, i), fmt::format("unknown workload class '{}'", refs[i]),
-             near.empty() ? "define it under workload_classes" : fmt::format("did you mean '{}'?", near));
+        fail(fmt::format("{}.classes[{}]", path, i),
+             fmt::format("unknown workload class '{}'", refs[i]),
+             near.empty() ? "define it under workload_classes"
+                          : fmt::format("did you mean '{}'?", near));
       }
     }
   };
   for (const auto& e : s.environments) {
     if (!e.subnet.empty() && !subnets.count(e.subnet)) {
-      fail(e.path + ".subnet", fmt::format("unknown subnet '{}'", e.subnet), "define it under network.subnets");
+      fail(e.path + ".subnet", fmt::format("unknown subnet '{}'", e.subnet),
+           "define it under network.subnets");
     }
     for (const auto& p : e.pools) {
       check_class_refs(p.classes, p.path);
       if (!p.storage.empty() && !tiers.count(p.storage)) {
-        fail(p.path + ".storage", fmt::format("unknown storage tier '{}'", p.storage), "define it under storage");
+        fail(p.path + ".storage", fmt::format("unknown storage tier '{}'", p.storage),
+             "define it under storage");
       }
     }
   }
@@ -868,14 +940,16 @@ void check_references(Reader& r, const Spec& s, ParsedSpec& out) {
   }
   for (const auto& b : s.budgets) {
     if (b.scope != "subscription" && !envs.count(b.scope)) {
-      fail(b.path + ".scope", fmt::format("scope '{}' is neither 'subscription' nor an environment", b.scope));
+      fail(b.path + ".scope",
+           fmt::format("scope '{}' is neither 'subscription' nor an environment", b.scope));
     }
   }
 }
 
 }  // namespace
 
-tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text, const std::string& file) {
+tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text,
+                                                    const std::string& file) {
   ParsedSpec out;
   out.file = file;
   YAML::Node root;
@@ -883,18 +957,23 @@ tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text, con
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     SpecParseError err{file, {}};
-    err.errors.push_back({"", {e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg, ""});
+    err.errors.push_back(
+        {"", {e.mark.line + 1, e.mark.column + 1}, "YAML syntax error: " + e.msg, ""});
     return tl::unexpected(err);
   }
   if (!root.IsDefined() || root.IsNull()) {
-    return tl::unexpected(SpecParseError{file, {{"", {1, 1}, "the file is empty", "start from examples/recommended.yaml"}}});
+    return tl::unexpected(SpecParseError{
+        file, {{"", {1, 1}, "the file is empty", "start from examples/recommended.yaml"}}});
   }
   Reader r(out);
   try {
     parse_root(r, root, out.spec);
     if (r.errors.empty()) check_references(r, out.spec, out);
   } catch (const YAML::Exception& e) {
-    r.errors.push_back({"", {e.mark.line + 1, e.mark.column + 1}, std::string("cannot read spec: ") + e.what(), ""});
+    r.errors.push_back({"",
+                        {e.mark.line + 1, e.mark.column + 1},
+                        std::string("cannot read spec: ") + e.what(),
+                        ""});
   }
   if (!r.errors.empty()) return tl::unexpected(SpecParseError{file, r.errors});
   return out;
@@ -903,7 +982,8 @@ tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text, con
 tl::expected<ParsedSpec, SpecParseError> parse_spec_file(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    return tl::unexpected(SpecParseError{file, {{"", {}, "cannot open the spec file (does it exist?)", ""}}});
+    return tl::unexpected(
+        SpecParseError{file, {{"", {}, "cannot open the spec file (does it exist?)", ""}}});
   }
   std::ostringstream ss;
   ss << in.rdbuf();

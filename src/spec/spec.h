@@ -25,9 +25,9 @@ enum class OsDiskType { kManaged, kEphemeral };
 
 // "mon".."sun" as 0..6 (Monday first, as ISO 8601).
 struct TimeWindow {
-  std::vector<int> days;   // empty = every day
-  int start_minute = 0;    // minutes after local midnight
-  int end_minute = 0;      // may be < start: the window crosses midnight
+  std::vector<int> days;  // empty = every day
+  int start_minute = 0;   // minutes after local midnight
+  int end_minute = 0;     // may be < start: the window crosses midnight
 };
 
 struct Schedule {
@@ -38,11 +38,11 @@ struct Schedule {
 struct PriceAssumption {
   std::string series;  // or
   std::string sku;
-  std::string basis;   // "vcpu_hour" or "hour"
-  Money min_usd;       // a single figure has min == max
+  std::string basis;  // "vcpu_hour" or "hour"
+  Money min_usd;      // a single figure has min == max
   Money max_usd;
   std::string note;
-  std::string path;    // YAML path of this entry, for findings
+  std::string path;  // YAML path of this entry, for findings
 };
 
 struct QuotaSpec {
@@ -161,7 +161,8 @@ struct AccessRule {
 
 struct StorageTier {
   std::string name;
-  std::string kind;  // premium_ssd | premium_ssd_v2 | ultra_disk | standard_ssd | standard_hdd | local_nvme
+  std::string
+      kind;  // premium_ssd | premium_ssd_v2 | ultra_disk | standard_ssd | standard_hdd | local_nvme
   int64_t size_gib = 0;
   std::string path;
 };
@@ -174,8 +175,8 @@ struct BackupSpec {
 };
 
 struct Policies {
-  bool require_hibernation = false;  // every pool's size must be able to hibernate
-  int64_t hours_per_month = 730;     // Azure's billing month
+  bool require_hibernation = false;                 // every pool's size must be able to hibernate
+  int64_t hours_per_month = 730;                    // Azure's billing month
   Duration wait_slo_p95{std::chrono::minutes(15)};  // 95% of tasks start within this once eligible
 };
 
@@ -237,7 +238,8 @@ struct SpecParseError {
 
 // Parses YAML text. Type, range and reference errors are collected (all of them) and
 // returned as SpecParseError; unknown fields become warnings with the closest valid name.
-tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text, const std::string& file);
+tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text,
+                                                    const std::string& file);
 // Reads and parses a file; a missing or unreadable file is a SpecParseError too.
 tl::expected<ParsedSpec, SpecParseError> parse_spec_file(const std::string& file);
 

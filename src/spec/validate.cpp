@@ -9,9 +9,10 @@ namespace codefleet {
 
 const char* severity_name(Severity s) { return s == Severity::kError ? "error" : "warning"; }
 
-void RuleContext::report(const std::string& rule, Severity sev, const std::string& path, std::string message,
-                         std::string suggestion) {
-  out_.push_back({rule, sev, path, parsed.position_of(path), std::move(message), std::move(suggestion)});
+void RuleContext::report(const std::string& rule, Severity sev, const std::string& path,
+                         std::string message, std::string suggestion) {
+  out_.push_back(
+      {rule, sev, path, parsed.position_of(path), std::move(message), std::move(suggestion)});
 }
 
 std::string RuleContext::fallback_region() const {
@@ -38,7 +39,8 @@ std::string RuleContext::estimate_note(const Price& p) {
 
 std::vector<std::string> all_rule_ids() {
   std::vector<std::string> ids{"unknown-field"};
-  for (auto* family : {&catalog_rules, &quota_rules, &hibernation_rules, &cost_rules, &policy_rules}) {
+  for (auto* family :
+       {&catalog_rules, &quota_rules, &hibernation_rules, &cost_rules, &policy_rules}) {
     for (const auto& r : (*family)()) {
       for (const auto& id : r->ids()) ids.push_back(id);
     }
@@ -53,7 +55,8 @@ std::vector<Finding> validate_spec(const ParsedSpec& parsed, const Catalog& cata
     out.push_back({"unknown-field", Severity::kWarning, w.path, w.pos, w.message, w.suggestion});
   }
   RuleContext ctx(parsed, catalog, options, out);
-  for (auto* family : {&catalog_rules, &quota_rules, &hibernation_rules, &cost_rules, &policy_rules}) {
+  for (auto* family :
+       {&catalog_rules, &quota_rules, &hibernation_rules, &cost_rules, &policy_rules}) {
     for (const auto& rule : (*family)()) rule->check(ctx);
   }
   std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {

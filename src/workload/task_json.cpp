@@ -23,19 +23,23 @@ struct Reader {
     error = Error{ErrorCode::kInvalidInput, fmt::format("field '{}': {}", field, msg), source};
   }
 
-  std::optional<int64_t> integer(const json& o, const char* key, const std::string& field, int64_t min, int64_t max) {
+  std::optional<int64_t> integer(const json& o, const char* key, const std::string& field,
+                                 int64_t min, int64_t max) {
     auto it = o.find(key);
     if (it == o.end() || it->is_null()) return std::nullopt;
     if (!it->is_number_integer() && !it->is_number_unsigned()) {
-      if (it->is_number_float() && it->get<double>() == static_cast<double>(static_cast<int64_t>(it->get<double>()))) {
+      if (it->is_number_float() &&
+          it->get<double>() == static_cast<double>(static_cast<int64_t>(it->get<double>()))) {
         // 4.0 is fine; 4.5 is not.
       } else {
         fail(field, fmt::format("must be a whole number, got {}", it->dump()));
         return std::nullopt;
       }
     }
-    int64_t v = it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
-    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) v = INT64_MAX;
+    int64_t v =
+        it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+    if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+      v = INT64_MAX;
     if (v < min || v > max) {
       fail(field, fmt::format("{} is out of range ({} to {})", v, min, max));
       return std::nullopt;
@@ -64,9 +68,9 @@ struct Reader {
   }
 };
 
-const std::vector<std::string> kTaskFields = {"id",       "class",    "environment", "tenant",     "resources",
-                                              "duration_s", "priority", "deadline",   "deferrable", "preemptible",
-                                              "tokens",   "submitted_at"};
+const std::vector<std::string> kTaskFields = {
+    "id",       "class",    "environment", "tenant",      "resources", "duration_s",
+    "priority", "deadline", "deferrable",  "preemptible", "tokens",    "submitted_at"};
 
 }  // namespace
 
@@ -75,12 +79,12 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
   try {
     doc = json::parse(text);
   } catch (const json::parse_error& e) {
-    return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON at byte {}: {}", e.byte, e.what()),
-                      source);
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("not valid JSON at byte {}: {}", e.byte, e.what()), source);
   }
   if (!doc.is_object()) {
-    return make_error(ErrorCode::kInvalidInput, fmt::format("a task must be a JSON object, got {}", doc.type_name()),
-                      source);
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("a task must be a JSON object, got {}", doc.type_name()), source);
   }
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find(kTaskFields.begin(), kTaskFields.end(), it.key()) == kTaskFields.end()) {
@@ -132,30 +136,39 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
       r.fail("resources", "must be an object {vcpus, memory_gib, gpus, gpu_memory_gib}");
     } else {
       for (auto it = res->begin(); it != res->end(); ++it) {
-        static const std::vector<std::string> kRes = {"vcpus", "memory_gib", "gpus", "gpu_memory_gib"};
+        static const std::vector<std::string> kRes = {"vcpus", "memory_gib", "gpus",
+                                                      "gpu_memory_gib"};
         if (std::find(kRes.begin(), kRes.end(), it.key()) == kRes.end()) {
-          r.fail("resources." + it.key(), "unknown field (expected vcpus, memory_gib, gpus, gpu_memory_gib)");
+          r.fail("resources." + it.key(),
+                 "unknown field (expected vcpus, memory_gib, gpus, gpu_memory_gib)");
         }
       }
       if (auto v = r.integer(*res, "vcpus", "resources.vcpus", 0, 4096)) t.resources.vcpus = *v;
-      if (auto v = r.integer(*res, "memory_gib", "resources.memory_gib", 0, 65536)) t.resources.memory_mib = *v * kMibPerGib;
-      if (auto v = r.integer(*res, "gpus", "resources.gpus", 0, 64)) t.resources.gpu_milli = *v * kMilliPerGpu;
+      if (auto v = r.integer(*res, "memory_gib", "resources.memory_gib", 0, 65536))
+        t.resources.memory_mib = *v * kMibPerGib;
+      if (auto v = r.integer(*res, "gpus", "resources.gpus", 0, 64))
+        t.resources.gpu_milli = *v * kMilliPerGpu;
       if (auto v = r.integer(*res, "gpu_memory_gib", "resources.gpu_memory_gib", 0, 64 * 192)) {
         t.resources.gpu_memory_mib = *v * kMibPerGib;
       }
     }
   }
-  if (auto d = r.integer(doc, "duration_s", "duration_s", 1, 60LL * 86400)) t.duration = std::chrono::seconds(*d);
+  if (auto d = r.integer(doc, "duration_s", "duration_s", 1, 60LL * 86400))
+    t.duration = std::chrono::seconds(*d);
   if (auto p = r.integer(doc, "priority", "priority", -1000, 1000)) t.priority = *p;
   if (auto dl = r.string(doc, "deadline", "deadline")) {
     auto tp = parse_rfc3339(*dl);
-    if (!tp) r.fail("deadline", tp.error().message);
-    else t.deadline = *tp;
+    if (!tp)
+      r.fail("deadline", tp.error().message);
+    else
+      t.deadline = *tp;
   }
   if (auto at = r.string(doc, "submitted_at", "submitted_at")) {
     auto tp = parse_rfc3339(*at);
-    if (!tp) r.fail("submitted_at", tp.error().message);
-    else t.submitted_at = *tp;
+    if (!tp)
+      r.fail("submitted_at", tp.error().message);
+    else
+      t.submitted_at = *tp;
   }
   if (auto b = r.boolean(doc, "deferrable", "deferrable")) t.deferrable = *b;
   if (auto b = r.boolean(doc, "preemptible", "preemptible")) t.preemptible = *b;
@@ -166,7 +179,8 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
     } else {
       TokenCounts tc;
       if (auto v = r.integer(*tok, "prompt", "tokens.prompt", 0, 100'000'000)) tc.prompt = *v;
-      if (auto v = r.integer(*tok, "completion", "tokens.completion", 0, 100'000'000)) tc.completion = *v;
+      if (auto v = r.integer(*tok, "completion", "tokens.completion", 0, 100'000'000))
+        tc.completion = *v;
       t.tokens = tc;
     }
   }
@@ -174,9 +188,11 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
     r.fail("resources.vcpus", "a compute task needs at least 1 vCPU");
   }
   if (!r.failed && wc && wc->kind == ClassKind::kLlm && !t.tokens) {
-    r.fail("tokens", "is required for an LLM class: {\"prompt\": N, \"completion\": N} (estimates are fine)");
+    r.fail("tokens",
+           "is required for an LLM class: {\"prompt\": N, \"completion\": N} (estimates are fine)");
   }
-  if (!r.failed && t.duration.count() <= 0) r.fail("duration_s", "is required (the class sets no duration)");
+  if (!r.failed && t.duration.count() <= 0)
+    r.fail("duration_s", "is required (the class sets no duration)");
   if (r.failed) return tl::unexpected(r.error);
   return t;
 }

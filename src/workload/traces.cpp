@@ -19,8 +19,9 @@ Result<TraceFormat> parse_trace_format(const std::string& name) {
   if (name == "azure-llm") return TraceFormat::kAzureLlm;
   if (name == "alibaba-pods") return TraceFormat::kAlibabaPods;
   if (name == "jsonl") return TraceFormat::kJsonl;
-  return make_error(ErrorCode::kInvalidInput,
-                    fmt::format("unknown trace format '{}' (valid: azure-llm, alibaba-pods, jsonl)", name));
+  return make_error(
+      ErrorCode::kInvalidInput,
+      fmt::format("unknown trace format '{}' (valid: azure-llm, alibaba-pods, jsonl)", name));
 }
 
 namespace {
@@ -52,7 +53,8 @@ std::vector<std::string_view> cells_of(std::string_view line) {
   size_t start = 0;
   while (true) {
     size_t comma = line.find(',', start);
-    out.push_back(line.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+    out.push_back(line.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -81,19 +83,23 @@ struct BadRows {
       ++skipped;
       return true;
     }
-    if (!error) error = Error{ErrorCode::kInvalidInput, why + " (use --skip-bad-rows to skip and count such rows)",
-                              fmt::format("{}:{}", file, line)};
+    if (!error)
+      error = Error{ErrorCode::kInvalidInput,
+                    why + " (use --skip-bad-rows to skip and count such rows)",
+                    fmt::format("{}:{}", file, line)};
     return false;
   }
 };
 
-Result<const WorkloadClass*> class_for(const Spec& spec, const std::string& name, const char* flag) {
+Result<const WorkloadClass*> class_for(const Spec& spec, const std::string& name,
+                                       const char* flag) {
   const WorkloadClass* c = spec.find_class(name);
   if (!c) {
     std::vector<std::string> names;
     for (const auto& k : spec.classes) names.push_back(k.name);
     return make_error(ErrorCode::kInvalidInput,
-                      fmt::format("{}: the spec has no workload class '{}' (classes: {})", flag, name, fmt::join(names, ", ")));
+                      fmt::format("{}: the spec has no workload class '{}' (classes: {})", flag,
+                                  name, fmt::join(names, ", ")));
   }
   return c;
 }
@@ -109,13 +115,15 @@ Task base_task(const WorkloadClass& c) {
   return t;
 }
 
-Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec,
-                           const TraceOptions& o, BadRows& bad) {
+Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec, const TraceOptions& o,
+                           BadRows& bad) {
   auto cls = class_for(spec, o.llm_class, "--llm-class");
   if (!cls) return tl::unexpected(cls.error());
   const auto& m = o.llm;
-  if (m.prefill_tokens_per_s_per_gpu <= 0 || m.decode_tokens_per_s_per_gpu <= 0 || m.concurrency_per_gpu <= 0) {
-    return make_error(ErrorCode::kInvalidInput, "the LLM throughput model needs positive prefill, decode and concurrency");
+  if (m.prefill_tokens_per_s_per_gpu <= 0 || m.decode_tokens_per_s_per_gpu <= 0 ||
+      m.concurrency_per_gpu <= 0) {
+    return make_error(ErrorCode::kInvalidInput,
+                      "the LLM throughput model needs positive prefill, decode and concurrency");
   }
   Workload w;
   std::optional<TimePoint> first;
@@ -131,19 +139,24 @@ Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec,
     auto ctx = int_of(c[1]);
     auto gen = int_of(c[2]);
     if (!t) {
-      if (!bad.bad(lines[i].number, fmt::format("column TIMESTAMP: '{}' is not YYYY-MM-DD HH:MM:SS.fffffff", c[0]))) break;
+      if (!bad.bad(lines[i].number,
+                   fmt::format("column TIMESTAMP: '{}' is not YYYY-MM-DD HH:MM:SS.fffffff", c[0])))
+        break;
       continue;
     }
     if (!ctx || !gen) {
-      if (!bad.bad(lines[i].number, fmt::format("columns ContextTokens/GeneratedTokens: '{}', '{}' are not whole numbers",
-                                               c[1], c[2]))) {
+      if (!bad.bad(
+              lines[i].number,
+              fmt::format("columns ContextTokens/GeneratedTokens: '{}', '{}' are not whole numbers",
+                          c[1], c[2]))) {
         break;
       }
       continue;
     }
     if (!first) first = *t;
     Task task = base_task(**cls);
-    task.resources = {1, 2 * kMibPerGib, kMilliPerGpu / m.concurrency_per_gpu, 94 * kMibPerGib / m.concurrency_per_gpu};
+    task.resources = {1, 2 * kMibPerGib, kMilliPerGpu / m.concurrency_per_gpu,
+                      94 * kMibPerGib / m.concurrency_per_gpu};
     int64_t ms = *ctx * 1000 / m.prefill_tokens_per_s_per_gpu +
                  *gen * 1000 * m.concurrency_per_gpu / m.decode_tokens_per_s_per_gpu;
     task.duration = milliseconds(std::max<int64_t>(ms, 1));
@@ -161,17 +174,20 @@ Result<Workload> alibaba(const std::vector<Line>& lines, const std::string& file
   for (size_t i = 0; i < header.size(); ++i) col[std::string(trim(header[i]))] = i;
   for (const char* need : {"cpu_milli", "memory_mib", "num_gpu", "gpu_milli"}) {
     if (!col.count(need)) {
-      return make_error(ErrorCode::kInvalidInput, fmt::format("missing column '{}' (not an Alibaba pods CSV?)", need),
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("missing column '{}' (not an Alibaba pods CSV?)", need),
                         file + ":1");
     }
   }
   for (const char* need : {"creation_time", "deletion_time"}) {
     if (!col.count(need)) {
-      return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("missing column '{}': this file has resource requests only and cannot drive a "
-                                    "time-based simulation",
-                                    need),
-                        file + ":1");
+      return make_error(
+          ErrorCode::kInvalidInput,
+          fmt::format(
+              "missing column '{}': this file has resource requests only and cannot drive a "
+              "time-based simulation",
+              need),
+          file + ":1");
     }
   }
   auto gpu_cls = class_for(spec, o.gpu_class, "--gpu-class");
@@ -187,10 +203,13 @@ Result<Workload> alibaba(const std::vector<Line>& lines, const std::string& file
     auto c = cells_of(lines[i].text);
     int ln = lines[i].number;
     if (c.size() != header.size()) {
-      if (!bad.bad(ln, fmt::format("expected {} columns, found {}", header.size(), c.size()))) break;
+      if (!bad.bad(ln, fmt::format("expected {} columns, found {}", header.size(), c.size())))
+        break;
       continue;
     }
-    auto get = [&](const char* name) -> std::string_view { return col.count(name) ? c[col[name]] : std::string_view(); };
+    auto get = [&](const char* name) -> std::string_view {
+      return col.count(name) ? c[col[name]] : std::string_view();
+    };
     auto cpu = int_of(get("cpu_milli"));
     auto mem = int_of(get("memory_mib"));
     auto ngpu = int_of(get("num_gpu"));
@@ -199,23 +218,27 @@ Result<Workload> alibaba(const std::vector<Line>& lines, const std::string& file
     auto deleted = int_of(get("deletion_time"));
     auto scheduled = int_of(get("scheduled_time"));
     if (!cpu || !mem || !ngpu || !gmilli) {
-      if (!bad.bad(ln, "columns cpu_milli, memory_mib, num_gpu, gpu_milli must be whole numbers")) break;
+      if (!bad.bad(ln, "columns cpu_milli, memory_mib, num_gpu, gpu_milli must be whole numbers"))
+        break;
       continue;
     }
     if (!created || !deleted) {
-      if (!bad.bad(ln, "columns creation_time and deletion_time must be whole numbers of seconds")) break;
+      if (!bad.bad(ln, "columns creation_time and deletion_time must be whole numbers of seconds"))
+        break;
       continue;
     }
     int64_t start = scheduled ? *scheduled : *created;
     if (*deleted < start) {
-      if (!bad.bad(ln, fmt::format("deletion_time {} is before the start {}", *deleted, start))) break;
+      if (!bad.bad(ln, fmt::format("deletion_time {} is before the start {}", *deleted, start)))
+        break;
       continue;
     }
     const WorkloadClass& wc = *ngpu > 0 ? **gpu_cls : **cpu_cls;
     Task t = base_task(wc);
     t.resources.vcpus = std::max<int64_t>(1, (*cpu + 999) / 1000);
     t.resources.memory_mib = *mem;
-    t.resources.gpu_milli = *ngpu == 0 ? 0 : (*ngpu == 1 ? std::min<int64_t>(*gmilli, 1000) : *ngpu * 1000);
+    t.resources.gpu_milli =
+        *ngpu == 0 ? 0 : (*ngpu == 1 ? std::min<int64_t>(*gmilli, 1000) : *ngpu * 1000);
     t.resources.gpu_memory_mib = 0;
     t.duration = seconds(std::max<int64_t>(1, *deleted - start));
     std::string qos(trim(get("qos")));
@@ -230,7 +253,8 @@ Result<Workload> alibaba(const std::vector<Line>& lines, const std::string& file
   return w;
 }
 
-Result<Workload> jsonl(const std::vector<Line>& lines, const std::string& file, const Spec& spec, BadRows& bad) {
+Result<Workload> jsonl(const std::vector<Line>& lines, const std::string& file, const Spec& spec,
+                       BadRows& bad) {
   Workload w;
   std::vector<std::pair<TimePoint, Task>> rows;
   for (const auto& l : lines) {
@@ -254,19 +278,21 @@ Result<Workload> jsonl(const std::vector<Line>& lines, const std::string& file, 
 
 }  // namespace
 
-Result<Workload> load_trace(const std::string& text, const std::string& file, TraceFormat format, const Spec& spec,
-                            const TraceOptions& options) {
+Result<Workload> load_trace(const std::string& text, const std::string& file, TraceFormat format,
+                            const Spec& spec, const TraceOptions& options) {
   auto lines = lines_of(text);
   if (lines.empty()) return make_error(ErrorCode::kInvalidInput, "the trace is empty", file);
   BadRows bad{file, options.skip_bad_rows, 0, std::nullopt};
   Result<Workload> w = make_error(ErrorCode::kInternal, "");
   if (format == TraceFormat::kAzureLlm) {
     auto header = cells_of(lines[0].text);
-    if (header.size() != 3 || trim(header[0]) != "TIMESTAMP" || trim(header[1]) != "ContextTokens" ||
-        trim(header[2]) != "GeneratedTokens") {
-      return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("header is '{}', expected 'TIMESTAMP,ContextTokens,GeneratedTokens'", lines[0].text),
-                        file + ":" + std::to_string(lines[0].number));
+    if (header.size() != 3 || trim(header[0]) != "TIMESTAMP" ||
+        trim(header[1]) != "ContextTokens" || trim(header[2]) != "GeneratedTokens") {
+      return make_error(
+          ErrorCode::kInvalidInput,
+          fmt::format("header is '{}', expected 'TIMESTAMP,ContextTokens,GeneratedTokens'",
+                      lines[0].text),
+          file + ":" + std::to_string(lines[0].number));
     }
     w = azure_llm(lines, spec, options, bad);
   } else if (format == TraceFormat::kAlibabaPods) {
@@ -275,12 +301,15 @@ Result<Workload> load_trace(const std::string& text, const std::string& file, Tr
     w = jsonl(lines, file, spec, bad);
   }
   if (!w) return w;
-  std::stable_sort(w->arrivals.begin(), w->arrivals.end(), [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
-  if (w->arrivals.empty()) return make_error(ErrorCode::kInvalidInput, "the trace has no usable rows", file);
+  std::stable_sort(w->arrivals.begin(), w->arrivals.end(),
+                   [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
+  if (w->arrivals.empty())
+    return make_error(ErrorCode::kInvalidInput, "the trace has no usable rows", file);
   w->span = w->arrivals.back().at;
   w->bad_rows_skipped = bad.skipped;
-  w->description = fmt::format("{} ({} tasks{})", file, w->arrivals.size(),
-                               bad.skipped ? fmt::format(", {} bad rows skipped", bad.skipped) : "");
+  w->description =
+      fmt::format("{} ({} tasks{})", file, w->arrivals.size(),
+                  bad.skipped ? fmt::format(", {} bad rows skipped", bad.skipped) : "");
   return w;
 }
 
@@ -291,12 +320,21 @@ Result<SyntheticOptions> parse_synthetic_options(const std::string& text) {
     size_t eq = part.find('=');
     std::string key(trim(part.substr(0, eq)));
     auto v = eq == std::string::npos ? std::nullopt : int_of(part.substr(eq + 1));
-    if (!v) return make_error(ErrorCode::kInvalidInput, fmt::format("--synthetic: '{}' is not key=number", part));
-    if (key == "tasks" && *v >= 1 && *v <= 100'000'000) o.tasks = *v;
-    else if (key == "days" && *v >= 1 && *v <= 3650) o.days = *v;
-    else if (key == "seed") o.seed = static_cast<uint64_t>(*v);
-    else return make_error(ErrorCode::kInvalidInput,
-                           fmt::format("--synthetic: '{}' is unknown or out of range (tasks=1..1e8, days=1..3650, seed=N)", part));
+    if (!v)
+      return make_error(ErrorCode::kInvalidInput,
+                        fmt::format("--synthetic: '{}' is not key=number", part));
+    if (key == "tasks" && *v >= 1 && *v <= 100'000'000)
+      o.tasks = *v;
+    else if (key == "days" && *v >= 1 && *v <= 3650)
+      o.days = *v;
+    else if (key == "seed")
+      o.seed = static_cast<uint64_t>(*v);
+    else
+      return make_error(
+          ErrorCode::kInvalidInput,
+          fmt::format(
+              "--synthetic: '{}' is unknown or out of range (tasks=1..1e8, days=1..3650, seed=N)",
+              part));
   }
   return o;
 }
@@ -305,7 +343,8 @@ Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) 
   std::mt19937_64 rng(o.seed);
   const Spec& spec = *model.spec;
   TimeZone zone = model.off_peak ? model.off_peak->zone : TimeZone::utc();
-  // Hourly weights over the horizon (local time): office hours busy, nights and weekends quiet, bursts.
+  // Hourly weights over the horizon (local time): office hours busy, nights and weekends quiet,
+  // bursts.
   int64_t hours_total = o.days * 24;
   std::vector<double> weight(hours_total);
   std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -314,7 +353,10 @@ Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) 
     LocalTime lt = zone.local(epoch + hours(h));
     int hour = lt.minute_of_day / 60;
     bool weekend = lt.weekday >= 5;
-    double wgt = weekend ? 0.15 : (hour >= 8 && hour < 18 ? 1.0 : (hour == 7 || (hour >= 18 && hour < 21) ? 0.4 : 0.08));
+    double wgt =
+        weekend ? 0.15
+                : (hour >= 8 && hour < 18 ? 1.0
+                                          : (hour == 7 || (hour >= 18 && hour < 21) ? 0.4 : 0.08));
     weight[h] = wgt;
   }
   for (int64_t d = 0; d < o.days; ++d) {
@@ -339,12 +381,17 @@ Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) 
     for (const auto& p : model.pools) {
       if (!p.serves(c.name) || !c.resources.fits_in(p.node)) continue;
       int64_t sharing = 0;
-      for (const auto& other : spec.classes) sharing += other.kind == ClassKind::kCompute && p.serves(other.name) ? 1 : 0;
-      double cap = static_cast<double>(c.resources.gpu_milli > 0 ? p.node.gpu_milli : p.node.vcpus) * p.max_nodes;
+      for (const auto& other : spec.classes)
+        sharing += other.kind == ClassKind::kCompute && p.serves(other.name) ? 1 : 0;
+      double cap =
+          static_cast<double>(c.resources.gpu_milli > 0 ? p.node.gpu_milli : p.node.vcpus) *
+          p.max_nodes;
       k.capacity += cap / std::max<int64_t>(1, sharing);
     }
     if (k.capacity <= 0) continue;
-    double need = static_cast<double>(c.resources.gpu_milli > 0 ? c.resources.gpu_milli : std::max<int64_t>(1, c.resources.vcpus));
+    double need =
+        static_cast<double>(c.resources.gpu_milli > 0 ? c.resources.gpu_milli
+                                                      : std::max<int64_t>(1, c.resources.vcpus));
     k.weight = k.capacity / need;
     classes.push_back(k);
   }
@@ -355,8 +402,9 @@ Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) 
   for (auto& k : classes) {
     double n_c = static_cast<double>(o.tasks) * k.weight / sum_cw;
     double peak_rate_per_h = n_c * peak_w / total_w;
-    double need = static_cast<double>(k.c->resources.gpu_milli > 0 ? k.c->resources.gpu_milli
-                                                                     : std::max<int64_t>(1, k.c->resources.vcpus));
+    double need = static_cast<double>(k.c->resources.gpu_milli > 0
+                                          ? k.c->resources.gpu_milli
+                                          : std::max<int64_t>(1, k.c->resources.vcpus));
     double fit_h = peak_rate_per_h > 0 ? 0.7 * k.capacity / (peak_rate_per_h * need) : 1e9;
     double dur_h = std::min(fit_h, duration_cast<milliseconds>(k.c->duration).count() / 3.6e6);
     k.duration = milliseconds(std::max<int64_t>(30'000, static_cast<int64_t>(dur_h * 3.6e6)));
@@ -375,8 +423,11 @@ Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) 
     assigned += per_hour[h];
     frac.push_back({exact - static_cast<double>(per_hour[h]), h});
   }
-  std::sort(frac.begin(), frac.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-  for (int64_t i = 0; assigned < o.tasks; ++i, ++assigned) per_hour[frac[static_cast<size_t>(i) % frac.size()].second]++;
+  std::sort(frac.begin(), frac.end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
+  for (int64_t i = 0; assigned < o.tasks; ++i, ++assigned)
+    per_hour[frac[static_cast<size_t>(i) % frac.size()].second]++;
   w.arrivals.reserve(static_cast<size_t>(o.tasks));
   static const char* kTenants[] = {"team-a", "team-b", "team-c", "team-d"};
   for (int64_t h = 0; h < hours_total; ++h) {
@@ -385,12 +436,15 @@ Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) 
       Task t = base_task(*k.c);
       t.tenant = kTenants[rng() % 4];
       t.duration = milliseconds(std::max<int64_t>(
-          1000, static_cast<int64_t>(static_cast<double>(duration_cast<milliseconds>(k.duration).count()) * jitter(rng))));
+          1000,
+          static_cast<int64_t>(
+              static_cast<double>(duration_cast<milliseconds>(k.duration).count()) * jitter(rng))));
       Duration at = hours(h) + milliseconds(static_cast<int64_t>(u(rng) * 3.6e6));
       w.arrivals.push_back({at, std::move(t)});
     }
   }
-  std::stable_sort(w.arrivals.begin(), w.arrivals.end(), [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
+  std::stable_sort(w.arrivals.begin(), w.arrivals.end(),
+                   [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
   w.span = hours(hours_total);
   w.description = fmt::format("synthetic: tasks={}, days={}, seed={}", o.tasks, o.days, o.seed);
   return w;
@@ -402,7 +456,8 @@ Workload reshape(Workload w, std::optional<int64_t> days, double load_scale) {
     Duration period = w.span + seconds(1);
     size_t n = w.arrivals.size();
     std::vector<Arrival> out;
-    for (int64_t rep = 0; milliseconds(rep * duration_cast<milliseconds>(period).count()) < horizon; ++rep) {
+    for (int64_t rep = 0; milliseconds(rep * duration_cast<milliseconds>(period).count()) < horizon;
+         ++rep) {
       for (size_t i = 0; i < n; ++i) {
         Duration at = w.arrivals[i].at + rep * period;
         if (at >= horizon) break;

@@ -60,8 +60,8 @@ struct Workload {
 };
 
 // Errors name "file:line" and the column. Empty files and wrong headers are errors.
-Result<Workload> load_trace(const std::string& text, const std::string& file, TraceFormat format, const Spec& spec,
-                            const TraceOptions& options);
+Result<Workload> load_trace(const std::string& text, const std::string& file, TraceFormat format,
+                            const Spec& spec, const TraceOptions& options);
 
 struct SyntheticOptions {
   int64_t tasks = 10'000;

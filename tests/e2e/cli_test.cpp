@@ -1,15 +1,15 @@
 // End-to-end: run the real `codefleet` binary and check exit codes and output.
 #include <sys/wait.h>
 
+#include <unistd.h>
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -25,7 +25,8 @@ struct CliRun {
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 CliRun run(const std::string& args) {
-  std::string cmd = "cd " + quote(CODEFLEET_SOURCE_DIR) + " && " + quote(CODEFLEET_BINARY) + " " + args + " 2>&1";
+  std::string cmd =
+      "cd " + quote(CODEFLEET_SOURCE_DIR) + " && " + quote(CODEFLEET_BINARY) + " " + args + " 2>&1";
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -47,7 +48,8 @@ nlohmann::json json_of(const CliRun& r) {
 }
 
 std::string temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / ("codefleet-e2e-" + name + "-" + std::to_string(getpid()));
+  auto dir = std::filesystem::temp_directory_path() /
+             ("codefleet-e2e-" + name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir.string();
@@ -93,9 +95,12 @@ TEST(CatalogShow, MissingRegionPriceIsNeverSilentlyReplaced) {
   auto j = json_of(r);
   EXPECT_TRUE(j["prices"].empty());
   ASSERT_EQ(j["missing_prices"].size(), 1u);
-  EXPECT_NE(j["missing_prices"][0]["how_to_import"].get<std::string>().find("import-prices"), std::string::npos);
+  EXPECT_NE(j["missing_prices"][0]["how_to_import"].get<std::string>().find("import-prices"),
+            std::string::npos);
 
-  CliRun est = run("catalog show Standard_NC40ads_H100_v5 --region westeurope --price-fallback eastus --output json");
+  CliRun est =
+      run("catalog show Standard_NC40ads_H100_v5 --region westeurope --price-fallback eastus "
+          "--output json");
   ASSERT_EQ(est.exit_code, 0) << est.out;
   auto e = json_of(est);
   ASSERT_FALSE(e["prices"].empty());
@@ -135,7 +140,8 @@ TEST(Validate, SeedFailsWithTheRequirementsProblems) {
   bool h100_mismatch = false;
   for (const auto& f : j["findings"]) {
     by_rule[f["rule"]]++;
-    for (const char* key : {"rule", "severity", "path", "line", "column", "message", "suggestion"}) {
+    for (const char* key :
+         {"rule", "severity", "path", "line", "column", "message", "suggestion"}) {
       EXPECT_TRUE(f.contains(key)) << key;
     }
     EXPECT_GT(f["line"].get<int>(), 0);
@@ -148,9 +154,10 @@ TEST(Validate, SeedFailsWithTheRequirementsProblems) {
   }
   // Every seed pool asks to hibernate, and none of their sizes can (B, DSv3, H100, M).
   EXPECT_EQ(hibernation_paths.size(), 5u);
-  for (const char* p : {"environments[0].pools[0].idle.action", "environments[1].pools[0].idle.action",
-                        "environments[2].pools[0].idle.action", "environments[2].pools[1].idle.action",
-                        "environments[2].pools[2].idle.action"}) {
+  for (const char* p :
+       {"environments[0].pools[0].idle.action", "environments[1].pools[0].idle.action",
+        "environments[2].pools[0].idle.action", "environments[2].pools[1].idle.action",
+        "environments[2].pools[2].idle.action"}) {
     EXPECT_TRUE(hibernation_paths.count(p)) << p;
   }
   EXPECT_TRUE(h100_mismatch);
@@ -166,7 +173,9 @@ TEST(Validate, RecommendedIsClean) {
 TEST(Validate, TableOutputNamesFileLineAndRule) {
   CliRun r = run("validate examples/seed.yaml");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.out.find("examples/seed.yaml:101:24: error [hibernation-unsupported]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("examples/seed.yaml:101:24: error [hibernation-unsupported]"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST(BadInput, MissingFileExits2) {
@@ -177,7 +186,8 @@ TEST(BadInput, MissingFileExits2) {
 
 TEST(BadInput, YamlSyntaxErrorExits2WithPosition) {
   std::string dir = temp_dir("syntax");
-  std::string f = write_file(dir, "bad.yaml", "version: 1\nname: x\nregions: [eastus\nenvironments: []\n");
+  std::string f =
+      write_file(dir, "bad.yaml", "version: 1\nname: x\nregions: [eastus\nenvironments: []\n");
   CliRun r = run("validate " + f);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.out.find(f + ":"), std::string::npos) << r.out;
@@ -187,22 +197,25 @@ TEST(BadInput, YamlSyntaxErrorExits2WithPosition) {
 
 TEST(BadInput, WrongTypeExits2NamingTheField) {
   std::string dir = temp_dir("type");
-  std::string f = write_file(dir, "bad.yaml",
-                             "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
-                             "      - name: p\n        sku: Standard_D4s_v5\n        max_nodes: lots\n");
+  std::string f = write_file(
+      dir, "bad.yaml",
+      "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
+      "      - name: p\n        sku: Standard_D4s_v5\n        max_nodes: lots\n");
   CliRun r = run("validate " + f);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.out.find(f + ":9:20: environments[0].pools[0].max_nodes: 'lots' is not a whole number"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find(f + ":9:20: environments[0].pools[0].max_nodes: 'lots' is not a whole number"),
+      std::string::npos)
       << r.out;
   std::filesystem::remove_all(dir);
 }
 
 TEST(BadInput, UnknownFieldWarnsWithClosestName) {
   std::string dir = temp_dir("unknown");
-  std::string f = write_file(dir, "typo.yaml",
-                             "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
-                             "      - name: p\n        sku: Standard_D4s_v5\n        max_nodes: 1\n        idel: {}\n");
+  std::string f = write_file(
+      dir, "typo.yaml",
+      "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
+      "      - name: p\n        sku: Standard_D4s_v5\n        max_nodes: 1\n        idel: {}\n");
   CliRun r = run("validate " + f + " --output json");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   auto j = json_of(r);
@@ -243,13 +256,15 @@ TEST(Import, PricesThenValidateWithoutFallback) {
   CliRun imp = run("catalog import-prices " + page + " --catalog " + overlay);
   ASSERT_EQ(imp.exit_code, 0) << imp.out;
   EXPECT_NE(imp.out.find("imported 1 price"), std::string::npos) << imp.out;
-  CliRun show = run("catalog show Standard_NC40ads_H100_v5 --region westeurope --catalog " + overlay + " --output json");
+  CliRun show = run("catalog show Standard_NC40ads_H100_v5 --region westeurope --catalog " +
+                    overlay + " --output json");
   auto j = json_of(show);
   ASSERT_EQ(j["prices"].size(), 1u) << show.out;
   EXPECT_EQ(j["prices"][0]["usd_per_hour"], 8.2);
   EXPECT_EQ(j["prices"][0]["as_of"], "2025-01-01");
   EXPECT_FALSE(j["prices"][0].contains("estimated"));
-  CliRun bad = run("catalog import-prices " + write_file(dir, "bad.json", "{\"Items\": [") + " --catalog " + overlay);
+  CliRun bad = run("catalog import-prices " + write_file(dir, "bad.json", "{\"Items\": [") +
+                   " --catalog " + overlay);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.out.find("bad.json:1:"), std::string::npos) << bad.out;
   std::filesystem::remove_all(dir);
@@ -260,8 +275,9 @@ TEST(Import, PricesThenValidateWithoutFallback) {
 namespace {
 
 TEST(Route, FineTuneGoesToTheH100Pool) {
-  CliRun r = run("route examples/recommended.yaml --task '{\"class\": \"fine-tune\", \"deferrable\": false}' "
-                 "--at 2026-01-05T09:00:00Z --output json");
+  CliRun r = run(
+      "route examples/recommended.yaml --task '{\"class\": \"fine-tune\", \"deferrable\": false}' "
+      "--at 2026-01-05T09:00:00Z --output json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto j = json_of(r);
   EXPECT_EQ(j["decision"]["outcome"], "placed");
@@ -272,20 +288,25 @@ TEST(Route, FineTuneGoesToTheH100Pool) {
   EXPECT_EQ(j["decision"]["estimated"], true);
   EXPECT_FALSE(j["alternatives"].empty());
   for (const auto& a : j["alternatives"]) {
-    for (const char* k : {"target", "cost_usd", "wait_s", "rejected_because"}) EXPECT_TRUE(a.contains(k)) << k;
+    for (const char* k : {"target", "cost_usd", "wait_s", "rejected_because"})
+      EXPECT_TRUE(a.contains(k)) << k;
   }
 }
 
 TEST(Route, DeferrableWorkIsQueuedForOffPeak) {
-  CliRun r = run("route examples/recommended.yaml --task '{\"class\": \"batch-inference\"}' --at 2026-01-05T09:00:00Z "
-                 "--output json");
+  CliRun r =
+      run("route examples/recommended.yaml --task '{\"class\": \"batch-inference\"}' --at "
+          "2026-01-05T09:00:00Z "
+          "--output json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(json_of(r)["decision"]["outcome"], "queued");
 }
 
 TEST(Route, PromptGenGoesToFoundryFromAFile) {
   std::string dir = temp_dir("route");
-  std::string f = write_file(dir, "task.json", R"({"class": "prompt-gen", "tokens": {"prompt": 1000, "completion": 200}})");
+  std::string f =
+      write_file(dir, "task.json",
+                 R"({"class": "prompt-gen", "tokens": {"prompt": 1000, "completion": 200}})");
   CliRun r = run("route examples/recommended.yaml --task @" + f + " --output json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto j = json_of(r);
@@ -295,15 +316,18 @@ TEST(Route, PromptGenGoesToFoundryFromAFile) {
 }
 
 TEST(Route, InfeasibleExits1) {
-  CliRun r = run("route examples/recommended.yaml --task '{\"class\": \"fine-tune\", \"resources\": {\"vcpus\": 8, "
-                 "\"memory_gib\": 64, \"gpus\": 8, \"gpu_memory_gib\": 80}}'");
+  CliRun r =
+      run("route examples/recommended.yaml --task '{\"class\": \"fine-tune\", \"resources\": "
+          "{\"vcpus\": 8, "
+          "\"memory_gib\": 64, \"gpus\": 8, \"gpu_memory_gib\": 80}}'");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.out.find("infeasible"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("too small"), std::string::npos) << r.out;
 }
 
 TEST(Route, UnusableInputExits2NamingTheField) {
-  CliRun bad_field = run("route examples/recommended.yaml --task '{\"class\": \"ci\", \"priority\": \"urgent\"}'");
+  CliRun bad_field =
+      run("route examples/recommended.yaml --task '{\"class\": \"ci\", \"priority\": \"urgent\"}'");
   EXPECT_EQ(bad_field.exit_code, 2);
   EXPECT_NE(bad_field.out.find("field 'priority'"), std::string::npos) << bad_field.out;
   CliRun bad_json = run("route examples/recommended.yaml --task '{\"class\": '");
@@ -311,7 +335,8 @@ TEST(Route, UnusableInputExits2NamingTheField) {
   EXPECT_NE(bad_json.out.find("not valid JSON"), std::string::npos) << bad_json.out;
   CliRun missing = run("route examples/recommended.yaml --task @/nonexistent/task.json");
   EXPECT_EQ(missing.exit_code, 2);
-  CliRun no_price = run("route examples/recommended.yaml --task '{\"class\": \"ci\"}' --catalog /nonexistent");
+  CliRun no_price =
+      run("route examples/recommended.yaml --task '{\"class\": \"ci\"}' --catalog /nonexistent");
   EXPECT_EQ(no_price.exit_code, 2);
 }
 
@@ -329,9 +354,11 @@ workload_classes:
 )");
   CliRun r = run("route " + spec + " --task '{\"class\": \"ci\"}'");
   EXPECT_EQ(r.exit_code, 2) << r.out;
-  EXPECT_NE(r.out.find("no payg_linux price for Standard_B4s_v2 in westeurope"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no payg_linux price for Standard_B4s_v2 in westeurope"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("import-prices"), std::string::npos) << r.out;
-  CliRun est = run("route " + spec + " --task '{\"class\": \"ci\"}' --price-fallback eastus --output json");
+  CliRun est =
+      run("route " + spec + " --task '{\"class\": \"ci\"}' --price-fallback eastus --output json");
   EXPECT_EQ(est.exit_code, 0) << est.out;
   EXPECT_EQ(json_of(est)["decision"]["estimated"], true);
   std::filesystem::remove_all(dir);
@@ -348,19 +375,21 @@ nlohmann::json without_timing(nlohmann::json j) {
 }
 
 TEST(Simulate, JsonHasEveryStrategyAndIsDeterministic) {
-  std::string cmd = "simulate examples/recommended.yaml --synthetic tasks=2000,days=2,seed=5 --quiet --output json";
+  std::string cmd =
+      "simulate examples/recommended.yaml --synthetic tasks=2000,days=2,seed=5 --quiet --output "
+      "json";
   CliRun a = run(cmd);
   ASSERT_EQ(a.exit_code, 0) << a.out;
   auto j = json_of(a);
   ASSERT_EQ(j["strategies"].size(), 5u);
   for (const auto& s : j["strategies"]) {
-    for (const char* k : {"name", "cost_usd", "cost_by_pool", "node_hours", "wait_s", "deadline_misses",
-                          "peak_quota_vcpus", "tasks"}) {
+    for (const char* k : {"name", "cost_usd", "cost_by_pool", "node_hours", "wait_s",
+                          "deadline_misses", "peak_quota_vcpus", "tasks"}) {
       EXPECT_TRUE(s.contains(k)) << k;
     }
-    EXPECT_EQ(s["tasks"]["in"].get<int64_t>(),
-              s["tasks"]["completed"].get<int64_t>() + s["tasks"]["rejected"].get<int64_t>() +
-                  s["tasks"]["pending"].get<int64_t>());
+    EXPECT_EQ(s["tasks"]["in"].get<int64_t>(), s["tasks"]["completed"].get<int64_t>() +
+                                                   s["tasks"]["rejected"].get<int64_t>() +
+                                                   s["tasks"]["pending"].get<int64_t>());
   }
   EXPECT_TRUE(j.contains("events_per_second"));
   CliRun b = run(cmd);
@@ -369,9 +398,10 @@ TEST(Simulate, JsonHasEveryStrategyAndIsDeterministic) {
 
 TEST(Simulate, WritesTimeseriesAndReport) {
   std::string dir = temp_dir("simout");
-  CliRun r = run("simulate examples/recommended.yaml --trace tests/fixtures/traces/alibaba-pods-small.csv "
-                 "--trace-format alibaba-pods --strategies codefleet,oracle --quiet --timeseries " + dir +
-                 "/ts.csv --report " + dir + "/report.html");
+  CliRun r =
+      run("simulate examples/recommended.yaml --trace tests/fixtures/traces/alibaba-pods-small.csv "
+          "--trace-format alibaba-pods --strategies codefleet,oracle --quiet --timeseries " +
+          dir + "/ts.csv --report " + dir + "/report.html");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   std::ifstream ts(dir + "/ts.csv"), html(dir + "/report.html");
   std::string header;
@@ -386,16 +416,23 @@ TEST(Simulate, WritesTimeseriesAndReport) {
 }
 
 TEST(Simulate, BadTraceExits2UnlessSkipped) {
-  CliRun bad = run("simulate examples/recommended.yaml --trace tests/fixtures/traces/bad-azure-row.csv "
-                   "--trace-format azure-llm --quiet");
+  CliRun bad =
+      run("simulate examples/recommended.yaml --trace tests/fixtures/traces/bad-azure-row.csv "
+          "--trace-format azure-llm --quiet");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.out.find("bad-azure-row.csv:3"), std::string::npos) << bad.out;
-  CliRun skipped = run("simulate examples/recommended.yaml --trace tests/fixtures/traces/bad-azure-row.csv "
-                       "--trace-format azure-llm --skip-bad-rows --quiet --output json --strategies oracle");
+  CliRun skipped =
+      run("simulate examples/recommended.yaml --trace tests/fixtures/traces/bad-azure-row.csv "
+          "--trace-format azure-llm --skip-bad-rows --quiet --output json --strategies oracle");
   EXPECT_EQ(skipped.exit_code, 0) << skipped.out;
   EXPECT_EQ(json_of(skipped)["workload"]["bad_rows_skipped"], 1);
-  EXPECT_EQ(run("simulate examples/recommended.yaml --trace tests/fixtures/traces/empty.csv --trace-format azure-llm").exit_code, 2);
-  EXPECT_EQ(run("simulate examples/recommended.yaml --synthetic tasks=10 --strategies bogus").exit_code, 2);
+  EXPECT_EQ(run("simulate examples/recommended.yaml --trace tests/fixtures/traces/empty.csv "
+                "--trace-format azure-llm")
+                .exit_code,
+            2);
+  EXPECT_EQ(
+      run("simulate examples/recommended.yaml --synthetic tasks=10 --strategies bogus").exit_code,
+      2);
   EXPECT_EQ(run("simulate examples/recommended.yaml").exit_code, 2);  // no workload
 }
 

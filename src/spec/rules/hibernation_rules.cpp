@@ -19,16 +19,16 @@ struct EligibleSeries {
   const char* series;
   int64_t max_memory_gib;
 };
-constexpr EligibleSeries kEligible[] = {
-    {"Dasv5", 64}, {"Dadsv5", 64}, {"Dsv5", 64},  {"Ddsv5", 64},       {"Easv5", 64},
-    {"Eadsv5", 64}, {"Esv5", 64},  {"Edsv5", 64}, {"NVv4", 112},       {"NVadsA10_v5", 112},
-    {"NVadsV710_v5", 112}};
+constexpr EligibleSeries kEligible[] = {{"Dasv5", 64},        {"Dadsv5", 64},       {"Dsv5", 64},
+                                        {"Ddsv5", 64},        {"Easv5", 64},        {"Eadsv5", 64},
+                                        {"Esv5", 64},         {"Edsv5", 64},        {"NVv4", 112},
+                                        {"NVadsA10_v5", 112}, {"NVadsV710_v5", 112}};
 
 std::string why_not(const VmSize& size) {
   for (const auto& e : kEligible) {
     if (iequals(size.series, e.series)) {
-      return fmt::format("{} has {} GiB of memory; {} sizes can hibernate only up to {} GiB", size.sku,
-                         size.memory_mib / kMibPerGib, e.series, e.max_memory_gib);
+      return fmt::format("{} has {} GiB of memory; {} sizes can hibernate only up to {} GiB",
+                         size.sku, size.memory_mib / kMibPerGib, e.series, e.max_memory_gib);
     }
   }
   return fmt::format("the {} series does not support hibernation", size.series);
@@ -36,7 +36,8 @@ std::string why_not(const VmSize& size) {
 
 // The cheapest hibernation-capable size with at least `size`'s vCPUs, memory and GPUs
 // (by vCPUs then memory when prices are unknown).
-const VmSize* nearest_capable(const RuleContext& ctx, const VmSize& size, const std::string& region) {
+const VmSize* nearest_capable(const RuleContext& ctx, const VmSize& size,
+                              const std::string& region) {
   const VmSize* best = nullptr;
   for (const VmSize* c : ctx.catalog.sizes()) {
     if (!c->hibernation_supported) continue;
@@ -46,7 +47,8 @@ const VmSize* nearest_capable(const RuleContext& ctx, const VmSize& size, const 
     }
     Offered o = ctx.catalog.offered(c->sku, region);
     if (o == Offered::kNo || o == Offered::kRestricted) continue;
-    if (!best || std::tie(c->vcpus, c->memory_mib, c->gpu_milli) < std::tie(best->vcpus, best->memory_mib, best->gpu_milli)) {
+    if (!best || std::tie(c->vcpus, c->memory_mib, c->gpu_milli) <
+                     std::tie(best->vcpus, best->memory_mib, best->gpu_milli)) {
       best = c;
     }
   }
@@ -55,16 +57,18 @@ const VmSize* nearest_capable(const RuleContext& ctx, const VmSize& size, const 
 
 std::string alternatives(const RuleContext& ctx, const Pool& pool, const VmSize& size) {
   std::string out =
-      "set idle.action: deallocate (on AKS: scale_down_mode: Deallocate) — a deallocated VM pays for disks "
+      "set idle.action: deallocate (on AKS: scale_down_mode: Deallocate) — a deallocated VM pays "
+      "for disks "
       "only, like a hibernated one, but boots instead of resuming";
   if (size.gpu_milli > 0) {
-    out += fmt::format("; note that deallocated {} nodes still hold {} quota — idle.action: delete "
-                       "(scale to zero) frees it",
-                       size.series, size.quota_family);
+    out += fmt::format(
+        "; note that deallocated {} nodes still hold {} quota — idle.action: delete "
+        "(scale to zero) frees it",
+        size.series, size.quota_family);
   }
   if (const VmSize* alt = nearest_capable(ctx, size, pool.region)) {
-    out += fmt::format("; or switch to {} ({} vCPU, {} GiB), which can hibernate", alt->sku, alt->vcpus,
-                       alt->memory_mib / kMibPerGib);
+    out += fmt::format("; or switch to {} ({} vCPU, {} GiB), which can hibernate", alt->sku,
+                       alt->vcpus, alt->memory_mib / kMibPerGib);
   } else {
     out += "; no hibernation-capable size in the catalog is as large";
   }
@@ -80,13 +84,13 @@ class HibernationUnsupported final : public Rule {
       if (!size || size->hibernation_supported) continue;
       if (pool->idle_action == IdleAction::kHibernate) {
         ctx.report("hibernation-unsupported", Severity::kError, pool->path + ".idle.action",
-                   fmt::format("pool '{}' asks to hibernate {} when idle, but {}", pool->name, size->sku,
-                               why_not(*size)),
+                   fmt::format("pool '{}' asks to hibernate {} when idle, but {}", pool->name,
+                               size->sku, why_not(*size)),
                    alternatives(ctx, *pool, *size));
       } else if (ctx.spec.policies.require_hibernation) {
         ctx.report("hibernation-unsupported", Severity::kError, pool->path + ".sku",
-                   fmt::format("policies.require_hibernation: pool '{}' uses {}, but {}", pool->name, size->sku,
-                               why_not(*size)),
+                   fmt::format("policies.require_hibernation: pool '{}' uses {}, but {}",
+                               pool->name, size->sku, why_not(*size)),
                    alternatives(ctx, *pool, *size) +
                        "; or drop policies.require_hibernation where deallocation is acceptable");
       }
@@ -100,15 +104,19 @@ class HibernationConflict final : public Rule {
   void check(RuleContext& ctx) const override {
     for (const Pool* pool : ctx.spec.all_pools()) {
       if (pool->idle_action != IdleAction::kHibernate) continue;
-      auto conflict = [&](const std::string& field, const std::string& what, const std::string& fix) {
+      auto conflict = [&](const std::string& field, const std::string& what,
+                          const std::string& fix) {
         ctx.report("hibernation-conflict", Severity::kError, pool->path + "." + field,
-                   fmt::format("pool '{}' hibernates when idle, but Azure cannot hibernate {}", pool->name, what),
+                   fmt::format("pool '{}' hibernates when idle, but Azure cannot hibernate {}",
+                               pool->name, what),
                    fix);
       };
-      if (pool->spot) conflict("spot", "Spot VMs", "use spot: false, or idle.action: delete for a spot pool");
+      if (pool->spot)
+        conflict("spot", "Spot VMs", "use spot: false, or idle.action: delete for a spot pool");
       if (pool->backup) {
         conflict("backup", "VMs protected by Azure Backup",
-                 "set backup: false and back up data disks or storage instead, or use idle.action: deallocate");
+                 "set backup: false and back up data disks or storage instead, or use idle.action: "
+                 "deallocate");
       }
       if (pool->availability_set) {
         conflict("availability_set", "VMs in an availability set",

@@ -28,11 +28,12 @@ class TagMissing final : public Rule {
           if (it == tags.end() || trim(it->second).empty()) missing.push_back(t);
         }
         if (missing.empty()) continue;
-        ctx.report("tag-missing", Severity::kError, pool.path + (pool.tags.empty() ? ".name" : ".tags"),
-                   fmt::format("pool '{}' lacks required tag{} {}", pool.name, missing.size() > 1 ? "s" : "",
-                               fmt::join(missing, ", ")),
-                   fmt::format("add {} under tags.defaults, the environment's tags or the pool's tags",
-                               fmt::join(missing, ", ")));
+        ctx.report(
+            "tag-missing", Severity::kError, pool.path + (pool.tags.empty() ? ".name" : ".tags"),
+            fmt::format("pool '{}' lacks required tag{} {}", pool.name,
+                        missing.size() > 1 ? "s" : "", fmt::join(missing, ", ")),
+            fmt::format("add {} under tags.defaults, the environment's tags or the pool's tags",
+                        fmt::join(missing, ", ")));
       }
     }
   }
@@ -40,43 +41,49 @@ class TagMissing final : public Rule {
 
 class NetworkRules final : public Rule {
  public:
-  std::vector<std::string> ids() const override { return {"cidr-invalid", "subnet-outside-vnet", "subnet-overlap"}; }
+  std::vector<std::string> ids() const override {
+    return {"cidr-invalid", "subnet-outside-vnet", "subnet-overlap"};
+  }
   void check(RuleContext& ctx) const override {
     const Network& net = ctx.spec.network;
     std::optional<Cidr> vnet;
     if (!net.vnet_cidr.empty()) {
       vnet = parse_cidr(net.vnet_cidr);
       if (!vnet) {
-        ctx.report("cidr-invalid", Severity::kError, "network.vnet_cidr",
-                   fmt::format("'{}' is not an IPv4 CIDR block with its host bits clear", net.vnet_cidr),
-                   "e.g. 10.40.0.0/16");
+        ctx.report(
+            "cidr-invalid", Severity::kError, "network.vnet_cidr",
+            fmt::format("'{}' is not an IPv4 CIDR block with its host bits clear", net.vnet_cidr),
+            "e.g. 10.40.0.0/16");
       }
     }
     std::vector<std::pair<const Subnet*, Cidr>> parsed;
     for (const auto& sn : net.subnets) {
       auto c = parse_cidr(sn.cidr);
       if (!c) {
-        ctx.report("cidr-invalid", Severity::kError, sn.path + ".cidr",
-                   fmt::format("subnet '{}': '{}' is not an IPv4 CIDR block with its host bits clear", sn.name,
-                               sn.cidr),
-                   "e.g. 10.40.1.0/24");
+        ctx.report(
+            "cidr-invalid", Severity::kError, sn.path + ".cidr",
+            fmt::format("subnet '{}': '{}' is not an IPv4 CIDR block with its host bits clear",
+                        sn.name, sn.cidr),
+            "e.g. 10.40.1.0/24");
         continue;
       }
       if (vnet && !vnet->contains(*c)) {
         ctx.report("subnet-outside-vnet", Severity::kError, sn.path + ".cidr",
-                   fmt::format("subnet '{}' ({}) is not inside the VNet {}", sn.name, sn.cidr, net.vnet_cidr),
+                   fmt::format("subnet '{}' ({}) is not inside the VNet {}", sn.name, sn.cidr,
+                               net.vnet_cidr),
                    "pick a block inside network.vnet_cidr");
       }
       if (c->prefix > 29) {
         ctx.report("cidr-invalid", Severity::kError, sn.path + ".cidr",
-                   fmt::format("subnet '{}' ({}) is smaller than /29, the smallest Azure allows", sn.name, sn.cidr),
+                   fmt::format("subnet '{}' ({}) is smaller than /29, the smallest Azure allows",
+                               sn.name, sn.cidr),
                    "use /29 or larger; AKS node subnets usually need /24 or more");
       }
       for (const auto& [other, oc] : parsed) {
         if (c->overlaps(oc)) {
           ctx.report("subnet-overlap", Severity::kError, sn.path + ".cidr",
-                     fmt::format("subnet '{}' ({}) overlaps subnet '{}' ({})", sn.name, sn.cidr, other->name,
-                                 other->cidr),
+                     fmt::format("subnet '{}' ({}) overlaps subnet '{}' ({})", sn.name, sn.cidr,
+                                 other->name, other->cidr),
                      "give each subnet its own address block");
         }
       }
@@ -91,10 +98,12 @@ class RegionUndeclared final : public Rule {
   void check(RuleContext& ctx) const override {
     for (const auto& env : ctx.spec.environments) {
       if (env.region.empty()) continue;
-      if (std::find(ctx.spec.regions.begin(), ctx.spec.regions.end(), env.region) == ctx.spec.regions.end()) {
-        ctx.report("region-undeclared", Severity::kError, env.path + ".region",
-                   fmt::format("environment '{}' is in {}, which is not in regions", env.name, env.region),
-                   "add it to regions, or fix the environment's region");
+      if (std::find(ctx.spec.regions.begin(), ctx.spec.regions.end(), env.region) ==
+          ctx.spec.regions.end()) {
+        ctx.report(
+            "region-undeclared", Severity::kError, env.path + ".region",
+            fmt::format("environment '{}' is in {}, which is not in regions", env.name, env.region),
+            "add it to regions, or fix the environment's region");
       }
     }
   }
@@ -109,16 +118,20 @@ class ClassUnroutable final : public Rule {
       bool routable = false;
       if (c.kind == ClassKind::kLlm) {
         for (const auto& d : ctx.spec.foundry) {
-          if (std::find(d.classes.begin(), d.classes.end(), c.name) != d.classes.end()) routable = true;
+          if (std::find(d.classes.begin(), d.classes.end(), c.name) != d.classes.end())
+            routable = true;
         }
         for (const auto& i : ctx.spec.inference) {
-          if (std::find(i.classes.begin(), i.classes.end(), c.name) != i.classes.end()) routable = true;
+          if (std::find(i.classes.begin(), i.classes.end(), c.name) != i.classes.end())
+            routable = true;
         }
-        if (!routable) why.push_back("no Foundry deployment or self-hosted endpoint lists it in its classes");
+        if (!routable)
+          why.push_back("no Foundry deployment or self-hosted endpoint lists it in its classes");
       } else {
         for (const Pool* pool : ctx.spec.all_pools()) {
-          bool listed = pool->classes.empty() ||
-                        std::find(pool->classes.begin(), pool->classes.end(), c.name) != pool->classes.end();
+          bool listed =
+              pool->classes.empty() ||
+              std::find(pool->classes.begin(), pool->classes.end(), c.name) != pool->classes.end();
           if (!listed) continue;
           const VmSize* size = ctx.catalog.find_size(pool->sku);
           if (!size) continue;
@@ -134,12 +147,14 @@ class ClassUnroutable final : public Rule {
         if (!routable && why.empty()) why.push_back("no pool lists it in its classes");
       }
       if (routable) continue;
-      ctx.report("class-unroutable", Severity::kError, c.path + ".name",
-                 fmt::format("workload class '{}' ({}) has nowhere to run: {}", c.name,
-                             c.kind == ClassKind::kLlm ? "llm" : c.resources.to_string(), fmt::join(why, "; ")),
-                 c.kind == ClassKind::kLlm
-                     ? "add the class to a foundry deployment's or an inference endpoint's classes"
-                     : "add the class to a pool whose size is large enough, or shrink its resources");
+      ctx.report(
+          "class-unroutable", Severity::kError, c.path + ".name",
+          fmt::format("workload class '{}' ({}) has nowhere to run: {}", c.name,
+                      c.kind == ClassKind::kLlm ? "llm" : c.resources.to_string(),
+                      fmt::join(why, "; ")),
+          c.kind == ClassKind::kLlm
+              ? "add the class to a foundry deployment's or an inference endpoint's classes"
+              : "add the class to a pool whose size is large enough, or shrink its resources");
     }
   }
 };

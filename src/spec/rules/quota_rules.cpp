@@ -71,52 +71,59 @@ class QuotaRule final : public Rule {
           }
         }
         if (!limit) {
-          ctx.report("quota-undeclared", Severity::kWarning, u.pools.front()->path + ".sku",
-                     fmt::format("no quota declared for {} in {}; pools {} need up to {} vCPUs of it", u.family,
-                                 region, pool_list(u.pools), u.vcpus),
-                     fmt::format("declare it under quotas (region: {}, families: {{{}: N}}) from "
-                                 "`az vm list-usage --location {}`{}",
-                                 region, u.family, region,
-                                 has_gpu(ctx, u) ? "; GPU families often start at 0 vCPUs and need a quota request"
-                                                 : ""));
+          ctx.report(
+              "quota-undeclared", Severity::kWarning, u.pools.front()->path + ".sku",
+              fmt::format("no quota declared for {} in {}; pools {} need up to {} vCPUs of it",
+                          u.family, region, pool_list(u.pools), u.vcpus),
+              fmt::format("declare it under quotas (region: {}, families: {{{}: N}}) from "
+                          "`az vm list-usage --location {}`{}",
+                          region, u.family, region,
+                          has_gpu(ctx, u)
+                              ? "; GPU families often start at 0 vCPUs and need a quota request"
+                              : ""));
           continue;
         }
         for (const Pool* p : u.pools) {
           const VmSize* size = ctx.catalog.find_size(p->sku);
           if (p->max_nodes * size->vcpus > *limit) {
             int64_t fit = *limit / size->vcpus;
-            ctx.report("quota-exceeded", Severity::kError, p->path + ".max_nodes",
-                       fmt::format("pool '{}': {} × {} ({} vCPUs) = {} vCPUs, above the {} quota of {} in {}",
-                                   p->name, p->max_nodes, size->sku, size->vcpus, p->max_nodes * size->vcpus,
-                                   u.family, *limit, region),
-                       fmt::format("set max_nodes to at most {} ({} vCPUs), or request a quota increase; "
-                                   "deallocated and hibernated nodes still hold their cores",
-                                   fit, fit * size->vcpus));
+            ctx.report(
+                "quota-exceeded", Severity::kError, p->path + ".max_nodes",
+                fmt::format(
+                    "pool '{}': {} × {} ({} vCPUs) = {} vCPUs, above the {} quota of {} in {}",
+                    p->name, p->max_nodes, size->sku, size->vcpus, p->max_nodes * size->vcpus,
+                    u.family, *limit, region),
+                fmt::format("set max_nodes to at most {} ({} vCPUs), or request a quota increase; "
+                            "deallocated and hibernated nodes still hold their cores",
+                            fit, fit * size->vcpus));
           }
         }
         if (u.pools.size() > 1 && u.vcpus > *limit) {
           ctx.report("quota-exceeded", Severity::kError, quota_path,
-                     fmt::format("pools {} together need up to {} vCPUs of {} in {}, above the quota of {}",
-                                 pool_list(u.pools), u.vcpus, u.family, region, *limit),
-                     "lower max_nodes so the sum fits, or request a quota increase; only deleting a VM frees "
+                     fmt::format(
+                         "pools {} together need up to {} vCPUs of {} in {}, above the quota of {}",
+                         pool_list(u.pools), u.vcpus, u.family, region, *limit),
+                     "lower max_nodes so the sum fits, or request a quota increase; only deleting "
+                     "a VM frees "
                      "quota, so stopped warm nodes count too");
         }
       }
       if (q && q->total_vcpus && regional[region] > *q->total_vcpus) {
         ctx.report("quota-exceeded", Severity::kError, q->path + ".total_vcpus",
-                   fmt::format("pools in {} need up to {} vCPUs, above the regional total of {}", region,
-                               regional[region], *q->total_vcpus),
+                   fmt::format("pools in {} need up to {} vCPUs, above the regional total of {}",
+                               region, regional[region], *q->total_vcpus),
                    "lower max_nodes or request a regional vCPU quota increase");
       }
     }
     for (const auto& [region, need] : spot) {
       const QuotaSpec* q = ctx.spec.find_quota(region);
       if (q && q->spot_vcpus && need > *q->spot_vcpus) {
-        ctx.report("quota-exceeded", Severity::kError, q->path + ".spot_vcpus",
-                   fmt::format("spot pools {} need up to {} vCPUs, above the regional low-priority (spot) "
-                               "total of {} in {}",
-                               pool_list(spot_pools[region]), need, *q->spot_vcpus, region),
-                   "lower the spot pools' max_nodes or request a low-priority vCPU quota increase");
+        ctx.report(
+            "quota-exceeded", Severity::kError, q->path + ".spot_vcpus",
+            fmt::format("spot pools {} need up to {} vCPUs, above the regional low-priority (spot) "
+                        "total of {} in {}",
+                        pool_list(spot_pools[region]), need, *q->spot_vcpus, region),
+            "lower the spot pools' max_nodes or request a low-priority vCPU quota increase");
       }
     }
   }

@@ -29,7 +29,7 @@ std::set<std::string> skus_of(const std::vector<const VmSize*>& sizes) {
 
 TEST(CatalogDefault, LoadsSizesAndPrices) {
   const Catalog& cat = default_catalog();
-  EXPECT_EQ(cat.sizes().size(), 67u);  // data/catalog/SOURCES.md: 67 size rows
+  EXPECT_EQ(cat.sizes().size(), 67u);        // data/catalog/SOURCES.md: 67 size rows
   EXPECT_EQ(cat.all_prices().size(), 490u);  // 490 price rows, no duplicate keys
   EXPECT_TRUE(cat.all_availability().empty());
 }
@@ -86,9 +86,9 @@ TEST_P(CatalogSizeFacts, Match) {
 INSTANTIATE_TEST_SUITE_P(
     Default, CatalogSizeFacts,
     testing::Values(SizeFactCase{"Standard_D4s_v5", 4, 16384, 0, true},
-                    SizeFactCase{"Standard_B1ls", 1, 512, 0, false},          // 0.5 GiB
-                    SizeFactCase{"Standard_M8ms", 8, 224000, 0, false},       // 218.75 GiB
-                    SizeFactCase{"Standard_NV6ads_A10_v5", 6, 56320, 167, true},   // 1/6 GPU
+                    SizeFactCase{"Standard_B1ls", 1, 512, 0, false},              // 0.5 GiB
+                    SizeFactCase{"Standard_M8ms", 8, 224000, 0, false},           // 218.75 GiB
+                    SizeFactCase{"Standard_NV6ads_A10_v5", 6, 56320, 167, true},  // 1/6 GPU
                     SizeFactCase{"Standard_NV12ads_A10_v5", 12, 112640, 333, true},
                     SizeFactCase{"Standard_NV18ads_A10_v5", 18, 225280, 500, false},
                     SizeFactCase{"Standard_NC80adis_H100_v5", 80, 655360, 2000, false},
@@ -105,7 +105,8 @@ TEST(CatalogDefault, D4sV5Details) {
 
 TEST(CatalogDefault, FindSizeIsCaseInsensitive) {
   const Catalog& cat = default_catalog();
-  for (const char* name : {"Standard_NC40ads_H100_v5", "standard_nc40ads_h100_v5", "STANDARD_NC40ADS_H100_V5"}) {
+  for (const char* name :
+       {"Standard_NC40ads_H100_v5", "standard_nc40ads_h100_v5", "STANDARD_NC40ADS_H100_V5"}) {
     const VmSize* s = cat.find_size(name);
     ASSERT_NE(s, nullptr) << name;
     EXPECT_EQ(s->sku, "Standard_NC40ads_H100_v5");
@@ -126,7 +127,8 @@ TEST(CatalogPrice, WesteuropeWithoutFallbackIsNotFound) {
 }
 
 TEST(CatalogPrice, FallbackRegionGivesAnEstimate) {
-  auto p = default_catalog().price("Standard_NC40ads_H100_v5", "westeurope", PriceType::kPayg, "eastus");
+  auto p =
+      default_catalog().price("Standard_NC40ads_H100_v5", "westeurope", PriceType::kPayg, "eastus");
   ASSERT_TRUE(p) << p.error().describe();
   EXPECT_TRUE(p->estimated);
   EXPECT_EQ(p->estimated_from, "eastus");
@@ -140,7 +142,8 @@ TEST(CatalogPrice, FallbackRegionGivesAnEstimate) {
 
 TEST(CatalogPrice, ExactRegionIsNotAnEstimate) {
   // Region and sku are matched case-insensitively; the fallback is not used when not needed.
-  auto p = default_catalog().price("standard_nc40ads_h100_v5", "EastUS", PriceType::kPayg, "southcentralus");
+  auto p = default_catalog().price("standard_nc40ads_h100_v5", "EastUS", PriceType::kPayg,
+                                   "southcentralus");
   ASSERT_TRUE(p) << p.error().describe();
   EXPECT_FALSE(p->estimated);
   EXPECT_EQ(p->estimated_from, "");
@@ -150,10 +153,12 @@ TEST(CatalogPrice, ExactRegionIsNotAnEstimate) {
 
 TEST(CatalogPrice, FallbackWithoutThePriceEither) {
   // NC40ads has no spot row anywhere in the default catalog.
-  auto p = default_catalog().price("Standard_NC40ads_H100_v5", "westeurope", PriceType::kSpot, "eastus");
+  auto p =
+      default_catalog().price("Standard_NC40ads_H100_v5", "westeurope", PriceType::kSpot, "eastus");
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error().code, ErrorCode::kNotFound);
-  EXPECT_NE(p.error().message.find("fallback region eastus"), std::string::npos) << p.error().message;
+  EXPECT_NE(p.error().message.find("fallback region eastus"), std::string::npos)
+      << p.error().message;
   EXPECT_NE(p.error().message.find("import-prices"), std::string::npos) << p.error().message;
 }
 
@@ -171,12 +176,30 @@ TEST(CatalogPrice, Reservations) {
 // Builds a SizeFilter field by field (designated initializers would warn about the rest).
 struct F {
   SizeFilter f;
-  F& region(std::string r) { f.region = std::move(r); return *this; }
-  F& family(std::string s) { f.family = std::move(s); return *this; }
-  F& min_gpu_milli(int64_t n) { f.min_gpu_milli = n; return *this; }
-  F& min_vcpus(int64_t n) { f.min_vcpus = n; return *this; }
-  F& min_memory_mib(int64_t n) { f.min_memory_mib = n; return *this; }
-  F& hibernation_only() { f.hibernation_only = true; return *this; }
+  F& region(std::string r) {
+    f.region = std::move(r);
+    return *this;
+  }
+  F& family(std::string s) {
+    f.family = std::move(s);
+    return *this;
+  }
+  F& min_gpu_milli(int64_t n) {
+    f.min_gpu_milli = n;
+    return *this;
+  }
+  F& min_vcpus(int64_t n) {
+    f.min_vcpus = n;
+    return *this;
+  }
+  F& min_memory_mib(int64_t n) {
+    f.min_memory_mib = n;
+    return *this;
+  }
+  F& hibernation_only() {
+    f.hibernation_only = true;
+    return *this;
+  }
   operator SizeFilter() const { return f; }
 };
 
@@ -205,15 +228,17 @@ INSTANTIATE_TEST_SUITE_P(
                    {"Standard_D2s_v5", "Standard_D4s_v5", "Standard_D8s_v5", "Standard_D16s_v5",
                     "Standard_D2ds_v5", "Standard_D4ds_v5", "Standard_D8ds_v5", "Standard_D16ds_v5",
                     "Standard_D2as_v5", "Standard_D4as_v5", "Standard_D8as_v5", "Standard_D16as_v5",
-                    "Standard_E2s_v5", "Standard_E4s_v5", "Standard_E8s_v5", "Standard_NV6ads_A10_v5",
-                    "Standard_NV12ads_A10_v5"}},
-        FilterCase{"WholeGpu",
-                   F().min_gpu_milli(1000),
-                   {"Standard_NC40ads_H100_v5", "Standard_NC80adis_H100_v5", "Standard_NV36ads_A10_v5"}},
-        FilterCase{"AnyGpu",
-                   F().min_gpu_milli(1),
-                   {"Standard_NC40ads_H100_v5", "Standard_NC80adis_H100_v5", "Standard_NV6ads_A10_v5",
-                    "Standard_NV12ads_A10_v5", "Standard_NV18ads_A10_v5", "Standard_NV36ads_A10_v5"}},
+                    "Standard_E2s_v5", "Standard_E4s_v5", "Standard_E8s_v5",
+                    "Standard_NV6ads_A10_v5", "Standard_NV12ads_A10_v5"}},
+        FilterCase{
+            "WholeGpu",
+            F().min_gpu_milli(1000),
+            {"Standard_NC40ads_H100_v5", "Standard_NC80adis_H100_v5", "Standard_NV36ads_A10_v5"}},
+        FilterCase{
+            "AnyGpu",
+            F().min_gpu_milli(1),
+            {"Standard_NC40ads_H100_v5", "Standard_NC80adis_H100_v5", "Standard_NV6ads_A10_v5",
+             "Standard_NV12ads_A10_v5", "Standard_NV18ads_A10_v5", "Standard_NV36ads_A10_v5"}},
         FilterCase{"HalfGpuAndHibernation",
                    F().min_gpu_milli(300).hibernation_only(),
                    {"Standard_NV12ads_A10_v5"}},
@@ -223,9 +248,11 @@ INSTANTIATE_TEST_SUITE_P(
         FilterCase{"QuotaFamilyUpperCase", F().family("STANDARDDSV5FAMILY"), kDsv5},
         FilterCase{"H100Series", F().family("ncads_h100_v5"), kH100},
         FilterCase{"H100QuotaFamilyOtherCase", F().family("standardNCADSH100v5Family"), kH100},
-        FilterCase{"FamilyAndMinVcpus", F().family("Dsv5").min_vcpus(32),
+        FilterCase{"FamilyAndMinVcpus",
+                   F().family("Dsv5").min_vcpus(32),
                    {"Standard_D32s_v5", "Standard_D48s_v5", "Standard_D64s_v5"}},
-        FilterCase{"FamilyAndMinMemory", F().family("Dsv5").min_memory_mib(200 * 1024),
+        FilterCase{"FamilyAndMinMemory",
+                   F().family("Dsv5").min_memory_mib(200 * 1024),
                    {"Standard_D64s_v5"}},
         FilterCase{"UnknownFamily", F().family("Dsv9"), {}},
         FilterCase{"PartialFamilyDoesNotMatch", F().family("Dsv"), {}}),
@@ -242,7 +269,8 @@ TEST(CatalogSizes, RegionUnknownToTheCatalogExcludesNothing) {
 }
 
 TEST(CatalogPriceType, NamesRoundTrip) {
-  for (PriceType t : {PriceType::kPayg, PriceType::kSpot, PriceType::kReservation1y, PriceType::kReservation3y}) {
+  for (PriceType t :
+       {PriceType::kPayg, PriceType::kSpot, PriceType::kReservation1y, PriceType::kReservation3y}) {
     auto parsed = parse_price_type(price_type_name(t));
     ASSERT_TRUE(parsed) << price_type_name(t);
     EXPECT_EQ(*parsed, t);
@@ -299,27 +327,33 @@ constexpr const char* kPriceHeader = "sku,region,price_type,usd_per_hour,term,so
 INSTANTIATE_TEST_SUITE_P(
     Cases, CatalogBadCsv,
     testing::Values(
-        BadCsvCase{"PriceNotANumber", true,
-                   "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,payg_linux,1,,s,\n"
-                   "B,eastus,payg_linux,abc,,s,\n",
-                   "x.csv:3", "usd_per_hour"},
-        BadCsvCase{"PriceZero", true, "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,payg_linux,0,,s,\n",
-                   "x.csv:2", "not a positive amount"},
-        BadCsvCase{"PriceType", true,
-                   "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,ondemand,1,,s,\n", "x.csv:2",
-                   "'ondemand'"},
-        BadCsvCase{"PriceNoSource", true,
-                   "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,payg_linux,1,,,\n", "x.csv:2",
-                   "every price needs one"},
-        BadCsvCase{"PriceMissingColumn", true, "sku,region,price_type,usd_per_hour\nA,eastus,payg_linux,1\n",
-                   "x.csv:1", "missing column 'source'"},
-        BadCsvCase{"SizeNegativeVcpus", false, "sku,vcpus,memory_gib,quota_family\nA,-4,16,f\n", "x.csv:2",
-                   "column 'vcpus'"},
-        BadCsvCase{"SizeEmptyMemory", false, "sku,vcpus,memory_gib,quota_family\nA,4,,f\n", "x.csv:2",
-                   "column 'memory_gib' is empty"},
+        BadCsvCase{
+            "PriceNotANumber", true,
+            "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,payg_linux,1,,s,\n"
+            "B,eastus,payg_linux,abc,,s,\n",
+            "x.csv:3", "usd_per_hour"},
+        BadCsvCase{
+            "PriceZero", true,
+            "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,payg_linux,0,,s,\n",
+            "x.csv:2", "not a positive amount"},
+        BadCsvCase{
+            "PriceType", true,
+            "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,ondemand,1,,s,\n",
+            "x.csv:2", "'ondemand'"},
+        BadCsvCase{
+            "PriceNoSource", true,
+            "sku,region,price_type,usd_per_hour,term,source,as_of\nA,eastus,payg_linux,1,,,\n",
+            "x.csv:2", "every price needs one"},
+        BadCsvCase{"PriceMissingColumn", true,
+                   "sku,region,price_type,usd_per_hour\nA,eastus,payg_linux,1\n", "x.csv:1",
+                   "missing column 'source'"},
+        BadCsvCase{"SizeNegativeVcpus", false, "sku,vcpus,memory_gib,quota_family\nA,-4,16,f\n",
+                   "x.csv:2", "column 'vcpus'"},
+        BadCsvCase{"SizeEmptyMemory", false, "sku,vcpus,memory_gib,quota_family\nA,4,,f\n",
+                   "x.csv:2", "column 'memory_gib' is empty"},
         BadCsvCase{"SizeBadBool", false,
-                   "sku,vcpus,memory_gib,quota_family,hibernation_supported\nA,4,16,f,yes\n", "x.csv:2",
-                   "hibernation_supported"}),
+                   "sku,vcpus,memory_gib,quota_family,hibernation_supported\nA,4,16,f,yes\n",
+                   "x.csv:2", "hibernation_supported"}),
     [](const testing::TestParamInfo<BadCsvCase>& info) { return std::string(info.param.name); });
 
 TEST(CatalogCsv, SizesRoundTripThroughCsv) {

@@ -39,17 +39,29 @@ INSTANTIATE_TEST_SUITE_P(
         ParseCase{"Plain", "a,b\n1,2\n3,4\n", {"a", "b"}, {{"1", "2"}, {"3", "4"}}, {2, 3}},
         ParseCase{"NoTrailingNewline", "a,b\n1,2", {"a", "b"}, {{"1", "2"}}, {2}},
         ParseCase{"QuotedComma", "sku,note\nA,\"x, y\"\n", {"sku", "note"}, {{"A", "x, y"}}, {2}},
-        ParseCase{"DoubledQuotes", "sku,note\nB,\"say \"\"hi\"\"\"\n", {"sku", "note"},
-                  {{"B", "say \"hi\""}}, {2}},
+        ParseCase{"DoubledQuotes",
+                  "sku,note\nB,\"say \"\"hi\"\"\"\n",
+                  {"sku", "note"},
+                  {{"B", "say \"hi\""}},
+                  {2}},
         ParseCase{"OnlyDoubledQuotes", "a,b\n\"\"\"\"\"\",x\n", {"a", "b"}, {{"\"\"", "x"}}, {2}},
-        ParseCase{"EmptyCells", "a,b,c\n,,\n1,,3\n", {"a", "b", "c"}, {{"", "", ""}, {"1", "", "3"}},
+        ParseCase{"EmptyCells",
+                  "a,b,c\n,,\n1,,3\n",
+                  {"a", "b", "c"},
+                  {{"", "", ""}, {"1", "", "3"}},
                   {2, 3}},
         ParseCase{"Crlf", "a,b\r\n1,2\r\n3,4\r\n", {"a", "b"}, {{"1", "2"}, {"3", "4"}}, {2, 3}},
         ParseCase{"CrlfWithQuotedComma", "a,b\r\n\"1,5\",2\r\n", {"a", "b"}, {{"1,5", "2"}}, {2}},
         // A quoted newline stays in the cell, and the next row's line number counts it.
-        ParseCase{"QuotedNewline", "a,b\n\"line1\nline2\",x\ny,z\n", {"a", "b"},
-                  {{"line1\nline2", "x"}, {"y", "z"}}, {2, 4}},
-        ParseCase{"BlankLinesSkipped", "a,b\n\n1,2\n\n\n3,4\n", {"a", "b"}, {{"1", "2"}, {"3", "4"}},
+        ParseCase{"QuotedNewline",
+                  "a,b\n\"line1\nline2\",x\ny,z\n",
+                  {"a", "b"},
+                  {{"line1\nline2", "x"}, {"y", "z"}},
+                  {2, 4}},
+        ParseCase{"BlankLinesSkipped",
+                  "a,b\n\n1,2\n\n\n3,4\n",
+                  {"a", "b"},
+                  {{"1", "2"}, {"3", "4"}},
                   {3, 6}}),
     [](const testing::TestParamInfo<ParseCase>& info) { return std::string(info.param.name); });
 
@@ -86,16 +98,29 @@ TEST_P(CsvError, NamesFileAndLine) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, CsvError,
     testing::Values(
-        ErrorCase{"TooFewCells", "a,b\n1,2\n3\n", {}, "dir/t.csv:3", "row has 1 cells, the header has 2"},
-        ErrorCase{"TooManyCells", "a,b\n1,2,3\n", {}, "dir/t.csv:2", "row has 3 cells, the header has 2"},
-        ErrorCase{"WidthMismatchAfterCrlfAndBlank", "a,b\r\n1,2\r\n\r\n1,2,3\r\n", {}, "dir/t.csv:4",
+        ErrorCase{
+            "TooFewCells", "a,b\n1,2\n3\n", {}, "dir/t.csv:3", "row has 1 cells, the header has 2"},
+        ErrorCase{
+            "TooManyCells", "a,b\n1,2,3\n", {}, "dir/t.csv:2", "row has 3 cells, the header has 2"},
+        ErrorCase{"WidthMismatchAfterCrlfAndBlank",
+                  "a,b\r\n1,2\r\n\r\n1,2,3\r\n",
+                  {},
+                  "dir/t.csv:4",
                   "row has 3 cells"},
-        ErrorCase{"WidthMismatchAfterQuotedNewline", "a,b\n\"x\ny\",1\n2\n", {}, "dir/t.csv:4",
+        ErrorCase{"WidthMismatchAfterQuotedNewline",
+                  "a,b\n\"x\ny\",1\n2\n",
+                  {},
+                  "dir/t.csv:4",
                   "row has 1 cells"},
-        ErrorCase{"QuotedCommaIsNotASeparator", "a,b\n\"1,2\"\n", {}, "dir/t.csv:2", "row has 1 cells"},
-        ErrorCase{"MissingColumn", "sku,region\nA,b\n", {"sku", "usd_per_hour"}, "dir/t.csv:1",
+        ErrorCase{
+            "QuotedCommaIsNotASeparator", "a,b\n\"1,2\"\n", {}, "dir/t.csv:2", "row has 1 cells"},
+        ErrorCase{"MissingColumn",
+                  "sku,region\nA,b\n",
+                  {"sku", "usd_per_hour"},
+                  "dir/t.csv:1",
                   "missing column 'usd_per_hour'"},
-        ErrorCase{"Unterminated", "a,b\n1,\"open\n", {}, "dir/t.csv:2", "unterminated quoted field"},
+        ErrorCase{
+            "Unterminated", "a,b\n1,\"open\n", {}, "dir/t.csv:2", "unterminated quoted field"},
         ErrorCase{"Empty", "", {}, "dir/t.csv:1", "empty file"},
         ErrorCase{"OnlyBlankLines", "\n\r\n\n", {}, "dir/t.csv:1", "empty file"}),
     [](const testing::TestParamInfo<ErrorCase>& info) { return std::string(info.param.name); });
@@ -112,7 +137,8 @@ TEST(Csv, EscapeQuotesOnlyWhenNeeded) {
 
 TEST(Csv, LineRoundTripsThroughParse) {
   Cells header{"sku", "source", "note"};
-  Cells row{"Standard_D4s_v5", "Azure Retail Prices API meterId x (page0.json), imported 2026-11-27",
+  Cells row{"Standard_D4s_v5",
+            "Azure Retail Prices API meterId x (page0.json), imported 2026-11-27",
             "quote \" and, comma\nand newline"};
   std::string text = csv_line(header) + csv_line(row) + csv_line({"x", "y", "z"});
   auto t = parse_csv(text, "t.csv", {"sku", "source"});

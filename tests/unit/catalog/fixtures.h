@@ -43,8 +43,8 @@ class TempDir {
     static std::atomic<int> counter{0};
     auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     path_ = std::filesystem::temp_directory_path() /
-            ("codefleet-catalog-test-" + std::to_string(::getpid()) + "-" + std::to_string(now) + "-" +
-             std::to_string(counter++));
+            ("codefleet-catalog-test-" + std::to_string(::getpid()) + "-" + std::to_string(now) +
+             "-" + std::to_string(counter++));
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {

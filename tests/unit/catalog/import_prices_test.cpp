@@ -31,8 +31,8 @@ struct Row {
 };
 
 std::ostream& operator<<(std::ostream& os, const Row& r) {
-  return os << "{" << r.sku << ", " << r.region << ", " << r.type << ", " << r.micros << ", '" << r.term
-            << "', " << r.as_of << ", " << r.meter_id << ", " << r.page << "}";
+  return os << "{" << r.sku << ", " << r.region << ", " << r.type << ", " << r.micros << ", '"
+            << r.term << "', " << r.as_of << ", " << r.meter_id << ", " << r.page << "}";
 }
 
 std::string source_of(const std::string& meter_id, const std::string& page) {
@@ -42,33 +42,37 @@ std::string source_of(const std::string& meter_id, const std::string& page) {
 // The two fixture pages, imported in order: what each row should become.
 std::vector<Row> expected_rows() {
   std::vector<Row> rows = {
-      {"Standard_NC40ads_H100_v5", "westeurope", "payg_linux", 7'872'000, "", "2024-03-01", kH100Meter,
+      {"Standard_NC40ads_H100_v5", "westeurope", "payg_linux", 7'872'000, "", "2024-03-01",
+       kH100Meter, "page0.json"},
+      {"Standard_D4s_v5", "westeurope", "payg_linux", 230'000, "", "2024-03-01", kD4sMeter,
        "page0.json"},
-      {"Standard_D4s_v5", "westeurope", "payg_linux", 230'000, "", "2024-03-01", kD4sMeter, "page0.json"},
-      {"Standard_D4s_v5", "westeurope", "spot_linux", 27'600, "", "2024-05-01", kD4sSpotMeter, "page0.json"},
+      {"Standard_D4s_v5", "westeurope", "spot_linux", 27'600, "", "2024-05-01", kD4sSpotMeter,
+       "page0.json"},
       // Legacy "Low Priority" meter → spot.
-      {"Standard_D8s_v5", "westeurope", "spot_linux", 55'200, "", "2024-03-01", kD8sLowPriorityMeter,
-       "page1.json"},
+      {"Standard_D8s_v5", "westeurope", "spot_linux", 55'200, "", "2024-03-01",
+       kD8sLowPriorityMeter, "page1.json"},
       // 1182.60438 / 8760 = 0.1350005 → half away from zero → 0.135001.
-      {"Standard_D4s_v5", "westeurope", "reservation_1y", 135'001, "1 Year", "2023-11-01", kD4sMeter,
-       "page1.json"},
+      {"Standard_D4s_v5", "westeurope", "reservation_1y", 135'001, "1 Year", "2023-11-01",
+       kD4sMeter, "page1.json"},
       // 118260.013139 / 26280 = 4.49999...9 + 0.4999... micro → 4.5 (remainder 13139 < 13140).
-      {"Standard_NC40ads_H100_v5", "westeurope", "reservation_3y", 4'500'000, "3 Years", "2024-03-01",
-       kH100Meter, "page1.json"},
+      {"Standard_NC40ads_H100_v5", "westeurope", "reservation_3y", 4'500'000, "3 Years",
+       "2024-03-01", kH100Meter, "page1.json"},
   };
   std::sort(rows.begin(), rows.end());
   return rows;
 }
 
 TEST(ImportPrices, BothPagesGiveExactlyTheLinuxVmRows) {
-  auto imp = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")}, kToday);
+  auto imp = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")},
+                                       kToday);
   ASSERT_TRUE(imp) << imp.error().describe();
   EXPECT_EQ(imp->pages, 2);
   EXPECT_EQ(imp->items, 12);
   // The reservation rows' meters appear on page 1; map them by (meter, page) explicitly.
   std::vector<Row> got;
   for (const Price& p : imp->prices) {
-    Row r{p.sku, p.region, price_type_name(p.type), p.usd_per_hour.micros(), p.term, p.as_of, "", ""};
+    Row r{p.sku, p.region, price_type_name(p.type), p.usd_per_hour.micros(), p.term, p.as_of,
+          "",    ""};
     for (const char* meter : {kH100Meter, kD4sMeter, kD4sSpotMeter, kD8sLowPriorityMeter}) {
       for (const char* page : {"page0.json", "page1.json"}) {
         if (p.source == source_of(meter, page)) {
@@ -77,7 +81,8 @@ TEST(ImportPrices, BothPagesGiveExactlyTheLinuxVmRows) {
         }
       }
     }
-    EXPECT_FALSE(r.meter_id.empty()) << "source does not name a known meterId and page: " << p.source;
+    EXPECT_FALSE(r.meter_id.empty())
+        << "source does not name a known meterId and page: " << p.source;
     EXPECT_FALSE(p.estimated);
     got.push_back(r);
   }
@@ -87,7 +92,8 @@ TEST(ImportPrices, BothPagesGiveExactlyTheLinuxVmRows) {
 }
 
 TEST(ImportPrices, SkippedCounts) {
-  auto imp = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")}, kToday);
+  auto imp = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")},
+                                       kToday);
   ASSERT_TRUE(imp) << imp.error().describe();
   std::map<std::string, int> expected = {
       {"windows", 2},           // "... Dsv5 Series Windows" and "... NCads H100 v5 Series Win"
@@ -104,11 +110,13 @@ TEST(ImportPrices, SkippedCounts) {
 }
 
 TEST(ImportPrices, PageOrderDoesNotChangeTheResult) {
-  auto imp = import_retail_price_pages({fixture("prices/page1.json"), fixture("prices/page0.json")}, kToday);
+  auto imp = import_retail_price_pages({fixture("prices/page1.json"), fixture("prices/page0.json")},
+                                       kToday);
   ASSERT_TRUE(imp) << imp.error().describe();
   std::vector<Row> got;
   for (const Price& p : imp->prices) {
-    got.push_back({p.sku, p.region, price_type_name(p.type), p.usd_per_hour.micros(), p.term, p.as_of, "", ""});
+    got.push_back({p.sku, p.region, price_type_name(p.type), p.usd_per_hour.micros(), p.term,
+                   p.as_of, "", ""});
   }
   std::vector<Row> want = expected_rows();
   for (auto& r : want) r.meter_id = r.page = "";
@@ -118,7 +126,8 @@ TEST(ImportPrices, PageOrderDoesNotChangeTheResult) {
 }
 
 TEST(ImportPrices, SourceNamesMeterIdPageAndImportDate) {
-  auto imp = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")}, kToday);
+  auto imp = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")},
+                                       kToday);
   ASSERT_TRUE(imp) << imp.error().describe();
   for (const Price& p : imp->prices) {
     EXPECT_NE(p.source.find("meterId "), std::string::npos) << p.source;
@@ -154,30 +163,20 @@ TEST(ImportPrices, OnlyLastPageDoesNotWarn) {
 
 json vm_item(const std::string& arm_sku, const std::string& sku_name, json price,
              const std::string& start = "2024-03-01T00:00:00Z") {
-  return json{{"currencyCode", "USD"},
-              {"tierMinimumUnits", 0.0},
-              {"retailPrice", price},
-              {"unitPrice", price},
-              {"armRegionName", "westeurope"},
-              {"location", "EU West"},
-              {"effectiveStartDate", start},
-              {"meterId", "00000000-0000-0000-0000-000000000001"},
-              {"meterName", sku_name},
-              {"productId", "DZH318Z0C2MM"},
-              {"skuId", "DZH318Z0C2MM/00GV"},
-              {"productName", "Virtual Machines Dsv5 Series"},
-              {"skuName", sku_name},
-              {"serviceName", "Virtual Machines"},
-              {"serviceId", "DZH313Z7MMC8"},
-              {"serviceFamily", "Compute"},
-              {"unitOfMeasure", "1 Hour"},
-              {"type", "Consumption"},
-              {"isPrimaryMeterRegion", true},
-              {"armSkuName", arm_sku}};
+  return json{{"currencyCode", "USD"},         {"tierMinimumUnits", 0.0},
+              {"retailPrice", price},          {"unitPrice", price},
+              {"armRegionName", "westeurope"}, {"location", "EU West"},
+              {"effectiveStartDate", start},   {"meterId", "00000000-0000-0000-0000-000000000001"},
+              {"meterName", sku_name},         {"productId", "DZH318Z0C2MM"},
+              {"skuId", "DZH318Z0C2MM/00GV"},  {"productName", "Virtual Machines Dsv5 Series"},
+              {"skuName", sku_name},           {"serviceName", "Virtual Machines"},
+              {"serviceId", "DZH313Z7MMC8"},   {"serviceFamily", "Compute"},
+              {"unitOfMeasure", "1 Hour"},     {"type", "Consumption"},
+              {"isPrimaryMeterRegion", true},  {"armSkuName", arm_sku}};
 }
 
 json page_of(json items) {
-  return json{{"BillingCurrency", "USD"},      {"CustomerEntityId", "Default"},
+  return json{{"BillingCurrency", "USD"},       {"CustomerEntityId", "Default"},
               {"CustomerEntityType", "Retail"}, {"Items", items},
               {"NextPageLink", nullptr},        {"Count", items.size()}};
 }
@@ -213,16 +212,20 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, ImportReservation,
     testing::Values(
         ReservationCase{"OneYearExact", 8760, "1 Year", 1'000'000, PriceType::kReservation1y},
-        ReservationCase{"OneYearHalfRoundsUp", 8760.00438, "1 Year", 1'000'001, PriceType::kReservation1y},
+        ReservationCase{"OneYearHalfRoundsUp", 8760.00438, "1 Year", 1'000'001,
+                        PriceType::kReservation1y},
         ReservationCase{"OneYearBelowHalfRoundsDown", 8760.004379, "1 Year", 1'000'000,
                         PriceType::kReservation1y},
         // M8ms eastus in data/catalog/SOURCES.md: 7740 → 0.883562, 11297 → 0.429871.
         ReservationCase{"M8msOneYear", 7740, "1 Year", 883'562, PriceType::kReservation1y},
         ReservationCase{"M8msThreeYears", 11297, "3 Years", 429'871, PriceType::kReservation3y},
-        ReservationCase{"ThreeYearsHalfRoundsUp", 26280.01314, "3 Years", 1'000'001, PriceType::kReservation3y},
+        ReservationCase{"ThreeYearsHalfRoundsUp", 26280.01314, "3 Years", 1'000'001,
+                        PriceType::kReservation3y},
         ReservationCase{"ThreeYearsBelowHalfRoundsDown", 26280.013139, "3 Years", 1'000'000,
                         PriceType::kReservation3y}),
-    [](const testing::TestParamInfo<ReservationCase>& info) { return std::string(info.param.name); });
+    [](const testing::TestParamInfo<ReservationCase>& info) {
+      return std::string(info.param.name);
+    });
 
 TEST(ImportPrices, UnknownReservationTermIsSkipped) {
   json item = vm_item("Standard_D4s_v5", "D4s v5", 1000);
@@ -254,11 +257,12 @@ TEST_P(ImportSpot, Classifies) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ImportSpot,
-    testing::Values(SpotCase{"Payg", "D8s v5", "D8s v5", PriceType::kPayg},
-                    SpotCase{"SpotInSkuName", "D8s v5 Spot", "D8s v5", PriceType::kSpot},
-                    SpotCase{"SpotInMeterName", "D8s v5", "D8s v5 Spot", PriceType::kSpot},
-                    SpotCase{"LowPriorityInSkuName", "D8s v5 Low Priority", "D8s v5", PriceType::kSpot},
-                    SpotCase{"LowPriorityInMeterName", "D8s v5", "D8s v5 Low Priority", PriceType::kSpot}),
+    testing::Values(
+        SpotCase{"Payg", "D8s v5", "D8s v5", PriceType::kPayg},
+        SpotCase{"SpotInSkuName", "D8s v5 Spot", "D8s v5", PriceType::kSpot},
+        SpotCase{"SpotInMeterName", "D8s v5", "D8s v5 Spot", PriceType::kSpot},
+        SpotCase{"LowPriorityInSkuName", "D8s v5 Low Priority", "D8s v5", PriceType::kSpot},
+        SpotCase{"LowPriorityInMeterName", "D8s v5", "D8s v5 Low Priority", PriceType::kSpot}),
     [](const testing::TestParamInfo<SpotCase>& info) { return std::string(info.param.name); });
 
 TEST(ImportPrices, SpotMeterBeatsLowPriorityInEitherOrder) {
@@ -307,17 +311,19 @@ TEST_P(ImportSkip, CountsTheReason) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ImportSkip,
-    testing::Values(SkipCase{"DevTest", "type", "DevTestConsumption", "devtest"},
-                    SkipCase{"OtherType", "type", "SavingsPlan", "other-price-type"},
-                    SkipCase{"Storage", "serviceName", "Storage", "not-a-vm-service"},
-                    SkipCase{"Windows", "productName", "Virtual Machines Dsv5 Series Windows", "windows"},
-                    SkipCase{"WinSuffix", "productName", "Virtual Machines NCads H100 v5 Series Win", "windows"},
-                    SkipCase{"CloudServices", "productName", "Cloud Services Dv5 Series", "cloud-services"},
-                    SkipCase{"NoArmSku", "armSkuName", "", "no-arm-sku-or-region"},
-                    SkipCase{"NoRegion", "armRegionName", "", "no-arm-sku-or-region"},
-                    SkipCase{"NotHourly", "unitOfMeasure", "1/Month", "not-hourly"},
-                    SkipCase{"ZeroInteger", "retailPrice", 0, "zero-price"},
-                    SkipCase{"ZeroDouble", "retailPrice", 0.0, "zero-price"}),
+    testing::Values(
+        SkipCase{"DevTest", "type", "DevTestConsumption", "devtest"},
+        SkipCase{"OtherType", "type", "SavingsPlan", "other-price-type"},
+        SkipCase{"Storage", "serviceName", "Storage", "not-a-vm-service"},
+        SkipCase{"Windows", "productName", "Virtual Machines Dsv5 Series Windows", "windows"},
+        SkipCase{"WinSuffix", "productName", "Virtual Machines NCads H100 v5 Series Win",
+                 "windows"},
+        SkipCase{"CloudServices", "productName", "Cloud Services Dv5 Series", "cloud-services"},
+        SkipCase{"NoArmSku", "armSkuName", "", "no-arm-sku-or-region"},
+        SkipCase{"NoRegion", "armRegionName", "", "no-arm-sku-or-region"},
+        SkipCase{"NotHourly", "unitOfMeasure", "1/Month", "not-hourly"},
+        SkipCase{"ZeroInteger", "retailPrice", 0, "zero-price"},
+        SkipCase{"ZeroDouble", "retailPrice", 0.0, "zero-price"}),
     [](const testing::TestParamInfo<SkipCase>& info) { return std::string(info.param.name); });
 
 TEST(ImportPrices, WindowsIsNotMatchedInsideAWord) {
@@ -338,7 +344,8 @@ struct PriceTextCase {
 class ImportPriceText : public testing::TestWithParam<PriceTextCase> {};
 
 TEST_P(ImportPriceText, ExactMicros) {
-  auto imp = import_one(page_of(json::array({vm_item("Standard_D4s_v5", "D4s v5", GetParam().price)})));
+  auto imp =
+      import_one(page_of(json::array({vm_item("Standard_D4s_v5", "D4s v5", GetParam().price)})));
   ASSERT_TRUE(imp) << imp.error().describe();
   ASSERT_EQ(imp->prices.size(), 1u);
   EXPECT_EQ(imp->prices[0].usd_per_hour.micros(), GetParam().micros);
@@ -366,7 +373,8 @@ TEST(ImportPrices, MalformedJsonNamesFileLineAndColumn) {
 }
 
 TEST(ImportPrices, TruncatedPageNamesFileLineAndColumn) {
-  std::string text = testing_support::read_text(std::string(CODEFLEET_FIXTURES) + "/prices/page0.json");
+  std::string text =
+      testing_support::read_text(std::string(CODEFLEET_FIXTURES) + "/prices/page0.json");
   text.resize(text.find("\"Count\""));  // cut off mid-object
   auto imp = import_retail_price_pages({InputFile{"page0.json", text}}, kToday);
   ASSERT_FALSE(imp);
@@ -377,8 +385,8 @@ TEST(ImportPrices, TruncatedPageNamesFileLineAndColumn) {
 }
 
 TEST(ImportPrices, MalformedSecondPageNamesThatPage) {
-  auto imp = import_retail_price_pages({fixture("prices/page0.json"), InputFile{"page1.json", "{\"Items\": [}"}},
-                                       kToday);
+  auto imp = import_retail_price_pages(
+      {fixture("prices/page0.json"), InputFile{"page1.json", "{\"Items\": [}"}}, kToday);
   ASSERT_FALSE(imp);
   EXPECT_EQ(imp.error().location, "page1.json:1:12");
 }
@@ -395,18 +403,19 @@ TEST_P(ImportPageShape, IsRejectedClearly) {
   ASSERT_FALSE(imp);
   EXPECT_EQ(imp.error().code, ErrorCode::kInvalidInput);
   EXPECT_EQ(imp.error().location, "odd.json");
-  EXPECT_NE(imp.error().message.find("not a Retail Prices API page"), std::string::npos) << imp.error().message;
+  EXPECT_NE(imp.error().message.find("not a Retail Prices API page"), std::string::npos)
+      << imp.error().message;
   EXPECT_NE(imp.error().message.find("'Items' array"), std::string::npos) << imp.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ImportPageShape,
-    testing::Values(ShapeCase{"NoItems", R"({"BillingCurrency": "USD", "NextPageLink": null, "Count": 0})"},
-                    ShapeCase{"ItemsNull", R"({"BillingCurrency": "USD", "Items": null})"},
-                    ShapeCase{"ItemsObject", R"({"BillingCurrency": "USD", "Items": {}})"},
-                    ShapeCase{"Array", R"([{"retailPrice": 1}])"},
-                    ShapeCase{"Null", "null"},
-                    ShapeCase{"ListSkusOutput", R"({"value": [{"resourceType": "virtualMachines"}]})"}),
+    testing::Values(
+        ShapeCase{"NoItems", R"({"BillingCurrency": "USD", "NextPageLink": null, "Count": 0})"},
+        ShapeCase{"ItemsNull", R"({"BillingCurrency": "USD", "Items": null})"},
+        ShapeCase{"ItemsObject", R"({"BillingCurrency": "USD", "Items": {}})"},
+        ShapeCase{"Array", R"([{"retailPrice": 1}])"}, ShapeCase{"Null", "null"},
+        ShapeCase{"ListSkusOutput", R"({"value": [{"resourceType": "virtualMachines"}]})"}),
     [](const testing::TestParamInfo<ShapeCase>& info) { return std::string(info.param.name); });
 
 TEST(ImportPrices, EmptyItemsIsAnEmptyImport) {

@@ -40,7 +40,8 @@ class ImportSkusFixture : public testing::Test {
     }
     return nullptr;
   }
-  const Availability* where(const std::string& sku, const std::string& region = "westeurope") const {
+  const Availability* where(const std::string& sku,
+                            const std::string& region = "westeurope") const {
     for (const auto& a : imp.availability) {
       if (a.sku == sku && a.region == region) return &a;
     }
@@ -53,8 +54,8 @@ TEST_F(ImportSkusFixture, KeepsEveryVmSizeAndSkipsOtherResourceTypes) {
   std::vector<std::string> skus;
   for (const auto& s : imp.sizes) skus.push_back(s.sku);
   EXPECT_EQ(skus, (std::vector<std::string>{"Standard_D4s_v5", "Standard_NC40ads_H100_v5",
-                                            "Standard_NV6ads_A10_v5", "Standard_E4s_v5", "Standard_M8ms",
-                                            "Standard_D4s_v6"}));
+                                            "Standard_NV6ads_A10_v5", "Standard_E4s_v5",
+                                            "Standard_M8ms", "Standard_D4s_v6"}));
   EXPECT_EQ(imp.skipped_other_resource_types, 1);  // Premium_LRS (disks)
   EXPECT_EQ(imp.availability.size(), 6u);
   for (const auto& a : imp.availability) {
@@ -78,7 +79,8 @@ TEST_F(ImportSkusFixture, D4sV5) {
   EXPECT_TRUE(s->premium_storage);
   // The API says only "True"; the catalog's "Required" is kept.
   EXPECT_EQ(s->accelerated_networking, AcceleratedNetworking::kRequired);
-  EXPECT_EQ(s->source.rfind("az vm list-skus (list-skus.json), imported 2026-11-27", 0), 0u) << s->source;
+  EXPECT_EQ(s->source.rfind("az vm list-skus (list-skus.json), imported 2026-11-27", 0), 0u)
+      << s->source;
 
   const Availability* a = where("Standard_D4s_v5");
   ASSERT_NE(a, nullptr);
@@ -220,7 +222,8 @@ TEST(ImportSkus, ZonesAreSortedAndRegionsLowerCased) {
   json sku = vm_sku("Standard_D4s_v5");
   sku["locationInfo"][0]["location"] = "WestEurope";
   sku["locations"] = json::array({"WestEurope"});
-  auto r = import_list_skus(InputFile{"s.json", json::array({sku}).dump()}, default_catalog(), kToday);
+  auto r =
+      import_list_skus(InputFile{"s.json", json::array({sku}).dump()}, default_catalog(), kToday);
   ASSERT_TRUE(r) << r.error().describe();
   ASSERT_EQ(r->availability.size(), 1u);
   EXPECT_EQ(r->availability[0].region, "westeurope");
@@ -232,7 +235,8 @@ TEST(ImportSkus, SameSizeListedTwiceIsOneSize) {
   json b = vm_sku("Standard_D4s_v5");
   b["locationInfo"][0]["location"] = "northeurope";
   b["locations"] = json::array({"northeurope"});
-  auto r = import_list_skus(InputFile{"s.json", json::array({a, b}).dump()}, default_catalog(), kToday);
+  auto r =
+      import_list_skus(InputFile{"s.json", json::array({a, b}).dump()}, default_catalog(), kToday);
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(r->sizes.size(), 1u);
   ASSERT_EQ(r->availability.size(), 2u);
@@ -241,8 +245,9 @@ TEST(ImportSkus, SameSizeListedTwiceIsOneSize) {
 }
 
 TEST(ImportSkus, MalformedJsonNamesFileLineAndColumn) {
-  auto r = import_list_skus(InputFile{"skus.json", "[\n  {\"name\": \"Standard_D4s_v5\"\n  \"tier\": 1}\n]"},
-                            default_catalog(), kToday);
+  auto r = import_list_skus(
+      InputFile{"skus.json", "[\n  {\"name\": \"Standard_D4s_v5\"\n  \"tier\": 1}\n]"},
+      default_catalog(), kToday);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
   // The missing comma is noticed at the unexpected token `"tier"` (columns 3-8 of line 3);
@@ -265,7 +270,8 @@ TEST_P(ImportSkusShape, IsRejected) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
   EXPECT_EQ(r.error().location, GetParam().location);
-  EXPECT_NE(r.error().message.find(GetParam().message_part), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(GetParam().message_part), std::string::npos)
+      << r.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -274,17 +280,20 @@ INSTANTIATE_TEST_SUITE_P(
         ShapeCase{"Object", R"({"skus": []})", "s.json", "expected a JSON array of resource SKUs"},
         ShapeCase{"ValueNotArray", R"({"value": {}})", "s.json", "expected a JSON array"},
         ShapeCase{"String", R"("Standard_D4s_v5")", "s.json", "expected a JSON array"},
-        ShapeCase{"PricesPage", R"({"Items": [], "BillingCurrency": "USD"})", "s.json", "az vm list-skus"},
+        ShapeCase{"PricesPage", R"({"Items": [], "BillingCurrency": "USD"})", "s.json",
+                  "az vm list-skus"},
         ShapeCase{"EntryNotObject", R"([42])", "s.json: [0]", "entry is not an object"},
-        ShapeCase{"NameNotString", R"([{"resourceType": "virtualMachines", "name": 5}])", "s.json: [0]",
-                  "field 'name' must be a string"},
-        ShapeCase{"ResourceTypeNotString", R"([{"resourceType": ["virtualMachines"], "name": "x"}])",
-                  "s.json: [0]", "field 'resourceType'"},
+        ShapeCase{"NameNotString", R"([{"resourceType": "virtualMachines", "name": 5}])",
+                  "s.json: [0]", "field 'name' must be a string"},
+        ShapeCase{"ResourceTypeNotString",
+                  R"([{"resourceType": ["virtualMachines"], "name": "x"}])", "s.json: [0]",
+                  "field 'resourceType'"},
         ShapeCase{"NameMissing", R"([{"resourceType": "virtualMachines"}])", "s.json: [0]",
                   "field 'name' is missing"},
-        ShapeCase{"NoVcpus",
-                  R"([{"resourceType": "virtualMachines", "name": "Standard_X2", "capabilities": []}])",
-                  "s.json: [0] (Standard_X2)", "vCPUs"},
+        ShapeCase{
+            "NoVcpus",
+            R"([{"resourceType": "virtualMachines", "name": "Standard_X2", "capabilities": []}])",
+            "s.json: [0] (Standard_X2)", "vCPUs"},
         ShapeCase{"VcpusNotANumber",
                   R"([{"resourceType": "virtualMachines", "name": "Standard_X2",
                        "capabilities": [{"name": "vCPUs", "value": "four"}]}])",

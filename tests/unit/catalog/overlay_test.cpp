@@ -20,7 +20,8 @@ using testing_support::write_text;
 
 constexpr const char* kToday = "2026-11-27";
 constexpr const char* kH100PaygSource =
-    "Azure Retail Prices API meterId 6f1d2c43-8a5e-4b7f-9c21-3e0d5a7b8c94 (page0.json), imported 2026-11-27";
+    "Azure Retail Prices API meterId 6f1d2c43-8a5e-4b7f-9c21-3e0d5a7b8c94 (page0.json), imported "
+    "2026-11-27";
 
 Catalog load_default_or_fail() {
   auto c = Catalog::load_default();
@@ -28,7 +29,8 @@ Catalog load_default_or_fail() {
   return c ? *c : Catalog{};
 }
 
-Price price(const char* sku, PriceType type, int64_t micros, const char* source, const char* as_of) {
+Price price(const char* sku, PriceType type, int64_t micros, const char* source,
+            const char* as_of) {
   Price p;
   p.sku = sku;
   p.region = "westeurope";
@@ -49,7 +51,8 @@ class OverlayTest : public testing::Test {
  protected:
   void SetUp() override {
     Catalog known = load_default_or_fail();
-    auto p = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")}, kToday);
+    auto p = import_retail_price_pages({fixture("prices/page0.json"), fixture("prices/page1.json")},
+                                       kToday);
     ASSERT_TRUE(p) << p.error().describe();
     prices = *p;
     auto s = import_list_skus(fixture("skus/list-skus.json"), known, kToday);
@@ -65,7 +68,8 @@ TEST_F(OverlayTest, WriteThenApplyOnTheDefaultCatalog) {
   std::string dir = (tmp.path() / "my-catalog").string();  // does not exist yet
   auto ok = write_overlay(dir, Overlay{skus.sizes, prices.prices, skus.availability});
   ASSERT_TRUE(ok) << ok.error().describe();
-  EXPECT_EQ(files_in(dir), (std::set<std::string>{"vm-sizes.csv", "vm-prices.csv", "vm-availability.csv"}));
+  EXPECT_EQ(files_in(dir),
+            (std::set<std::string>{"vm-sizes.csv", "vm-prices.csv", "vm-availability.csv"}));
 
   Catalog cat = load_default_or_fail();
   ok = cat.apply_overlay_dir(dir);
@@ -166,10 +170,12 @@ TEST_F(OverlayTest, SecondWriteMerges) {
   Overlay second;
   second.prices.push_back(price("Standard_D4s_v5", PriceType::kPayg, 240'000,
                                 "second import, with \"quotes\", and commas", "2025-01-01"));
-  second.prices.push_back(price("Standard_D8s_v5", PriceType::kSpot, 55'200, "second import", "2024-03-01"));
+  second.prices.push_back(
+      price("Standard_D8s_v5", PriceType::kSpot, 55'200, "second import", "2024-03-01"));
   ok = write_overlay(dir, second);
   ASSERT_TRUE(ok) << ok.error().describe();
-  EXPECT_EQ(files_in(dir), (std::set<std::string>{"vm-sizes.csv", "vm-prices.csv", "vm-availability.csv"}));
+  EXPECT_EQ(files_in(dir),
+            (std::set<std::string>{"vm-sizes.csv", "vm-prices.csv", "vm-availability.csv"}));
 
   // The file holds each key once.
   fs::path prices_csv = fs::path(dir) / "vm-prices.csv";
@@ -181,7 +187,7 @@ TEST_F(OverlayTest, SecondWriteMerges) {
   ok = overlay_only.apply_overlay_dir(dir);
   ASSERT_TRUE(ok) << ok.error().describe();
   EXPECT_EQ(overlay_only.all_prices().size(), 4u);
-  EXPECT_EQ(overlay_only.sizes().size(), skus.sizes.size());                // first write's sizes kept
+  EXPECT_EQ(overlay_only.sizes().size(), skus.sizes.size());  // first write's sizes kept
   EXPECT_EQ(overlay_only.all_availability().size(), skus.availability.size());  // and availability
 
   // Earlier rows kept.
@@ -245,9 +251,10 @@ TEST(Overlay, EmptyDirIsAnEmptyOverlay) {
 
 TEST(Overlay, HandWrittenCrlfPricesApply) {
   TempDir tmp;
-  write_text(tmp.path() / "vm-prices.csv",
-             "sku,region,price_type,usd_per_hour,term,source,as_of\r\n"
-             "Standard_D4s_v5,WestEurope,payg_linux,0.23,,\"invoice 2026-10, line 4\",2026-10-01\r\n");
+  write_text(
+      tmp.path() / "vm-prices.csv",
+      "sku,region,price_type,usd_per_hour,term,source,as_of\r\n"
+      "Standard_D4s_v5,WestEurope,payg_linux,0.23,,\"invoice 2026-10, line 4\",2026-10-01\r\n");
   Catalog cat = load_default_or_fail();
   auto ok = cat.apply_overlay_dir(tmp.str());
   ASSERT_TRUE(ok) << ok.error().describe();
@@ -291,20 +298,21 @@ TEST_P(OverlayCorrupt, NamesFileAndLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, OverlayCorrupt,
-    testing::Values(
-        CorruptCase{"PriceNotANumber", "vm-prices.csv",
-                    "sku,region,price_type,usd_per_hour,term,source,as_of\n"
-                    "Standard_D4s_v5,westeurope,payg_linux,0.23,,s,\n"
-                    "Standard_D8s_v5,westeurope,payg_linux,0.4x6,,s,\n",
-                    3, "usd_per_hour"},
-        CorruptCase{"PriceRowTooShort", "vm-prices.csv",
-                    "sku,region,price_type,usd_per_hour,term,source,as_of\r\n"
-                    "Standard_D4s_v5,westeurope,payg_linux,0.23\r\n",
-                    2, "row has 4 cells"},
-        CorruptCase{"SizeBadVcpus", "vm-sizes.csv",
-                    "sku,series,quota_family,vcpus,memory_gib\nStandard_X,X,f,many,4\n", 2, "column 'vcpus'"},
-        CorruptCase{"AvailabilityMissingColumn", "vm-availability.csv", "sku,region,zones\nA,westeurope,1\n", 1,
-                    "missing column 'restriction'"}),
+    testing::Values(CorruptCase{"PriceNotANumber", "vm-prices.csv",
+                                "sku,region,price_type,usd_per_hour,term,source,as_of\n"
+                                "Standard_D4s_v5,westeurope,payg_linux,0.23,,s,\n"
+                                "Standard_D8s_v5,westeurope,payg_linux,0.4x6,,s,\n",
+                                3, "usd_per_hour"},
+                    CorruptCase{"PriceRowTooShort", "vm-prices.csv",
+                                "sku,region,price_type,usd_per_hour,term,source,as_of\r\n"
+                                "Standard_D4s_v5,westeurope,payg_linux,0.23\r\n",
+                                2, "row has 4 cells"},
+                    CorruptCase{"SizeBadVcpus", "vm-sizes.csv",
+                                "sku,series,quota_family,vcpus,memory_gib\nStandard_X,X,f,many,4\n",
+                                2, "column 'vcpus'"},
+                    CorruptCase{"AvailabilityMissingColumn", "vm-availability.csv",
+                                "sku,region,zones\nA,westeurope,1\n", 1,
+                                "missing column 'restriction'"}),
     [](const testing::TestParamInfo<CorruptCase>& info) { return std::string(info.param.name); });
 
 }  // namespace

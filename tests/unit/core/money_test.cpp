@@ -20,7 +20,8 @@ TEST_P(MoneyParse, ParsesExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, MoneyParse,
                          testing::Values(ParseCase{"0", 0}, ParseCase{"6.98", 6'980'000},
-                                         ParseCase{"4.50", 4'500'000}, ParseCase{"$1,234.5", 1'234'500'000},
+                                         ParseCase{"4.50", 4'500'000},
+                                         ParseCase{"$1,234.5", 1'234'500'000},
                                          ParseCase{"-0.000001", -1}, ParseCase{"0.0000005", 1},
                                          ParseCase{"0.0000004", 0}, ParseCase{" 12 ", 12'000'000},
                                          ParseCase{"0.883562", 883'562}));

@@ -43,8 +43,9 @@ TEST(Rfc3339, RoundTrips) {
 }
 
 TEST(Rfc3339, RejectsBadText) {
-  for (const char* bad : {"2026-01-05", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-05T10:00:00",
-                          "2026-01-05T25:00:00Z", "garbage", "2026-01-05T10:00:00Zjunk"}) {
+  for (const char* bad :
+       {"2026-01-05", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-01-05T10:00:00",
+        "2026-01-05T25:00:00Z", "garbage", "2026-01-05T10:00:00Zjunk"}) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
   }
 }

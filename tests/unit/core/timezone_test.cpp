@@ -42,7 +42,8 @@ TEST(TimeZone, SouthernHemisphereAndFixedZones) {
 }
 
 TEST(TimeZone, RejectsBadRules) {
-  for (const char* bad : {"", "C", "CET", "CET-1CEST,J60,J300", "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.5.0"}) {
+  for (const char* bad :
+       {"", "C", "CET", "CET-1CEST,J60,J300", "CET-1CEST,M13.5.0,M10.5.0", "CET-1CEST,M3.5.0"}) {
     EXPECT_FALSE(TimeZone::from_posix(bad)) << bad;
   }
   EXPECT_FALSE(TimeZone::named("Mars/Olympus_Mons"));

@@ -41,42 +41,50 @@ TEST_P(RecommendedRoutes, ChoosesTheExpectedTarget) {
 INSTANTIATE_TEST_SUITE_P(
     Examples, RecommendedRoutes,
     testing::Values(
-        RouteCase{"one_gpu_fine_tune_goes_to_h100",
-                  R"({"class": "fine-tune", "resources": {"vcpus": 32, "memory_gib": 256, "gpus": 1, "gpu_memory_gib": 80}, "deferrable": false})",
-                  Outcome::kPlaced, "h100-train", Target::Kind::kPool},
-        RouteCase{"two_gpu_job_goes_to_nc80adis",
-                  R"({"class": "batch-inference", "resources": {"vcpus": 64, "memory_gib": 512, "gpus": 2, "gpu_memory_gib": 160}, "deferrable": false})",
-                  Outcome::kPlaced, "h100-infer", Target::Kind::kPool},
-        RouteCase{"ci_goes_to_burstable", R"({"class": "ci"})", Outcome::kPlaced, "ci", Target::Kind::kPool},
-        RouteCase{"api_goes_to_general", R"({"class": "api", "environment": "prod"})", Outcome::kPlaced, "general",
+        RouteCase{
+            "one_gpu_fine_tune_goes_to_h100",
+            R"({"class": "fine-tune", "resources": {"vcpus": 32, "memory_gib": 256, "gpus": 1, "gpu_memory_gib": 80}, "deferrable": false})",
+            Outcome::kPlaced, "h100-train", Target::Kind::kPool},
+        RouteCase{
+            "two_gpu_job_goes_to_nc80adis",
+            R"({"class": "batch-inference", "resources": {"vcpus": 64, "memory_gib": 512, "gpus": 2, "gpu_memory_gib": 160}, "deferrable": false})",
+            Outcome::kPlaced, "h100-infer", Target::Kind::kPool},
+        RouteCase{"ci_goes_to_burstable", R"({"class": "ci"})", Outcome::kPlaced, "ci",
                   Target::Kind::kPool},
+        RouteCase{"api_goes_to_general", R"({"class": "api", "environment": "prod"})",
+                  Outcome::kPlaced, "general", Target::Kind::kPool},
         RouteCase{"preemptible_background_goes_to_spot",
                   R"({"class": "background", "deferrable": false})", Outcome::kPlaced, "batch-spot",
                   Target::Kind::kPool},
         RouteCase{"prompt_gen_goes_to_cheapest_foundry",
-                  R"({"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}})", Outcome::kPlaced,
-                  "foundry-mini", Target::Kind::kFoundry},
+                  R"({"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}})",
+                  Outcome::kPlaced, "foundry-mini", Target::Kind::kFoundry},
         RouteCase{"code_completion_self_hosted_vs_foundry",
-                  R"({"class": "code-completion", "tokens": {"prompt": 4000, "completion": 1000}})", Outcome::kPlaced,
-                  "vllm-h100", Target::Kind::kSelfHosted},
-        RouteCase{"deferrable_batch_waits_for_off_peak",
-                  R"({"class": "batch-inference"})", Outcome::kQueued, "h100-train", Target::Kind::kPool},
+                  R"({"class": "code-completion", "tokens": {"prompt": 4000, "completion": 1000}})",
+                  Outcome::kPlaced, "vllm-h100", Target::Kind::kSelfHosted},
+        RouteCase{"deferrable_batch_waits_for_off_peak", R"({"class": "batch-inference"})",
+                  Outcome::kQueued, "h100-train", Target::Kind::kPool},
         RouteCase{"deadline_forces_deferrable_now",
-                  R"({"class": "batch-inference", "deadline": "2026-01-05T14:00:00Z"})", Outcome::kPlaced,
-                  "h100-train", Target::Kind::kPool},
-        RouteCase{"four_gpus_is_infeasible",
-                  R"({"class": "fine-tune", "resources": {"vcpus": 8, "memory_gib": 64, "gpus": 4, "gpu_memory_gib": 80}})",
-                  Outcome::kInfeasible, "", Target::Kind::kNone},
-        RouteCase{"wrong_environment_is_infeasible", R"({"class": "dev-box", "environment": "prod"})",
-                  Outcome::kInfeasible, "", Target::Kind::kNone}),
+                  R"({"class": "batch-inference", "deadline": "2026-01-05T14:00:00Z"})",
+                  Outcome::kPlaced, "h100-train", Target::Kind::kPool},
+        RouteCase{
+            "four_gpus_is_infeasible",
+            R"({"class": "fine-tune", "resources": {"vcpus": 8, "memory_gib": 64, "gpus": 4, "gpu_memory_gib": 80}})",
+            Outcome::kInfeasible, "", Target::Kind::kNone},
+        RouteCase{"wrong_environment_is_infeasible",
+                  R"({"class": "dev-box", "environment": "prod"})", Outcome::kInfeasible, "",
+                  Target::Kind::kNone}),
     [](const testing::TestParamInfo<RouteCase>& info) { return info.param.name; });
 
 TEST(Router, InfeasibleSaysWhyForEveryPool) {
   ExampleFleet f = load_example("recommended.yaml");
-  Task t = task_json(f, R"({"class": "fine-tune", "resources": {"vcpus": 8, "memory_gib": 64, "gpus": 4, "gpu_memory_gib": 80}})");
+  Task t = task_json(
+      f,
+      R"({"class": "fine-tune", "resources": {"vcpus": 8, "memory_gib": 64, "gpus": 4, "gpu_memory_gib": 80}})");
   Decision d = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
   ASSERT_EQ(d.outcome, Outcome::kInfeasible);
-  EXPECT_NE(d.reason.find("h100-train Standard_NC40ads_H100_v5 is too small: needs 4 GPUs (has 1)"), std::string::npos)
+  EXPECT_NE(d.reason.find("h100-train Standard_NC40ads_H100_v5 is too small: needs 4 GPUs (has 1)"),
+            std::string::npos)
       << d.reason;
   EXPECT_EQ(d.alternatives.size(), f.model.pools.size());
 }
@@ -88,7 +96,8 @@ TEST(Router, DeferralEndsInTheOffPeakWindow) {
   ASSERT_EQ(d.outcome, Outcome::kQueued);
   // 10:00 → 20:00 local: ten hours.
   EXPECT_EQ(d.wait, std::chrono::hours(10));
-  EXPECT_NE(d.reason.find("off-peak window at 2026-01-05T19:00:00Z"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("off-peak window at 2026-01-05T19:00:00Z"), std::string::npos)
+      << d.reason;
   Decision evening = route(f.model, t, EmptyFleetView(f.model), at("2026-01-05T19:30:00Z"));
   EXPECT_EQ(evening.outcome, Outcome::kPlaced) << evening.reason;
   Decision late_afternoon = route(f.model, t, EmptyFleetView(f.model), at(kMondayNineteenLocal));
@@ -100,7 +109,9 @@ TEST(Router, DeferralEndsInTheOffPeakWindow) {
 class TpmExhausted final : public FleetView {
  public:
   TpmExhausted(const FleetModel& m, std::string name) : empty_(m), name_(std::move(name)) {}
-  PoolWait pool_wait(const PoolModel& p, const Task& t, TimePoint now) const override { return empty_.pool_wait(p, t, now); }
+  PoolWait pool_wait(const PoolModel& p, const Task& t, TimePoint now) const override {
+    return empty_.pool_wait(p, t, now);
+  }
   Duration rate_wait(const DeploymentModel& d, int64_t, TimePoint) const override {
     return d.name == name_ ? std::chrono::seconds(40) : Duration{0};
   }
@@ -112,7 +123,8 @@ class TpmExhausted final : public FleetView {
 
 TEST(Router, PromptGenFallsBackWhenCheapestIsOverItsTpm) {
   ExampleFleet f = load_example("recommended.yaml");
-  Task t = task_json(f, R"({"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}})");
+  Task t =
+      task_json(f, R"({"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}})");
   Decision d = route(f.model, t, TpmExhausted(f.model, "foundry-mini"), at(kMondayTenLocal));
   EXPECT_EQ(d.outcome, Outcome::kPlaced) << d.reason;
   EXPECT_EQ(d.target.name, "foundry-large");
@@ -122,13 +134,15 @@ TEST(Router, PromptGenFallsBackWhenCheapestIsOverItsTpm) {
 
 TEST(Router, OneCallLargerThanTheTpmLimitIsRejectedThere) {
   ExampleFleet f = load_example("recommended.yaml");
-  Task t = task_json(f, R"({"class": "prompt-gen", "tokens": {"prompt": 150000, "completion": 10000}})");
+  Task t =
+      task_json(f, R"({"class": "prompt-gen", "tokens": {"prompt": 150000, "completion": 10000}})");
   Decision d = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
   EXPECT_EQ(d.target.name, "foundry-mini");  // 200k TPM holds it; foundry-large's 100k does not
   bool large_rejected = false;
   for (const auto& a : d.alternatives) {
     if (a.target.name == "foundry-large") {
-      large_rejected = !a.feasible && a.rejected_because.find("TPM limit of 100000") != std::string::npos;
+      large_rejected =
+          !a.feasible && a.rejected_because.find("TPM limit of 100000") != std::string::npos;
     }
   }
   EXPECT_TRUE(large_rejected);
@@ -136,8 +150,11 @@ TEST(Router, OneCallLargerThanTheTpmLimitIsRejectedThere) {
 
 TEST(Router, CostIsPriceTimesDurationTimesShare) {
   ExampleFleet f = load_example("recommended.yaml");
-  // A quarter of an NC40ads (10 of 40 vCPUs, 80 of 320 GiB, 1 of 1 GPU → the whole GPU) for 2h at $6.98/h.
-  Task t = task_json(f, R"({"class": "fine-tune", "resources": {"vcpus": 10, "memory_gib": 80, "gpus": 1, "gpu_memory_gib": 40}, "duration_s": 7200, "deferrable": false})");
+  // A quarter of an NC40ads (10 of 40 vCPUs, 80 of 320 GiB, 1 of 1 GPU → the whole GPU) for 2h at
+  // $6.98/h.
+  Task t = task_json(
+      f,
+      R"({"class": "fine-tune", "resources": {"vcpus": 10, "memory_gib": 80, "gpus": 1, "gpu_memory_gib": 40}, "duration_s": 7200, "deferrable": false})");
   Decision d = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
   ASSERT_EQ(d.target.name, "h100-train");
   EXPECT_EQ(d.cost.to_string(), "13.96");
@@ -150,7 +167,8 @@ TEST(TaskJson, ErrorsNameTheField) {
     const char* json;
     const char* field;
   };
-  for (auto b : {Bad{R"({"resources": {"vcpus": 2}})", "'class'"}, Bad{R"({"class": "cii"})", "did you mean 'ci'"},
+  for (auto b : {Bad{R"({"resources": {"vcpus": 2}})", "'class'"},
+                 Bad{R"({"class": "cii"})", "did you mean 'ci'"},
                  Bad{R"({"class": "ci", "priority": "high"})", "'priority'"},
                  Bad{R"({"class": "ci", "resources": {"vcpus": -2}})", "'resources.vcpus'"},
                  Bad{R"({"class": "ci", "deadline": "tomorrow"})", "'deadline'"},
@@ -162,7 +180,8 @@ TEST(TaskJson, ErrorsNameTheField) {
     auto t = parse_task_json(b.json, f.parsed.spec, "task.json");
     ASSERT_FALSE(t) << b.json;
     EXPECT_EQ(t.error().code, ErrorCode::kInvalidInput);
-    EXPECT_NE(t.error().describe().find(b.field), std::string::npos) << b.json << " → " << t.error().describe();
+    EXPECT_NE(t.error().describe().find(b.field), std::string::npos)
+        << b.json << " → " << t.error().describe();
     EXPECT_EQ(t.error().location, "task.json");
   }
 }

@@ -54,8 +54,8 @@ inline std::unique_ptr<SchedFleet> sched_fleet(const std::string& yaml = kSchedS
   return f;
 }
 
-inline Task make_task(const std::string& cls, int64_t priority, const std::string& env = "", bool preemptible = false,
-                      const std::string& tenant = "default") {
+inline Task make_task(const std::string& cls, int64_t priority, const std::string& env = "",
+                      bool preemptible = false, const std::string& tenant = "default") {
   Task t;
   t.class_name = cls;
   t.environment = env;

@@ -49,8 +49,9 @@ class PropertyHarness {
 
   void submit() {
     static const char* kClasses[] = {"train", "infer", "web", "batch"};
-    Task t = make_task(kClasses[pick(0, 3)], pick(0, 9) * 10, pick(0, 2) == 0 ? "" : (pick(0, 1) ? "prod" : "dev"),
-                       pick(0, 1) == 1, "tenant-" + std::to_string(pick(0, 3)));
+    Task t = make_task(kClasses[pick(0, 3)], pick(0, 9) * 10,
+                       pick(0, 2) == 0 ? "" : (pick(0, 1) ? "prod" : "dev"), pick(0, 1) == 1,
+                       "tenant-" + std::to_string(pick(0, 3)));
     if (t.class_name == "web" || t.class_name == "batch") {
       t.resources.vcpus = pick(1, 4);
       t.resources.memory_mib = pick(1, 16) * 1024;
@@ -60,7 +61,8 @@ class PropertyHarness {
     auto id = s_.submit(t);
     if (!id) {
       ++rejected_total;
-      EXPECT_EQ(id.error().code, ErrorCode::kInfeasible) << id.error().message;  // dev has no cpu pool
+      EXPECT_EQ(id.error().code, ErrorCode::kInfeasible)
+          << id.error().message;  // dev has no cpu pool
       return;
     }
     EXPECT_TRUE(alive_.insert(*id).second) << "duplicate id " << *id;
@@ -128,7 +130,8 @@ class PropertyHarness {
       const PoolModel& p = model.pools[n.pool];
       (p.spot ? spot : by_family[p.quota_family]) += p.node.vcpus;
     }
-    for (const auto& [family, vcpus] : by_family) ASSERT_EQ(s_.ledger().used_family("eastus", family), vcpus) << family;
+    for (const auto& [family, vcpus] : by_family)
+      ASSERT_EQ(s_.ledger().used_family("eastus", family), vcpus) << family;
     for (const auto& line : s_.ledger().lines()) {
       if (line.kind == "spot") {
         ASSERT_EQ(line.used, spot);
@@ -177,8 +180,8 @@ class PropertyHarness {
             const Node& n = s_.nodes().at(a.node);
             Resources could_have = p.node - n.used + low->task.resources;
             ASSERT_FALSE(t.task.resources.fits_in(could_have))
-                << "task " << tid << " (priority " << t.task.priority << ") waits while " << a.task << " (priority "
-                << low->task.priority << ") took its place on node " << a.node;
+                << "task " << tid << " (priority " << t.task.priority << ") waits while " << a.task
+                << " (priority " << low->task.priority << ") took its place on node " << a.node;
           }
           for (const auto& [nid, n] : s_.nodes()) {
             if (n.pool != c.pool) continue;

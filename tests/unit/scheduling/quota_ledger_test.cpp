@@ -9,7 +9,8 @@ TEST(QuotaLedger, FamilyAndRegionalLimits) {
   QuotaLedger l;
   l.set_family_limit("westeurope", "StandardNCadsH100v5Family", 1440);
   l.set_regional_limit("westeurope", 1500);
-  for (int i = 0; i < 36; ++i) ASSERT_TRUE(l.reserve("westeurope", "standardNCADSH100v5Family", false, 40)) << i;
+  for (int i = 0; i < 36; ++i)
+    ASSERT_TRUE(l.reserve("westeurope", "standardNCADSH100v5Family", false, 40)) << i;
   auto full = l.reserve("westeurope", "StandardNCadsH100v5Family", false, 40);
   ASSERT_FALSE(full);
   EXPECT_EQ(full.error().code, ErrorCode::kUnavailable);

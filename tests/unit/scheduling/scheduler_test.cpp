@@ -57,7 +57,8 @@ TEST(Scheduler, FitsButNoQuotaIsQueuedNotRejected) {
   auto rejected = h.s.submit(huge);
   ASSERT_FALSE(rejected);
   EXPECT_EQ(rejected.error().code, ErrorCode::kInfeasible);
-  EXPECT_NE(rejected.error().message.find("too small"), std::string::npos) << rejected.error().message;
+  EXPECT_NE(rejected.error().message.find("too small"), std::string::npos)
+      << rejected.error().message;
 }
 
 TEST(Scheduler, StoppedNodesKeepTheirQuotaOnlyDeletionFreesIt) {
@@ -229,7 +230,8 @@ TEST(Scheduler, SameInputsSameDecisions) {
     Harness h;
     std::vector<std::pair<TaskId, NodeId>> placements;
     for (int i = 0; i < 30; ++i) {
-      h.submit(make_task(i % 3 == 0 ? "infer" : "web", 10 + (i * 7) % 50, "", i % 2 == 0, "t" + std::to_string(i % 4)));
+      h.submit(make_task(i % 3 == 0 ? "infer" : "web", 10 + (i * 7) % 50, "", i % 2 == 0,
+                         "t" + std::to_string(i % 4)));
     }
     for (const auto& a : h.s.cycle().admitted) placements.push_back({a.task, a.node});
     return placements;
@@ -258,7 +260,8 @@ TEST(SchedulerOnExamples, H100QuotaFullMeansQueued) {
     return *parse_task_json(R"({"class": "fine-tune", "deferrable": false})", parsed->spec, "t");
   };
   // Six 2-GPU inference nodes (480 vCPUs) and 24 training nodes (960 vCPUs) = 1440.
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(s.submit(*parse_task_json(R"({"class": "online-inference"})", parsed->spec, "t")));
+  for (int i = 0; i < 6; ++i)
+    ASSERT_TRUE(s.submit(*parse_task_json(R"({"class": "online-inference"})", parsed->spec, "t")));
   for (int i = 0; i < 24; ++i) ASSERT_TRUE(s.submit(fine_tune()));
   s.cycle();
   EXPECT_EQ(s.ledger().used_family("westeurope", "StandardNCadsH100v5Family"), 1440);

@@ -35,7 +35,8 @@ std::string read(const std::string& rel) {
   return ss.str();
 }
 
-std::map<std::string, SimResult> run_all(const Fixture& f, const Workload& w, SimOptions opts = {}) {
+std::map<std::string, SimResult> run_all(const Fixture& f, const Workload& w,
+                                         SimOptions opts = {}) {
   std::map<std::string, SimResult> out;
   for (const auto& name : strategy_names()) {
     auto s = make_strategy(name, f.model);
@@ -60,7 +61,9 @@ void check_invariants(const Fixture& f, const std::map<std::string, SimResult>& 
   EXPECT_LE(oracle, ours);
   EXPECT_LE(ours, results.at("always-on").cost);
   EXPECT_LE(ours, results.at("cluster-autoscaler").cost);
-  int64_t slo_ms = std::chrono::duration_cast<std::chrono::milliseconds>(f.parsed.spec.policies.wait_slo_p95).count();
+  int64_t slo_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(f.parsed.spec.policies.wait_slo_p95)
+          .count();
   EXPECT_LE(results.at("codefleet").wait_p95_ms, slo_ms);
 }
 
@@ -76,8 +79,8 @@ TEST(Simulate, SyntheticWeekOrdersTheStrategies) {
 
 TEST(Simulate, AzureLlmTraceFixture) {
   auto f = recommended();
-  auto w = load_trace(read("traces/azure-llm-conv-2023-first300.csv"), "azure.csv", TraceFormat::kAzureLlm,
-                      f->parsed.spec, {});
+  auto w = load_trace(read("traces/azure-llm-conv-2023-first300.csv"), "azure.csv",
+                      TraceFormat::kAzureLlm, f->parsed.spec, {});
   ASSERT_TRUE(w) << w.error().describe();
   EXPECT_EQ(w->arrivals.size(), 300u);
   // 374 prompt tokens at 8,000 tok/s + 44 generated at 1,600/32 tok/s per sequence = 0.93 s.
@@ -87,7 +90,8 @@ TEST(Simulate, AzureLlmTraceFixture) {
 
 TEST(Simulate, AlibabaPodsFixture) {
   auto f = recommended();
-  auto w = load_trace(read("traces/alibaba-pods-small.csv"), "pods.csv", TraceFormat::kAlibabaPods, f->parsed.spec, {});
+  auto w = load_trace(read("traces/alibaba-pods-small.csv"), "pods.csv", TraceFormat::kAlibabaPods,
+                      f->parsed.spec, {});
   ASSERT_TRUE(w) << w.error().describe();
   ASSERT_EQ(w->arrivals.size(), 7u);
   EXPECT_EQ(w->arrivals[0].at, std::chrono::seconds(0));
@@ -137,7 +141,8 @@ TEST(Simulate, StoppedNodesPayDisksOnly) {
   auto s = make_strategy("codefleet", f->model);
   SimResult r = simulate(f->model, w, **s, {});
   EXPECT_GT(r.cost_by_state.at("disk_stopped").micros(), 0);
-  EXPECT_EQ((r.cost_by_state.at("compute") + r.cost_by_state.at("disk_running") + r.cost_by_state.at("disk_stopped")),
+  EXPECT_EQ((r.cost_by_state.at("compute") + r.cost_by_state.at("disk_running") +
+             r.cost_by_state.at("disk_stopped")),
             r.cost);
 }
 
@@ -152,22 +157,26 @@ TEST(Traces, BadInputNamesFileAndLine) {
   for (auto c : {BadTrace{"traces/empty.csv", TraceFormat::kAzureLlm, "empty"},
                  BadTrace{"traces/bad-azure-header.csv", TraceFormat::kAzureLlm, "bad.csv:1"},
                  BadTrace{"traces/bad-azure-row.csv", TraceFormat::kAzureLlm, "bad.csv:3"},
-                 BadTrace{"traces/bad-azure-row.csv", TraceFormat::kAlibabaPods, "missing column 'cpu_milli'"},
+                 BadTrace{"traces/bad-azure-row.csv", TraceFormat::kAlibabaPods,
+                          "missing column 'cpu_milli'"},
                  BadTrace{"traces/alibaba-pods-small.csv", TraceFormat::kJsonl, "bad.csv:1"}}) {
     auto w = load_trace(read(c.file), "bad.csv", c.format, f->parsed.spec, {});
     ASSERT_FALSE(w) << c.file;
-    EXPECT_NE(w.error().describe().find(c.want), std::string::npos) << c.file << ": " << w.error().describe();
+    EXPECT_NE(w.error().describe().find(c.want), std::string::npos)
+        << c.file << ": " << w.error().describe();
   }
   TraceOptions skip;
   skip.skip_bad_rows = true;
-  auto w = load_trace(read("traces/bad-azure-row.csv"), "bad.csv", TraceFormat::kAzureLlm, f->parsed.spec, skip);
+  auto w = load_trace(read("traces/bad-azure-row.csv"), "bad.csv", TraceFormat::kAzureLlm,
+                      f->parsed.spec, skip);
   ASSERT_TRUE(w);
   EXPECT_EQ(w->arrivals.size(), 2u);
   EXPECT_EQ(w->bad_rows_skipped, 1);
-  auto requests_only = load_trace("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1000,1024,0,0\n", "multigpu.csv",
-                                  TraceFormat::kAlibabaPods, f->parsed.spec, {});
+  auto requests_only = load_trace("name,cpu_milli,memory_mib,num_gpu,gpu_milli\np,1000,1024,0,0\n",
+                                  "multigpu.csv", TraceFormat::kAlibabaPods, f->parsed.spec, {});
   ASSERT_FALSE(requests_only);
-  EXPECT_NE(requests_only.error().message.find("cannot drive a time-based simulation"), std::string::npos);
+  EXPECT_NE(requests_only.error().message.find("cannot drive a time-based simulation"),
+            std::string::npos);
 }
 
 TEST(Traces, SyntheticOptionsAndReshape) {

@@ -38,27 +38,35 @@ const std::string kPool1 = "environments[0].pools[1]";
 INSTANTIATE_TEST_SUITE_P(
     All, BadSpec,
     testing::Values(
-        BadCase{"wrong_type", "max_nodes: 10", "max_nodes: ten", kPool1 + ".max_nodes", "not a whole number", 32},
-        BadCase{"negative", "max_nodes: 10", "max_nodes: -1", kPool1 + ".max_nodes", "out of range", 32},
-        BadCase{"absurd", "max_nodes: 10", "max_nodes: 99999999", kPool1 + ".max_nodes", "out of range", 32},
-        BadCase{"min_above_max", "min_nodes: 1", "min_nodes: 20", kPool1 + ".min_nodes", "above max_nodes", 31},
-        BadCase{"list_expected", "regions: [eastus]", "regions: eastus", "regions", "must be a list", 3},
-        BadCase{"bad_enum", "action: hibernate", "action: sleep", kPool1 + ".idle.action", "not one of", 33},
-        BadCase{"bad_duration", "after: 30m}\n        classes: [web]", "after: 30 minutes}\n        classes: [web]",
-                kPool1 + ".idle.after", "not a duration", 33},
-        BadCase{"bad_money", "amount_usd: \"5000\"", "amount_usd: \"lots\"", "budgets[0].amount_usd", "not an amount",
-                39},
-        BadCase{"zero_budget", "amount_usd: \"5000\"", "amount_usd: \"0\"", "budgets[0].amount_usd", "more than zero",
-                39},
-        BadCase{"missing_required", "        sku: Standard_D4s_v5\n", "", kPool1 + ".sku", "required field 'sku'", 29},
+        BadCase{"wrong_type", "max_nodes: 10", "max_nodes: ten", kPool1 + ".max_nodes",
+                "not a whole number", 32},
+        BadCase{"negative", "max_nodes: 10", "max_nodes: -1", kPool1 + ".max_nodes", "out of range",
+                32},
+        BadCase{"absurd", "max_nodes: 10", "max_nodes: 99999999", kPool1 + ".max_nodes",
+                "out of range", 32},
+        BadCase{"min_above_max", "min_nodes: 1", "min_nodes: 20", kPool1 + ".min_nodes",
+                "above max_nodes", 31},
+        BadCase{"list_expected", "regions: [eastus]", "regions: eastus", "regions",
+                "must be a list", 3},
+        BadCase{"bad_enum", "action: hibernate", "action: sleep", kPool1 + ".idle.action",
+                "not one of", 33},
+        BadCase{"bad_duration", "after: 30m}\n        classes: [web]",
+                "after: 30 minutes}\n        classes: [web]", kPool1 + ".idle.after",
+                "not a duration", 33},
+        BadCase{"bad_money", "amount_usd: \"5000\"", "amount_usd: \"lots\"",
+                "budgets[0].amount_usd", "not an amount", 39},
+        BadCase{"zero_budget", "amount_usd: \"5000\"", "amount_usd: \"0\"", "budgets[0].amount_usd",
+                "more than zero", 39},
+        BadCase{"missing_required", "        sku: Standard_D4s_v5\n", "", kPool1 + ".sku",
+                "required field 'sku'", 29},
         BadCase{"unknown_class_ref", "classes: [web]", "classes: [webb]", kPool1 + ".classes[0]",
                 "unknown workload class 'webb'", 34},
         BadCase{"duplicate_pool", "name: cpu", "name: gpu", kPool1 + ".name", "defined twice", 29},
         BadCase{"bad_version", "version: 1", "version: 7", "version", "out of range", 1},
-        BadCase{"huge_quota", "total_vcpus: 1000", "total_vcpus: 99999999999", "quotas[0].total_vcpus",
-                "out of range", 9},
-        BadCase{"bad_bool", "max_nodes: 2\n", "max_nodes: 2\n        spot: maybe\n", "environments[0].pools[0].spot",
-                "true or false", 27}),
+        BadCase{"huge_quota", "total_vcpus: 1000", "total_vcpus: 99999999999",
+                "quotas[0].total_vcpus", "out of range", 9},
+        BadCase{"bad_bool", "max_nodes: 2\n", "max_nodes: 2\n        spot: maybe\n",
+                "environments[0].pools[0].spot", "true or false", 27}),
     [](const testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 TEST(BadSpec, YamlSyntaxErrorHasLineAndColumn) {
@@ -81,14 +89,18 @@ TEST(BadSpec, MissingFile) {
 }
 
 TEST(BadSpec, CollectsEveryError) {
-  std::string yaml = SpecBuilder().replace("max_nodes: 10", "max_nodes: -1").replace("max_nodes: 2", "max_nodes: x").text();
+  std::string yaml = SpecBuilder()
+                         .replace("max_nodes: 10", "max_nodes: -1")
+                         .replace("max_nodes: 2", "max_nodes: x")
+                         .text();
   auto parsed = parse_spec(yaml, "fleet.yaml");
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().errors.size(), 2u) << parsed.error().describe();
 }
 
 TEST(Spec, UnknownFieldIsAWarningWithTheClosestName) {
-  auto parsed = parse_spec(SpecBuilder().replace("min_nodes: 1", "min_node: 1").text(), "fleet.yaml");
+  auto parsed =
+      parse_spec(SpecBuilder().replace("min_nodes: 1", "min_node: 1").text(), "fleet.yaml");
   ASSERT_TRUE(parsed);
   ASSERT_EQ(parsed->warnings.size(), 1u);
   EXPECT_EQ(parsed->warnings[0].path, kPool1 + ".min_node");
