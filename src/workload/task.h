@@ -37,6 +37,10 @@ struct Task {
   TimePoint submitted_at{};
 };
 
+struct WorkloadClass;
+// A task with its class's defaults: resources, duration, priority, deferrable, preemptible.
+Task task_from_class(const WorkloadClass& c);
+
 // Parses the task JSON. Missing fields take the class's defaults from `spec`
 // (resources, duration, priority, deferrable, preemptible). Errors name the field:
 // kInvalidInput with location "FILE: field".

@@ -74,6 +74,17 @@ const std::vector<std::string> kTaskFields = {
 
 }  // namespace
 
+Task task_from_class(const WorkloadClass& c) {
+  Task t;
+  t.class_name = c.name;
+  t.priority = c.priority;
+  t.deferrable = c.deferrable;
+  t.preemptible = c.preemptible;
+  t.resources = c.resources;
+  t.duration = c.duration;
+  return t;
+}
+
 Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source) {
   json doc;
   try {
@@ -97,7 +108,6 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
   }
   Reader r{source, {}, false};
   Task t;
-  if (auto id = r.string(doc, "id", "id")) t.id = *id;
   auto cls = r.string(doc, "class", "class");
   if (!cls && !r.failed) r.fail("class", "is required (a workload class of the spec)");
   const WorkloadClass* wc = nullptr;
@@ -113,13 +123,8 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
                                                : fmt::format(" (did you mean '{}'?)", near)));
     }
   }
-  if (wc) {
-    t.resources = wc->resources;
-    t.duration = wc->duration;
-    t.priority = wc->priority;
-    t.deferrable = wc->deferrable;
-    t.preemptible = wc->preemptible;
-  }
+  if (wc) t = task_from_class(*wc);
+  if (auto id = r.string(doc, "id", "id")) t.id = *id;
   if (auto env = r.string(doc, "environment", "environment")) {
     t.environment = *env;
     bool known = false;

@@ -104,16 +104,6 @@ Result<const WorkloadClass*> class_for(const Spec& spec, const std::string& name
   return c;
 }
 
-Task base_task(const WorkloadClass& c) {
-  Task t;
-  t.class_name = c.name;
-  t.priority = c.priority;
-  t.deferrable = c.deferrable;
-  t.preemptible = c.preemptible;
-  t.resources = c.resources;
-  t.duration = c.duration;
-  return t;
-}
 
 Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec, const TraceOptions& o,
                            BadRows& bad) {
@@ -154,7 +144,7 @@ Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec, con
       continue;
     }
     if (!first) first = *t;
-    Task task = base_task(**cls);
+    Task task = task_from_class(**cls);
     task.resources = {1, 2 * kMibPerGib, kMilliPerGpu / m.concurrency_per_gpu,
                       94 * kMibPerGib / m.concurrency_per_gpu};
     int64_t ms = *ctx * 1000 / m.prefill_tokens_per_s_per_gpu +
@@ -234,7 +224,7 @@ Result<Workload> alibaba(const std::vector<Line>& lines, const std::string& file
       continue;
     }
     const WorkloadClass& wc = *ngpu > 0 ? **gpu_cls : **cpu_cls;
-    Task t = base_task(wc);
+    Task t = task_from_class(wc);
     t.resources.vcpus = std::max<int64_t>(1, (*cpu + 999) / 1000);
     t.resources.memory_mib = *mem;
     t.resources.gpu_milli =
@@ -433,7 +423,7 @@ Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) 
   for (int64_t h = 0; h < hours_total; ++h) {
     for (int64_t i = 0; i < per_hour[h]; ++i) {
       const Cls& k = classes[cls_dist(rng)];
-      Task t = base_task(*k.c);
+      Task t = task_from_class(*k.c);
       t.tenant = kTenants[rng() % 4];
       t.duration = milliseconds(std::max<int64_t>(
           1000,

@@ -198,3 +198,17 @@ TEST(TaskJson, ClassDefaultsFillTheGaps) {
 
 }  // namespace
 }  // namespace codefleet
+
+namespace codefleet {
+namespace {
+
+TEST(TaskJson, KeepsTheCallersIdAndClass) {
+  auto f = testing_support::load_example("recommended.yaml");
+  Task t = testing_support::task_json(f, R"({"id": "job-42", "class": "ci"})");
+  EXPECT_EQ(t.id, "job-42");
+  EXPECT_EQ(t.class_name, "ci");
+  EXPECT_EQ(t.resources.vcpus, 2);
+}
+
+}  // namespace
+}  // namespace codefleet
