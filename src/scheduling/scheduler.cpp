@@ -240,7 +240,7 @@ void Scheduler::add_pending(TaskId id) {
       b.pools.push_back(c.pool);
   }
   fresh_.insert(id);
-  pending_by_tenant_[t.task.tenant].insert({-t.task.priority, t.task.submitted_at, id});
+  pending_by_tenant_[{t.task.tenant, t.queue}].insert({-t.task.priority, t.task.submitted_at, id});
 }
 
 void Scheduler::remove_pending(TaskId id) {
@@ -248,7 +248,7 @@ void Scheduler::remove_pending(TaskId id) {
   fresh_.erase(id);
   const TaskRecord& t = tasks_.at(id);
   queue_bounds_[static_cast<size_t>(t.queue)].pending--;
-  auto it = pending_by_tenant_.find(t.task.tenant);
+  auto it = pending_by_tenant_.find({t.task.tenant, t.queue});
   if (it == pending_by_tenant_.end()) return;
   // The tenant's (possibly now empty) queue stays: a cycle may be walking it.
   it->second.erase({-t.task.priority, t.task.submitted_at, id});
@@ -676,22 +676,28 @@ CycleResult Scheduler::cycle() {
   }
   struct Cursor {
     int64_t share;
-    std::set<std::tuple<int64_t, TimePoint, TaskId>>* queue;
+    size_t queue;
+    std::set<std::tuple<int64_t, TimePoint, TaskId>>* tasks;
     std::tuple<int64_t, TimePoint, TaskId> last;  // the last key taken: resume after it
     bool started = false;
   };
   std::vector<Cursor> cursors;
-  for (auto& [tenant, queue] : pending_by_tenant_) {
-    auto it = shares.find(tenant);
-    cursors.push_back({it == shares.end() ? 0 : it->second, &queue, {}, false});
+  for (auto& [key, tasks] : pending_by_tenant_) {
+    auto it = shares.find(key.first);
+    cursors.push_back({it == shares.end() ? 0 : it->second, static_cast<size_t>(key.second), &tasks, {}, false});
   }
+  // A queue whose smallest task fits nowhere (and can preempt nothing) is skipped for the
+  // rest of the cycle: room only shrinks within a cycle, until a preemption frees some.
+  std::vector<char> blocked(queue_names_.size(), 0);
+  std::vector<int64_t> failures(queue_names_.size(), 0);
   int64_t since_check = 0;
   while (true) {
     Cursor* best = nullptr;
     std::tuple<int64_t, TimePoint, TaskId> best_key;
     for (auto& c : cursors) {
-      auto it = c.started ? c.queue->upper_bound(c.last) : c.queue->begin();
-      if (it == c.queue->end()) continue;
+      if (blocked[c.queue]) continue;
+      auto it = c.started ? c.tasks->upper_bound(c.last) : c.tasks->begin();
+      if (it == c.tasks->end()) continue;
       const auto& k = *it;
       if (!best || std::make_tuple(std::get<0>(k), c.share, std::get<1>(k), std::get<2>(k)) <
                        std::make_tuple(std::get<0>(best_key), best->share, std::get<1>(best_key),
@@ -706,7 +712,13 @@ CycleResult Scheduler::cycle() {
     TaskRecord& t = tasks_.at(std::get<2>(best_key));
     if (t.state != TaskState::kPending) continue;
     ++out.considered;
-    if (assign(t, out) || preempt(t, out)) continue;
+    size_t evicted_before = out.preempted.size();
+    if (assign(t, out) || preempt(t, out)) {
+      if (out.preempted.size() != evicted_before) std::fill(blocked.begin(), blocked.end(), 0);
+      continue;
+    }
+    size_t q = static_cast<size_t>(t.queue);
+    if (++failures[q] % 4 == 1 && !queue_has_room(q, lowest_victim, t.task.priority)) blocked[q] = 1;
     if (++since_check >= 32) {
       since_check = 0;
       if (!room_for(lowest_victim, t.task.priority)) break;  // nothing later can be admitted
@@ -722,23 +734,29 @@ CycleResult Scheduler::cycle() {
 // order) could preempt. The per-queue bounds are conservative (smallest shape seen, highest
 // priority seen, every pool seen), so a "no" is certain.
 bool Scheduler::room_for(const std::vector<int64_t>& lowest_victim, int64_t priority) const {
-  if (!options_.environment_share_pct.empty()) return true;  // reclaim may still free quota
   for (size_t q = 0; q < queue_bounds_.size(); ++q) {
-    const QueueBounds& b = queue_bounds_[q];
-    if (b.pending == 0) continue;
-    int64_t prio = std::min(priority, b.max_priority);
-    for (int pi : b.pools) {
-      const PoolModel& p = model_.pools[pi];
-      if (lowest_victim[pi] < prio) return true;
-      bool scale_up = may_scale_up(p);
-      for (const Node* n : pool_nodes_[pi]) {
-        if (n->active() && b.min_shape.fits_in(p.node - n->used)) return true;
-        if (scale_up && !n->active()) return true;
-      }
-      if (scale_up && static_cast<int64_t>(pool_nodes_[pi].size()) < p.max_nodes &&
-          ledger_.can_reserve(p.region, p.quota_family, p.spot, p.node.vcpus)) {
-        return true;
-      }
+    if (queue_has_room(q, lowest_victim, priority)) return true;
+  }
+  return false;
+}
+
+bool Scheduler::queue_has_room(size_t queue, const std::vector<int64_t>& lowest_victim, int64_t priority) const {
+  if (!options_.environment_share_pct.empty()) return true;  // reclaim may still free quota
+  if (queue >= queue_bounds_.size()) return false;
+  const QueueBounds& b = queue_bounds_[queue];
+  if (b.pending == 0) return false;
+  int64_t prio = std::min(priority, b.max_priority);
+  for (int pi : b.pools) {
+    const PoolModel& p = model_.pools[pi];
+    if (lowest_victim[pi] < prio) return true;
+    bool scale_up = may_scale_up(p);
+    for (const Node* n : pool_nodes_[pi]) {
+      if (n->active() && b.min_shape.fits_in(p.node - n->used)) return true;
+      if (scale_up && !n->active()) return true;
+    }
+    if (scale_up && static_cast<int64_t>(pool_nodes_[pi].size()) < p.max_nodes &&
+        ledger_.can_reserve(p.region, p.quota_family, p.spot, p.node.vcpus)) {
+      return true;
     }
   }
   return false;
