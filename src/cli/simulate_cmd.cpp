@@ -2,7 +2,10 @@
 // region, once per scaling strategy, side by side.
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
@@ -116,22 +119,40 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   bool tty = isatty(STDERR_FILENO) && !opts.quiet;
 
   auto wall_start = std::chrono::steady_clock::now();
-  std::vector<SimResult> results;
-  int64_t events = 0;
-  for (auto& s : strategies) {
-    if (tty) {
-      std::string label = s->name();
-      so.progress = [label](double f) {
-        int width = 30, filled = static_cast<int>(f * width);
-        std::cerr << fmt::format("\r{:<20} [{}{}] {:3.0f}%", label, std::string(filled, '#'),
-                                 std::string(width - filled, ' '), f * 100)
-                  << std::flush;
-      };
+  // Strategies are independent runs over the same (read-only) workload: one thread per
+  // core, each with its own copy of the fleet model (its caches are not shared).
+  std::vector<SimResult> results(strategies.size());
+  unsigned workers = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(),
+                                                      static_cast<unsigned>(strategies.size())));
+  std::atomic<size_t> next{0}, done{0};
+  std::mutex progress_mu;
+  auto work = [&] {
+    FleetModel local = *model;
+    SimOptions mine = so;
+    for (size_t i = next++; i < strategies.size(); i = next++) {
+      if (tty) {
+        std::string label = names[i];
+        mine.progress = [&, label](double f) {
+          std::lock_guard<std::mutex> lock(progress_mu);
+          int width = 30, filled = static_cast<int>(f * width);
+          std::cerr << fmt::format("\r{:<20} [{}{}] {:3.0f}%  ({}/{} strategies done)", label,
+                                   std::string(filled, '#'), std::string(width - filled, ' '), f * 100,
+                                   done.load(), strategies.size())
+                    << std::flush;
+        };
+      }
+      auto strategy = make_strategy(names[i], local);
+      results[i] = simulate(local, workload, **strategy, mine);
+      ++done;
     }
-    results.push_back(simulate(*model, workload, *s, so));
-    events += results.back().events;
-    if (tty) std::cerr << "\r" << std::string(60, ' ') << "\r" << std::flush;
-  }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned w = 1; w < workers; ++w) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  if (tty) std::cerr << "\r" << std::string(80, ' ') << "\r" << std::flush;
+  int64_t events = 0;
+  for (const auto& r : results) events += r.events;
   double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   double eps = wall > 0 ? static_cast<double>(events) / wall : 0;
