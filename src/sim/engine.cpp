@@ -237,7 +237,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
       disk_stopped += ds;
       disk_running += d - ds;
     }
-    out.cost = bill.total();
+    out.cost = compute + disk_running + disk_stopped;  // the sum of the rounded parts shown
     out.cost_by_state["compute"] = compute;
     out.cost_by_state["disk_running"] = disk_running;
     out.cost_by_state["disk_stopped"] = disk_stopped;
