@@ -36,13 +36,11 @@ Result<void> write_overlay(const std::string& dir, const Overlay& add) {
   Catalog existing;
   auto ok = existing.apply_overlay_dir(dir);
   if (!ok) return ok;
-  std::vector<VmSize> sizes;
-  for (const VmSize* s : existing.sizes()) sizes.push_back(*s);
-  Catalog merged = existing;
+  Catalog& merged = existing;
   for (const auto& s : add.sizes) merged.upsert(s);
   for (const auto& p : add.prices) merged.upsert(p);
   for (const auto& a : add.availability) merged.upsert(a);
-  sizes.clear();
+  std::vector<VmSize> sizes;
   for (const VmSize* s : merged.sizes()) sizes.push_back(*s);
   if (!sizes.empty()) {
     ok = write_atomically(fs::path(dir) / "vm-sizes.csv", sizes_to_csv(sizes));
