@@ -4,10 +4,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <mutex>
-#include <thread>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -123,7 +123,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   // core, each with its own copy of the fleet model (its caches are not shared).
   std::vector<SimResult> results(strategies.size());
   unsigned workers = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(),
-                                                      static_cast<unsigned>(strategies.size())));
+                                                     static_cast<unsigned>(strategies.size())));
   std::atomic<size_t> next{0}, done{0};
   std::mutex progress_mu;
   auto work = [&] {
@@ -136,8 +136,8 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
           std::lock_guard<std::mutex> lock(progress_mu);
           int width = 30, filled = static_cast<int>(f * width);
           std::cerr << fmt::format("\r{:<20} [{}{}] {:3.0f}%  ({}/{} strategies done)", label,
-                                   std::string(filled, '#'), std::string(width - filled, ' '), f * 100,
-                                   done.load(), strategies.size())
+                                   std::string(filled, '#'), std::string(width - filled, ' '),
+                                   f * 100, done.load(), strategies.size())
                     << std::flush;
         };
       }

@@ -684,7 +684,8 @@ CycleResult Scheduler::cycle() {
   std::vector<Cursor> cursors;
   for (auto& [key, tasks] : pending_by_tenant_) {
     auto it = shares.find(key.first);
-    cursors.push_back({it == shares.end() ? 0 : it->second, static_cast<size_t>(key.second), &tasks, {}, false});
+    cursors.push_back(
+        {it == shares.end() ? 0 : it->second, static_cast<size_t>(key.second), &tasks, {}, false});
   }
   // A queue whose smallest task fits nowhere (and can preempt nothing) is skipped for the
   // rest of the cycle: room only shrinks within a cycle, until a preemption frees some.
@@ -718,7 +719,8 @@ CycleResult Scheduler::cycle() {
       continue;
     }
     size_t q = static_cast<size_t>(t.queue);
-    if (++failures[q] % 4 == 1 && !queue_has_room(q, lowest_victim, t.task.priority)) blocked[q] = 1;
+    if (++failures[q] % 4 == 1 && !queue_has_room(q, lowest_victim, t.task.priority))
+      blocked[q] = 1;
     if (++since_check >= 32) {
       since_check = 0;
       if (!room_for(lowest_victim, t.task.priority)) break;  // nothing later can be admitted
@@ -740,7 +742,8 @@ bool Scheduler::room_for(const std::vector<int64_t>& lowest_victim, int64_t prio
   return false;
 }
 
-bool Scheduler::queue_has_room(size_t queue, const std::vector<int64_t>& lowest_victim, int64_t priority) const {
+bool Scheduler::queue_has_room(size_t queue, const std::vector<int64_t>& lowest_victim,
+                               int64_t priority) const {
   if (!options_.environment_share_pct.empty()) return true;  // reclaim may still free quota
   if (queue >= queue_bounds_.size()) return false;
   const QueueBounds& b = queue_bounds_[queue];

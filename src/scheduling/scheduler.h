@@ -203,7 +203,8 @@ class Scheduler final : public FleetView {
   void add_pending(TaskId id);
   void remove_pending(TaskId id);
   bool room_for(const std::vector<int64_t>& lowest_victim, int64_t priority) const;
-  bool queue_has_room(size_t queue, const std::vector<int64_t>& lowest_victim, int64_t priority) const;
+  bool queue_has_room(size_t queue, const std::vector<int64_t>& lowest_victim,
+                      int64_t priority) const;
 
   const FleetModel& model_;
   QuotaLedger ledger_;
@@ -218,7 +219,8 @@ class Scheduler final : public FleetView {
   std::multimap<TimePoint, TaskId> deferred_;  // waiting for not_before
   std::set<TaskId> fresh_;                     // pending, not yet considered
   // Pending tasks per (tenant, queue), ordered by (-priority, submitted_at, id).
-  std::map<std::pair<std::string, int>, std::set<std::tuple<int64_t, TimePoint, TaskId>>> pending_by_tenant_;
+  std::map<std::pair<std::string, int>, std::set<std::tuple<int64_t, TimePoint, TaskId>>>
+      pending_by_tenant_;
   bool capacity_grew_ = true;
   std::optional<TimePoint> last_full_cycle_;
   CloudPort* cloud_ = nullptr;

@@ -104,7 +104,6 @@ Result<const WorkloadClass*> class_for(const Spec& spec, const std::string& name
   return c;
 }
 
-
 Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec, const TraceOptions& o,
                            BadRows& bad) {
   auto cls = class_for(spec, o.llm_class, "--llm-class");
