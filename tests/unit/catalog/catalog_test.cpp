@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "fixtures.h"
+
 #include <algorithm>
 #include <set>
 #include <string>
@@ -12,14 +14,7 @@
 namespace codefleet {
 namespace {
 
-const Catalog& default_catalog() {
-  static const Catalog cat = [] {
-    auto c = Catalog::load_default();
-    if (!c) ADD_FAILURE() << "load_default: " << c.error().describe();
-    return c ? *c : Catalog{};
-  }();
-  return cat;
-}
+using testing_support::default_catalog;
 
 std::set<std::string> skus_of(const std::vector<const VmSize*>& sizes) {
   std::set<std::string> out;

@@ -16,6 +16,16 @@
 
 namespace codefleet::testing_support {
 
+// The compiled-in default catalog, loaded once.
+inline const Catalog& default_catalog() {
+  static const Catalog cat = [] {
+    auto c = Catalog::load_default();
+    if (!c) ADD_FAILURE() << "load_default: " << c.error().describe();
+    return c ? *c : Catalog{};
+  }();
+  return cat;
+}
+
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   EXPECT_TRUE(in) << "cannot read " << p;

@@ -13,19 +13,12 @@
 namespace codefleet {
 namespace {
 
+using testing_support::default_catalog;
+
 using nlohmann::json;
 using testing_support::fixture;
 
 constexpr const char* kToday = "2026-11-27";
-
-const Catalog& default_catalog() {
-  static const Catalog cat = [] {
-    auto c = Catalog::load_default();
-    if (!c) ADD_FAILURE() << "load_default: " << c.error().describe();
-    return c ? *c : Catalog{};
-  }();
-  return cat;
-}
 
 class ImportSkusFixture : public testing::Test {
  protected:

@@ -54,6 +54,14 @@ inline std::unique_ptr<SchedFleet> sched_fleet(const std::string& yaml = kSchedS
   return f;
 }
 
+// The test spec with a different H100 family quota.
+inline std::string sched_spec_with_h100_quota(int64_t vcpus) {
+  std::string yaml = kSchedSpec;
+  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30,
+               "StandardNCadsH100v5Family: " + std::to_string(vcpus));
+  return yaml;
+}
+
 inline Task make_task(const std::string& cls, int64_t priority, const std::string& env = "",
                       bool preemptible = false, const std::string& tenant = "default") {
   Task t;

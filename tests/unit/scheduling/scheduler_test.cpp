@@ -91,10 +91,8 @@ TEST(Scheduler, BusyNodesCannotBeStoppedOrDeleted) {
 }
 
 TEST(Scheduler, PreemptsLowerPriorityPreemptibleWorkAfterTheGuard) {
-  auto yaml = std::string(kSchedSpec);
-  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 40");
   Harness h;
-  h.fleet = sched_fleet(yaml);
+  h.fleet = sched_fleet(sched_spec_with_h100_quota(40));
   Scheduler s(h.fleet->model, QuotaLedger::from_spec(h.fleet->parsed.spec), h.clock);
   auto low = s.submit(make_task("train", 10, "prod", /*preemptible=*/true));
   s.cycle();
@@ -112,10 +110,8 @@ TEST(Scheduler, PreemptsLowerPriorityPreemptibleWorkAfterTheGuard) {
 }
 
 TEST(Scheduler, NonPreemptibleWorkIsNeverEvicted) {
-  auto yaml = std::string(kSchedSpec);
-  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 40");
   Harness h;
-  h.fleet = sched_fleet(yaml);
+  h.fleet = sched_fleet(sched_spec_with_h100_quota(40));
   Scheduler s(h.fleet->model, QuotaLedger::from_spec(h.fleet->parsed.spec), h.clock);
   auto low = s.submit(make_task("train", 10, "prod", /*preemptible=*/false));
   s.cycle();
@@ -148,10 +144,8 @@ TEST(Scheduler, DeferrableWorkWaitsForOffPeakUnlessItsDeadlineIsEarlier) {
 }
 
 TEST(Scheduler, FairShareFavoursTheTenantUsingLess) {
-  auto yaml = std::string(kSchedSpec);
-  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 80");
   Harness h;
-  h.fleet = sched_fleet(yaml);
+  h.fleet = sched_fleet(sched_spec_with_h100_quota(80));
   Scheduler s(h.fleet->model, QuotaLedger::from_spec(h.fleet->parsed.spec), h.clock);
   s.submit(make_task("train", 50, "prod", false, "team-a"));
   s.cycle();  // team-a holds one of the two possible nodes
@@ -165,10 +159,8 @@ TEST(Scheduler, FairShareFavoursTheTenantUsingLess) {
 }
 
 TEST(Scheduler, ReclaimsQuotaBorrowedBeyondAnEnvironmentsShare) {
-  auto yaml = std::string(kSchedSpec);
-  yaml.replace(yaml.find("StandardNCadsH100v5Family: 200"), 30, "StandardNCadsH100v5Family: 80");
   Harness h;
-  h.fleet = sched_fleet(yaml);
+  h.fleet = sched_fleet(sched_spec_with_h100_quota(80));
   SchedulerOptions opts;
   opts.environment_share_pct["prod"]["StandardNCadsH100v5Family"] = 50;
   opts.environment_share_pct["dev"]["StandardNCadsH100v5Family"] = 50;
