@@ -21,7 +21,10 @@ using namespace std::chrono_literals;
 
 class PropertyHarness {
  public:
-  explicit PropertyHarness(uint32_t seed) : rng_(seed) {}
+  explicit PropertyHarness(uint32_t seed, SchedulerOptions options = {})
+      : rng_(seed),
+        s_{fleet_->model, QuotaLedger::from_spec(fleet_->parsed.spec), clock_, std::move(options)} {
+  }
 
   void step(int i) {
     int action = pick(0, 99);
@@ -198,9 +201,26 @@ class PropertyHarness {
   std::mt19937 rng_;
   std::unique_ptr<SchedFleet> fleet_ = sched_fleet();
   SimulatedClock clock_{*parse_rfc3339("2026-03-02T08:00:00Z")};
-  Scheduler s_{fleet_->model, QuotaLedger::from_spec(fleet_->parsed.spec), clock_};
+  Scheduler s_;
   std::set<TaskId> alive_;
 };
+
+void run_steps(PropertyHarness& h, int steps) {
+  for (int i = 0; i < steps; ++i) {
+    h.step(i);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
+// The simulator's settings: full cycles at most every 5 s (a postponed cycle admits
+// nothing), so the same invariants must hold with them.
+TEST(SchedulerProperty, SimulatorSettingsKeepTheInvariants) {
+  SchedulerOptions o;
+  o.full_cycle_min_gap = std::chrono::seconds(5);
+  PropertyHarness h(7, o);
+  run_steps(h, 30'000);
+  EXPECT_GT(h.admitted_total, 1'000u);
+}
 
 TEST(SchedulerProperty, HundredThousandRandomSteps) {
   constexpr int kSteps = 100'000;
