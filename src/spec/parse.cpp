@@ -451,9 +451,32 @@ std::optional<Schedule> parse_schedule(Reader& r, const YAML::Node& n, const std
   return s;
 }
 
+// An amount of USD, or a range {min, max}.
+std::optional<std::pair<Money, Money>> money_range(Reader& r, const YAML::Node& v, const std::string& path) {
+  if (!v.IsMap()) {
+    auto one = r.money(v, path, false);
+    if (!one) return std::nullopt;
+    return std::make_pair(*one, *one);
+  }
+  r.check_map(v, path, {"min", "max"});
+  YAML::Node lo = r.child(v, "min", path), hi = r.child(v, "max", path);
+  if (!lo.IsDefined() || !hi.IsDefined()) {
+    r.error(path, v, "a range needs both 'min' and 'max'");
+    return std::nullopt;
+  }
+  auto a_min = r.money(lo, join_path(path, "min"), false);
+  auto a_max = r.money(hi, join_path(path, "max"), false);
+  if (!a_min || !a_max) return std::nullopt;
+  if (*a_max < *a_min) {
+    r.error(path, v, "'min' is above 'max'");
+    return std::nullopt;
+  }
+  return std::make_pair(*a_min, *a_max);
+}
+
 std::optional<PriceAssumption> parse_assumption(Reader& r, const YAML::Node& n,
                                                 const std::string& path, bool needs_target) {
-  if (!r.check_map(n, path, {"series", "sku", "usd_per_vcpu_hour", "usd_per_hour", "note"})) {
+  if (!r.check_map(n, path, {"series", "sku", "usd_per_vcpu_hour", "usd_per_hour", "stated_monthly_usd", "note"})) {
     return std::nullopt;
   }
   PriceAssumption a;
@@ -473,26 +496,15 @@ std::optional<PriceAssumption> parse_assumption(Reader& r, const YAML::Node& n,
     r.error(path, n, "a price assumption needs 'usd_per_vcpu_hour' or 'usd_per_hour'");
     return std::nullopt;
   }
-  if (v.IsMap()) {
-    r.check_map(v, vp, {"min", "max"});
-    YAML::Node lo = r.child(v, "min", vp), hi = r.child(v, "max", vp);
-    if (!lo.IsDefined() || !hi.IsDefined()) {
-      r.error(vp, v, "a price range needs both 'min' and 'max'");
-      return std::nullopt;
-    }
-    auto a_min = r.money(lo, join_path(vp, "min"), false);
-    auto a_max = r.money(hi, join_path(vp, "max"), false);
-    if (!a_min || !a_max) return std::nullopt;
-    if (*a_max < *a_min) {
-      r.error(vp, v, "'min' is above 'max'");
-      return std::nullopt;
-    }
-    a.min_usd = *a_min;
-    a.max_usd = *a_max;
-  } else {
-    auto one = r.money(v, vp, false);
-    if (!one) return std::nullopt;
-    a.min_usd = a.max_usd = *one;
+  auto range = money_range(r, v, vp);
+  if (!range) return std::nullopt;
+  a.min_usd = range->first;
+  a.max_usd = range->second;
+  YAML::Node monthly = r.child(n, "stated_monthly_usd", path);
+  if (monthly.IsDefined()) {
+    auto m = money_range(r, monthly, join_path(path, "stated_monthly_usd"));
+    if (!m) return std::nullopt;
+    a.stated_monthly = m;
   }
   return a;
 }

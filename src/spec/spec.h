@@ -9,6 +9,7 @@
 
 #include <map>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct PriceAssumption {
   Money min_usd;      // a single figure has min == max
   Money max_usd;
   std::string note;
+  // What the spec's authors expect the matching pools to cost a month ({min, max}),
+  // checked against their own rate and the catalog's by `plan`'s seed check.
+  std::optional<std::pair<Money, Money>> stated_monthly;
   std::string path;  // YAML path of this entry, for findings
 };
 

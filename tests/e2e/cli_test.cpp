@@ -173,7 +173,22 @@ TEST(Validate, RecommendedIsClean) {
 TEST(Validate, TableOutputNamesFileLineAndRule) {
   CliRun r = run("validate examples/seed.yaml");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.out.find("examples/seed.yaml:101:24: error [hibernation-unsupported]"),
+  // The h100 pool's `idle:` line in the file.
+  std::ifstream seed(std::string(CODEFLEET_SOURCE_DIR) + "/examples/seed.yaml");
+  std::string line;
+  int n = 0, idle_line = 0;
+  bool in_h100 = false;
+  while (std::getline(seed, line)) {
+    ++n;
+    if (line.find("- name: h100") != std::string::npos) in_h100 = true;
+    if (in_h100 && line.find("idle:") != std::string::npos) {
+      idle_line = n;
+      break;
+    }
+  }
+  ASSERT_GT(idle_line, 0);
+  EXPECT_NE(r.out.find("examples/seed.yaml:" + std::to_string(idle_line) +
+                       ":24: error [hibernation-unsupported]"),
             std::string::npos)
       << r.out;
 }
