@@ -72,4 +72,12 @@ struct SimulateOptions {
 };
 int run_simulate(const CommonOptions& common, const SimulateOptions& opts);
 
+struct PlanOptions {
+  std::string spec_file;
+  std::string trace;
+  std::string trace_format = "jsonl";
+  std::string synthetic = "tasks=20000,days=7,seed=1";
+};
+int run_plan(const CommonOptions& common, const PlanOptions& opts);
+
 }  // namespace codefleet::cli

@@ -101,6 +101,16 @@ int main(int argc, char** argv) {
   sm->add_flag("--quiet", sim.quiet, "no progress bar");
   add_common(sm, true);
 
+  PlanOptions plan;
+  auto* pl = app.add_subcommand(
+      "plan", "nodes, quota and monthly cost per pool; budget fit; the seed check");
+  pl->add_option("spec", plan.spec_file, "fleet spec (YAML)")->required();
+  pl->add_option("--workload", plan.trace, "workload trace file (default: a synthetic week)");
+  pl->add_option("--trace-format", plan.trace_format, "azure-llm | alibaba-pods | jsonl")
+      ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
+  pl->add_option("--synthetic", plan.synthetic, "generated workload: tasks=N,days=D,seed=S");
+  add_common(pl, true);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -121,6 +131,7 @@ int main(int argc, char** argv) {
     if (*is) return run_import_skus(common, import_skus);
     if (*r) return run_route(common, route);
     if (*sm) return run_simulate(common, sim);
+    if (*pl) return run_plan(common, plan);
   } catch (const std::exception& e) {
     std::cerr << "codefleet: internal error: " << e.what() << "\n";
     return kExitUsage;

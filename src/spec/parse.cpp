@@ -452,7 +452,8 @@ std::optional<Schedule> parse_schedule(Reader& r, const YAML::Node& n, const std
 }
 
 // An amount of USD, or a range {min, max}.
-std::optional<std::pair<Money, Money>> money_range(Reader& r, const YAML::Node& v, const std::string& path) {
+std::optional<std::pair<Money, Money>> money_range(Reader& r, const YAML::Node& v,
+                                                   const std::string& path) {
   if (!v.IsMap()) {
     auto one = r.money(v, path, false);
     if (!one) return std::nullopt;
@@ -476,7 +477,9 @@ std::optional<std::pair<Money, Money>> money_range(Reader& r, const YAML::Node& 
 
 std::optional<PriceAssumption> parse_assumption(Reader& r, const YAML::Node& n,
                                                 const std::string& path, bool needs_target) {
-  if (!r.check_map(n, path, {"series", "sku", "usd_per_vcpu_hour", "usd_per_hour", "stated_monthly_usd", "note"})) {
+  if (!r.check_map(
+          n, path,
+          {"series", "sku", "usd_per_vcpu_hour", "usd_per_hour", "stated_monthly_usd", "note"})) {
     return std::nullopt;
   }
   PriceAssumption a;

@@ -452,3 +452,70 @@ TEST(Simulate, BadTraceExits2UnlessSkipped) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Plan, SeedHasPerPoolCostsAndTheSeedCheck) {
+  CliRun r = run("plan examples/seed.yaml --synthetic tasks=2000,days=2,seed=1 --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  ASSERT_EQ(j["pools"].size(), 5u);
+  for (const auto& p : j["pools"]) {
+    for (const char* k : {"name", "sku", "nodes", "quota_vcpus", "monthly_cost_usd"})
+      EXPECT_TRUE(p.contains(k)) << k;
+    EXPECT_TRUE(p["monthly_cost_usd"].contains("codefleet"));
+    EXPECT_TRUE(p["monthly_cost_usd"].contains("payg_peak_24x7"));
+  }
+  // 36 × $6.98 × 730 h at list price (East US standing in for West Europe).
+  EXPECT_EQ(j["pools"][2]["monthly_cost_usd"]["payg_peak_24x7"], 183434.4);
+  bool monthly_checked = false;
+  for (const auto& c : j["seed_check"]) {
+    for (const char* k : {"item", "stated", "computed", "note"}) EXPECT_TRUE(c.contains(k)) << k;
+    if (c["item"] == "NCads_H100_v5 stated monthly cost") {
+      monthly_checked = true;
+      EXPECT_EQ(c["stated"], "$150,000.00–$200,000.00");
+      EXPECT_NE(c["computed"].get<std::string>().find("$4,730,400.00 at the assumed rate"),
+                std::string::npos);
+      EXPECT_NE(c["computed"].get<std::string>().find("$183,434.40 at list price"),
+                std::string::npos);
+      EXPECT_EQ(c["consistent"], false);
+    }
+  }
+  EXPECT_TRUE(monthly_checked) << r.out;
+  EXPECT_TRUE(j["budget"].contains("fits"));
+}
+
+TEST(Plan, RecommendedFitsItsBudget) {
+  CliRun r =
+      run("plan examples/recommended.yaml --synthetic tasks=2000,days=2,seed=1 --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  EXPECT_EQ(j["budget"]["monthly_usd"], 120000.0);
+  EXPECT_EQ(j["budget"]["fits"], true);
+  EXPECT_LE(j["budget"]["projected_usd"].get<double>(), 120000.0);
+}
+
+TEST(Plan, BadInputIsAClearError) {
+  CliRun bad_trace =
+      run("plan examples/recommended.yaml --workload tests/fixtures/traces/bad-azure-header.csv "
+          "--trace-format azure-llm");
+  EXPECT_EQ(bad_trace.exit_code, 2);
+  EXPECT_NE(bad_trace.out.find("bad-azure-header.csv:1"), std::string::npos) << bad_trace.out;
+  std::string dir = temp_dir("planprice");
+  std::string spec = write_file(dir, "fleet.yaml", R"(version: 1
+name: x
+regions: [westeurope]
+environments:
+  - name: prod
+    pools:
+      - {name: ci, sku: Standard_B4s_v2, max_nodes: 2, classes: [ci]}
+workload_classes:
+  - {name: ci, resources: {vcpus: 2, memory_gib: 4}, duration: 15m}
+)");
+  CliRun no_price = run("plan " + spec);
+  EXPECT_EQ(no_price.exit_code, 2);
+  EXPECT_NE(no_price.out.find("import-prices"), std::string::npos) << no_price.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace

@@ -1,0 +1,137 @@
+// `codefleet plan SPEC`: nodes, quota and monthly cost per pool under each pricing option
+// and scaling strategy, budget fit, and the seed check.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "plan/plan.h"
+#include "report/table.h"
+
+namespace codefleet::cli {
+
+using ojson = nlohmann::ordered_json;
+
+int run_plan(const CommonOptions& common, const PlanOptions& opts) {
+  auto loaded = load_spec_and_catalog(common, opts.spec_file);
+  if (!loaded) return kExitUsage;
+  const Spec& spec = loaded->parsed.spec;
+  FleetModelOptions mo;
+  mo.price_fallback_region = common.price_fallback;
+  mo.resolve_time_zone = load_time_zone;
+  auto model = build_fleet_model(spec, loaded->catalog, mo);
+  if (!model) {
+    print_error(Error{model.error().code, model.error().message,
+                      opts.spec_file + ": " + model.error().location});
+    return kExitUsage;
+  }
+  model->spec = &spec;
+  Workload workload;
+  if (!opts.trace.empty()) {
+    auto format = parse_trace_format(opts.trace_format);
+    auto text =
+        format ? read_text_file(opts.trace) : Result<std::string>(tl::unexpected(format.error()));
+    if (!text) {
+      print_error(text.error());
+      return kExitUsage;
+    }
+    auto w = load_trace(*text, opts.trace, *format, spec, {});
+    if (!w) {
+      print_error(w.error());
+      return kExitUsage;
+    }
+    workload = std::move(*w);
+  } else {
+    auto so = parse_synthetic_options(opts.synthetic);
+    if (!so) {
+      print_error(so.error());
+      return kExitUsage;
+    }
+    workload = synthetic_workload(*model, *so);
+  }
+  SimOptions sim;
+  sim.region.hours_per_month = spec.policies.hours_per_month;
+  Duration horizon = std::chrono::ceil<std::chrono::days>(workload.span + std::chrono::seconds(1));
+  sim.horizon = horizon;
+  std::map<std::string, SimResult> sims;
+  for (const auto& name : strategy_names()) {
+    auto s = make_strategy(name, *model);
+    sims[name] = simulate(*model, workload, **s, sim);
+  }
+  std::optional<std::string> fallback = common.price_fallback;
+  if (!fallback && !spec.price_fallback_region.empty()) fallback = spec.price_fallback_region;
+  Plan plan = make_plan(*model, loaded->catalog, sims, horizon, fallback);
+
+  if (common.output == "json") {
+    auto money = [](Money m) { return ojson::parse(m.to_string(2)); };
+    ojson j;
+    j["spec"] = opts.spec_file;
+    j["workload"] = workload.description;
+    j["prices_estimated"] = plan.estimated;
+    j["pools"] = ojson::array();
+    for (const auto& p : plan.pools) {
+      ojson monthly = ojson::object();
+      for (const auto& [k, v] : p.monthly) monthly[k] = money(v);
+      j["pools"].push_back(
+          {{"name", p.name},
+           {"sku", p.sku},
+           {"nodes", {{"min", p.nodes_min}, {"typical", p.nodes_typical}, {"peak", p.nodes_peak}}},
+           {"quota_vcpus", p.quota_vcpus},
+           {"quota_family", p.quota_family},
+           {"quota_limit_vcpus", p.family_limit ? ojson(*p.family_limit) : ojson(nullptr)},
+           {"monthly_cost_usd", monthly},
+           {"estimated", p.estimated}});
+    }
+    j["budget"] = {{"monthly_usd", plan.budget ? money(*plan.budget) : ojson(nullptr)},
+                   {"projected_usd", money(plan.projected)},
+                   {"projected_strategy", "codefleet"},
+                   {"fits", plan.fits},
+                   {"runs_out_on_day",
+                    plan.budget_runs_out_day ? ojson(*plan.budget_runs_out_day) : ojson(nullptr)}};
+    j["seed_check"] = ojson::array();
+    for (const auto& c : plan.seed_check) {
+      j["seed_check"].push_back({{"item", c.item},
+                                 {"stated", c.stated},
+                                 {"computed", c.computed},
+                                 {"note", c.note},
+                                 {"consistent", c.consistent}});
+    }
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{} — monthly plan ({} h), workload: {}{}\n\n", spec.name,
+                           spec.policies.hours_per_month, workload.description,
+                           plan.estimated ? "; prices estimated from a fallback region" : "");
+  Table t({"POOL", "SKU", "NODES min/typ/peak", "QUOTA_VCPUS", "PAYG_24x7", "CODEFLEET",
+           "CLUSTER_AUTOSCALER", "ALWAYS_ON"});
+  for (size_t c = 3; c <= 7; ++c) t.align_right(c);
+  for (const auto& p : plan.pools) {
+    auto get = [&](const std::string& k) {
+      for (const auto& [name, v] : p.monthly) {
+        if (name == k) return v.to_string(2);
+      }
+      return std::string("-");
+    };
+    t.add({p.name, p.sku, fmt::format("{}/{}/{}", p.nodes_min, p.nodes_typical, p.nodes_peak),
+           p.family_limit ? fmt::format("{} of {}", p.quota_vcpus, *p.family_limit)
+                          : std::to_string(p.quota_vcpus),
+           get("payg_peak_24x7"), get("codefleet"), get("cluster-autoscaler"), get("always-on")});
+  }
+  std::cout << t.render() << "\n";
+  if (plan.budget) {
+    std::cout << fmt::format(
+        "Budget: ${} a month; projected ${} (codefleet strategy): {}\n\n",
+        plan.budget->to_string(2), plan.projected.to_string(2),
+        plan.fits ? "fits" : fmt::format("over, spent by day {}", *plan.budget_runs_out_day));
+  }
+  if (!plan.seed_check.empty()) {
+    Table sc({"SEED CHECK", "STATED", "COMPUTED", "NOTE"});
+    for (const auto& c : plan.seed_check) sc.add({c.item, c.stated, c.computed, c.note});
+    std::cout << sc.render();
+  }
+  return kExitOk;
+}
+
+}  // namespace codefleet::cli
