@@ -10,5 +10,6 @@ step "$CF" validate examples/seed.yaml
 step "$CF" validate examples/recommended.yaml
 step "$CF" route examples/recommended.yaml --task '{"class": "fine-tune", "deferrable": false}'
 step "$CF" route examples/recommended.yaml --task '{"class": "prompt-gen", "tokens": {"prompt": 2000, "completion": 500}}'
+step "$CF" plan examples/seed.yaml
 step "$CF" simulate examples/recommended.yaml --synthetic tasks=20000,days=7,seed=1 --quiet
 exit 0
