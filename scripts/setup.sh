@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev libexpected-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  nodejs npm chromium
 )
 
 missing=()
@@ -16,14 +17,33 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+# node and npm may come from elsewhere than Debian (a newer Node.js): keep those.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  kept=()
+  for p in "${missing[@]}"; do
+    [ "$p" = nodejs ] || [ "$p" = npm ] || kept+=("$p")
+  done
+  missing=("${kept[@]}")
 fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all Debian packages present"
+else
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm packages (Chart.js for the HTML reports, playwright-core for the browser test),
+# pinned by package-lock.json; reinstalled only when the lock file changed.
+cd "$(dirname "$0")/.."
+if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.codefleet-lock; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json node_modules/.codefleet-lock
+else
+  echo "setup: npm packages present"
+fi

@@ -77,6 +77,7 @@ struct PlanOptions {
   std::string trace;
   std::string trace_format = "jsonl";
   std::string synthetic = "tasks=20000,days=7,seed=1";
+  std::string report;  // HTML file
 };
 int run_plan(const CommonOptions& common, const PlanOptions& opts);
 

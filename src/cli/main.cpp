@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   pl->add_option("--trace-format", plan.trace_format, "azure-llm | alibaba-pods | jsonl")
       ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
   pl->add_option("--synthetic", plan.synthetic, "generated workload: tasks=N,days=D,seed=S");
+  pl->add_option("--report", plan.report, "write a self-contained HTML report (charts)");
   add_common(pl, true);
 
   try {

@@ -8,6 +8,9 @@
 
 #include "cli/common.h"
 #include "plan/plan.h"
+#include <fstream>
+
+#include "report/plan_report.h"
 #include "report/table.h"
 
 namespace codefleet::cli {
@@ -64,6 +67,14 @@ int run_plan(const CommonOptions& common, const PlanOptions& opts) {
   if (!fallback && !spec.price_fallback_region.empty()) fallback = spec.price_fallback_region;
   Plan plan = make_plan(*model, loaded->catalog, sims, horizon, fallback);
 
+  if (!opts.report.empty()) {
+    std::ofstream html(opts.report);
+    if (!html) {
+      print_error(Error{ErrorCode::kInternal, "cannot write file", opts.report});
+      return kExitUsage;
+    }
+    html << render_plan_report(spec, plan, sims);
+  }
   if (common.output == "json") {
     auto money = [](Money m) { return ojson::parse(m.to_string(2)); };
     ojson j;
