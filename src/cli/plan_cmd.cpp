@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
 #include "cli/common.h"
 #include "plan/plan.h"
-#include <fstream>
 
 #include "report/plan_report.h"
 #include "report/table.h"
@@ -109,6 +109,14 @@ int run_plan(const CommonOptions& common, const PlanOptions& opts) {
                                  {"note", c.note},
                                  {"consistent", c.consistent}});
     }
+    j["advice"] = ojson::array();
+    for (const auto& a : plan.advice) {
+      j["advice"].push_back(
+          {{"kind", a.kind},
+           {"target", a.target},
+           {"text", a.text},
+           {"monthly_saving_usd", a.monthly_saving ? money(*a.monthly_saving) : ojson(nullptr)}});
+    }
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
@@ -136,6 +144,15 @@ int run_plan(const CommonOptions& common, const PlanOptions& opts) {
         "Budget: ${} a month; projected ${} (codefleet strategy): {}\n\n",
         plan.budget->to_string(2), plan.projected.to_string(2),
         plan.fits ? "fits" : fmt::format("over, spent by day {}", *plan.budget_runs_out_day));
+  }
+  if (!plan.advice.empty()) {
+    Table adv({"ADVICE", "TARGET", "SAVES_A_MONTH", "WHAT"});
+    adv.align_right(2);
+    for (const auto& a : plan.advice) {
+      adv.add({a.kind, a.target, a.monthly_saving ? "$" + a.monthly_saving->to_string(2) : "-",
+               a.text});
+    }
+    std::cout << adv.render() << "\n";
   }
   if (!plan.seed_check.empty()) {
     Table sc({"SEED CHECK", "STATED", "COMPUTED", "NOTE"});

@@ -114,6 +114,116 @@ std::vector<SeedCheckItem> seed_check(const FleetModel& model) {
   return out;
 }
 
+std::vector<Advice> advise(const FleetModel& model, const Catalog& catalog,
+                           const std::map<std::string, SimResult>& sims,
+                           std::optional<std::string> fallback) {
+  std::vector<Advice> out;
+  const Spec& spec = *model.spec;
+  int64_t hours = spec.policies.hours_per_month;
+  const SimResult* ours = sims.count("codefleet") ? &sims.at("codefleet") : nullptr;
+  const SimResult* always = sims.count("always-on") ? &sims.at("always-on") : nullptr;
+  for (const auto& p : model.pools) {
+    // Reservations: reserve the k-th node if at least k nodes run more than the break-even
+    // share of the hours (a reservation bills every hour).
+    for (auto [type, label] : {std::pair{PriceType::kReservation1y, "1-year"},
+                               std::pair{PriceType::kReservation3y, "3-year"}}) {
+      auto reserved = catalog.price(p.sku, p.region, type, fallback);
+      auto payg = catalog.price(p.sku, p.region, PriceType::kPayg, fallback);
+      if (!reserved || !payg || !ours || ours->samples.empty()) continue;
+      int64_t be = reservation_break_even_ppm(payg->usd_per_hour, reserved->usd_per_hour);
+      int64_t worth = 0;
+      for (int64_t k = 1; k <= p.max_nodes; ++k) {
+        int64_t at_least = 0;
+        for (const auto& smp : ours->samples) {
+          int64_t n = 0;
+          auto it = smp.nodes.find(p.name);
+          if (it != smp.nodes.end()) {
+            for (const auto& [state, c] : it->second) n += state == "running" ? c : 0;
+          }
+          at_least += n >= k ? 1 : 0;
+        }
+        if (at_least * 1'000'000 > be * static_cast<int64_t>(ours->samples.size())) worth = k;
+      }
+      Money saving = (payg->usd_per_hour - reserved->usd_per_hour) * (worth * hours);
+      out.push_back(
+          {"reservation", p.name,
+           fmt::format(
+               "a {} reservation of {} pays above {:.1f}% use ({} an hour vs {} pay-as-you-go{}); "
+               "reserve {} node{}",
+               label, p.sku, be / 10'000.0, usd(reserved->usd_per_hour, 4),
+               usd(payg->usd_per_hour, 4), reserved->estimated ? ", estimated" : "", worth,
+               worth == 1 ? "" : "s"),
+           worth > 0 ? std::optional<Money>(saving) : std::nullopt});
+    }
+    // Idle savings: what stopping idle nodes saves over the 24/7 fleet.
+    if (ours && always) {
+      auto a = always->cost_by_pool.find(p.name), o = ours->cost_by_pool.find(p.name);
+      if (a != always->cost_by_pool.end() && o != ours->cost_by_pool.end() &&
+          a->second > o->second) {
+        std::string how = p.idle_action == IdleAction::kHibernate && p.can_hibernate ? "hibernating"
+                          : p.idle_action == IdleAction::kDelete                     ? "deleting"
+                                                                 : "deallocating";
+        out.push_back({"idle-savings", p.name,
+                       fmt::format("{} idle {} nodes instead of running {} around the clock", how,
+                                   p.sku, p.max_nodes),
+                       std::nullopt});
+      }
+    }
+  }
+  // Spot: preemptible classes can run on spot capacity.
+  for (const auto& c : spec.classes) {
+    if (c.kind != ClassKind::kCompute || !c.preemptible) continue;
+    std::string pools;
+    for (const auto& p : model.pools) {
+      if (p.spot && p.serves(c.name) && c.resources.fits_in(p.node))
+        pools += (pools.empty() ? "" : ", ") + p.name;
+    }
+    out.push_back({"spot", c.name,
+                   pools.empty()
+                       ? "preemptible: eligible for spot capacity, but no spot pool serves it"
+                       : "preemptible: runs on the spot pool(s) " + pools,
+                   std::nullopt});
+  }
+  // Self-hosting versus Foundry, per endpoint and deployment that serve a class in common.
+  for (const auto& e : model.self_hosted) {
+    if (e.pool < 0) continue;
+    const PoolModel& p = model.pools[e.pool];
+    for (const auto& d : model.deployments) {
+      bool shared = std::any_of(e.classes.begin(), e.classes.end(), [&](const std::string& c) {
+        return std::find(d.classes.begin(), d.classes.end(), c) != d.classes.end();
+      });
+      if (!shared) continue;
+      auto be = self_hosting_break_even_tokens_per_hour(p.price.usd_per_hour, d.usd_per_1m_input,
+                                                        d.usd_per_1m_output, 4, 1,
+                                                        e.tokens_per_second * 3600);
+      out.push_back(
+          {"self-hosting", e.name + " vs " + d.name,
+           be ? fmt::format(
+                    "one {} node ({}/h) is cheaper than {} above {} tokens an hour (4:1 prompt to "
+                    "completion; the node serves up to {})",
+                    p.sku, usd(p.price.usd_per_hour), d.deployment, *be, e.tokens_per_second * 3600)
+              : fmt::format("{} is cheaper than a {} node at any load the node can serve ({} "
+                            "tokens an hour)",
+                            d.deployment, p.sku, e.tokens_per_second * 3600),
+           std::nullopt});
+    }
+  }
+  // Monthly savings for idle advice, from the simulated months.
+  if (ours && always) {
+    int64_t horizon_ms = 0;
+    for (const auto& smp : ours->samples) {
+      horizon_ms = std::max<int64_t>(
+          horizon_ms, duration_cast<milliseconds>(smp.at - ours->samples.front().at).count());
+    }
+    for (auto& a : out) {
+      if (a.kind != "idle-savings" || horizon_ms <= 0) continue;
+      Money diff = always->cost_by_pool.at(a.target) - ours->cost_by_pool.at(a.target);
+      a.monthly_saving = diff.mul_div(hours * 3'600'000, horizon_ms);
+    }
+  }
+  return out;
+}
+
 Plan make_plan(const FleetModel& model, const Catalog& catalog,
                const std::map<std::string, SimResult>& sims, Duration horizon,
                std::optional<std::string> fallback) {
@@ -185,6 +295,7 @@ Plan make_plan(const FleetModel& model, const Catalog& catalog,
     }
   }
   plan.seed_check = seed_check(model);
+  plan.advice = advise(model, catalog, sims, fallback);
   return plan;
 }
 

@@ -30,6 +30,13 @@ struct SeedCheckItem {
   bool consistent = true;
 };
 
+struct Advice {
+  std::string kind;    // reservation | spot | idle-savings | self-hosting
+  std::string target;  // pool, class or deployment
+  std::string text;
+  std::optional<Money> monthly_saving;
+};
+
 struct Plan {
   std::vector<PoolPlan> pools;
   std::optional<Money> budget;  // the first subscription-wide budget
@@ -37,6 +44,7 @@ struct Plan {
   bool fits = true;
   std::optional<int64_t> budget_runs_out_day;  // day of the month, when it does not fit
   std::vector<SeedCheckItem> seed_check;
+  std::vector<Advice> advice;
   bool estimated = false;
 };
 
@@ -48,5 +56,8 @@ Plan make_plan(const FleetModel& model, const Catalog& catalog,
                std::optional<std::string> fallback_region);
 
 std::vector<SeedCheckItem> seed_check(const FleetModel& model);
+std::vector<Advice> advise(const FleetModel& model, const Catalog& catalog,
+                           const std::map<std::string, SimResult>& sims,
+                           std::optional<std::string> fallback_region);
 
 }  // namespace codefleet

@@ -16,11 +16,20 @@ std::string esc(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -31,8 +40,10 @@ std::string script_json(const json& j) {
   std::string s = j.dump();
   std::string out;
   for (char c : s) {
-    if (c == '<') out += "\\u003c";
-    else out += c;
+    if (c == '<')
+      out += "\\u003c";
+    else
+      out += c;
   }
   return out;
 }
@@ -41,7 +52,8 @@ double usd(Money m) { return m.to_double_for_display(); }
 
 }  // namespace
 
-std::string render_plan_report(const Spec& spec, const Plan& plan, const std::map<std::string, SimResult>& sims) {
+std::string render_plan_report(const Spec& spec, const Plan& plan,
+                               const std::map<std::string, SimResult>& sims) {
   // 1. Monthly cost by option (x) and pool (stack).
   std::vector<std::string> options;
   for (const auto& p : plan.pools) {
@@ -78,7 +90,8 @@ std::string render_plan_report(const Spec& spec, const Plan& plan, const std::ma
         int64_t c = 0;
         auto pit = samples[i].nodes.find(p.name);
         if (pit != samples[i].nodes.end()) {
-          for (const auto& [state, k] : pit->second) c += state == "deallocated" || state == "hibernated" ? 0 : k;
+          for (const auto& [state, k] : pit->second)
+            c += state == "deallocated" || state == "hibernated" ? 0 : k;
         }
         data.push_back(c);
       }
@@ -121,25 +134,37 @@ std::string render_plan_report(const Spec& spec, const Plan& plan, const std::ma
     burn["datasets"].push_back({{"label", std::string(name) + ": budget left"}, {"data", data}});
   }
 
-  std::string html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>CodeFleet plan: " + esc(spec.name) +
+  std::string html = "<!doctype html><html><head><meta charset=\"utf-8\"><title>CodeFleet plan: " +
+                     esc(spec.name) +
                      "</title><style>body{font-family:sans-serif;margin:24px;max-width:1100px}"
                      ".chart{position:relative;height:360px;margin:24px 0}"
-                     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}</style></head><body>";
+                     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px "
+                     "8px}</style></head><body>";
   html += "<h1>Plan: " + esc(spec.name) + "</h1>";
-  if (plan.estimated) html += "<p><strong>Prices are estimates</strong> from a fallback region's list prices.</p>";
+  if (plan.estimated)
+    html += "<p><strong>Prices are estimates</strong> from a fallback region's list prices.</p>";
   if (plan.budget) {
-    html += "<p>Budget $" + plan.budget->to_string(2) + " a month; projected $" + plan.projected.to_string(2) +
-            " under the codefleet strategy: <strong>" + (plan.fits ? "fits" : "over budget") + "</strong>.</p>";
+    html += "<p>Budget $" + plan.budget->to_string(2) + " a month; projected $" +
+            plan.projected.to_string(2) + " under the codefleet strategy: <strong>" +
+            (plan.fits ? "fits" : "over budget") + "</strong>.</p>";
   }
-  html += "<h2>Monthly cost by pool and option</h2><div class=\"chart\"><canvas id=\"cost\"></canvas></div>";
-  html += "<h2>Nodes running over a typical week (codefleet)</h2><div class=\"chart\"><canvas id=\"nodes\"></canvas></div>";
-  html += "<h2>Quota in use against the limit (stopped VMs included)</h2><div class=\"chart\"><canvas id=\"quota\"></canvas></div>";
+  html +=
+      "<h2>Monthly cost by pool and option</h2><div class=\"chart\"><canvas "
+      "id=\"cost\"></canvas></div>";
+  html +=
+      "<h2>Nodes running over a typical week (codefleet)</h2><div class=\"chart\"><canvas "
+      "id=\"nodes\"></canvas></div>";
+  html +=
+      "<h2>Quota in use against the limit (stopped VMs included)</h2><div class=\"chart\"><canvas "
+      "id=\"quota\"></canvas></div>";
   html += "<h2>Budget burn-down</h2><div class=\"chart\"><canvas id=\"burn\"></canvas></div>";
   if (!plan.seed_check.empty()) {
-    html += "<h2>Seed check</h2><table><tr><th>item</th><th>stated</th><th>computed</th><th>note</th></tr>";
+    html +=
+        "<h2>Seed "
+        "check</h2><table><tr><th>item</th><th>stated</th><th>computed</th><th>note</th></tr>";
     for (const auto& c : plan.seed_check) {
-      html += "<tr><td>" + esc(c.item) + "</td><td>" + esc(c.stated) + "</td><td>" + esc(c.computed) + "</td><td>" +
-              esc(c.note) + "</td></tr>";
+      html += "<tr><td>" + esc(c.item) + "</td><td>" + esc(c.stated) + "</td><td>" +
+              esc(c.computed) + "</td><td>" + esc(c.note) + "</td></tr>";
     }
     html += "</table>";
   }

@@ -11,6 +11,7 @@
 
 namespace codefleet {
 
-std::string render_plan_report(const Spec& spec, const Plan& plan, const std::map<std::string, SimResult>& sims);
+std::string render_plan_report(const Spec& spec, const Plan& plan,
+                               const std::map<std::string, SimResult>& sims);
 
 }  // namespace codefleet

@@ -519,3 +519,44 @@ workload_classes:
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Plan, AdviceNamesReservationsSpotAndSelfHosting) {
+  std::string dir = temp_dir("advice");
+  std::string spec = write_file(dir, "fleet.yaml", R"(version: 1
+name: advice
+regions: [eastus]
+environments:
+  - name: prod
+    pools:
+      - {name: cache, sku: Standard_M8ms, min_nodes: 2, max_nodes: 3, classes: [analytics]}
+workload_classes:
+  - {name: analytics, resources: {vcpus: 2, memory_gib: 16}, duration: 30m, preemptible: true}
+)");
+  CliRun r = run("plan " + spec + " --synthetic tasks=500,days=2,seed=1 --output json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = json_of(r);
+  bool reservation = false, spot = false;
+  for (const auto& a : j["advice"]) {
+    std::string text = a["text"];
+    if (a["kind"] == "reservation" && text.find("1-year") != std::string::npos) {
+      reservation = true;
+      // 0.883562 / 1.5365 = 57.5% (the catalog's eastus rows); min_nodes 2 always run.
+      EXPECT_NE(text.find("pays above 57.5% use"), std::string::npos) << text;
+      EXPECT_TRUE(text.find("reserve 2 nodes") != std::string::npos ||
+                  text.find("reserve 3 nodes") != std::string::npos)
+          << text;
+      EXPECT_GT(a["monthly_saving_usd"].get<double>(), 0.0);
+    }
+    if (a["kind"] == "spot" && a["target"] == "analytics") {
+      spot = true;
+      EXPECT_NE(text.find("no spot pool serves it"), std::string::npos) << text;
+    }
+  }
+  EXPECT_TRUE(reservation) << r.out;
+  EXPECT_TRUE(spot) << r.out;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
