@@ -99,6 +99,8 @@ int run_plan(const CommonOptions& common, const PlanOptions& opts) {
                    {"projected_usd", money(plan.projected)},
                    {"projected_strategy", "codefleet"},
                    {"fits", plan.fits},
+                   {"thresholds_pct", plan.thresholds_pct},
+                   {"crosses_thresholds_pct", plan.crossed_pct},
                    {"runs_out_on_day",
                     plan.budget_runs_out_day ? ojson(*plan.budget_runs_out_day) : ojson(nullptr)}};
     j["seed_check"] = ojson::array();

@@ -51,4 +51,37 @@ BudgetStatus evaluate_budget(Money amount, const std::vector<int64_t>& threshold
   return s;
 }
 
+Money scheduled_forecast(Money spent, Duration remaining, const std::vector<ScheduledRate>& rates) {
+  constexpr int64_t kMsPerHour = 3'600'000;
+  constexpr int64_t kMinutesPerWeek = 7 * 24 * 60;
+  Money total = spent;
+  for (const auto& r : rates) {
+    // rate × remaining hours × share of the week on, in one rounding.
+    Int128 num =
+        static_cast<Int128>(r.usd_per_hour.micros()) * remaining.count() * r.minutes_per_week;
+    total += Money::from_micros(div_round_half_away(num, kMsPerHour * kMinutesPerWeek));
+  }
+  return total;
+}
+
+void CostLedger::record(TimePoint at, std::string key, Money amount) {
+  entries_.push_back({at, std::move(key), amount});
+}
+
+Money CostLedger::total(TimePoint from, TimePoint to, const std::string& key) const {
+  Money sum;
+  for (const auto& e : entries_) {
+    if (e.at >= from && e.at < to && (key.empty() || e.key == key)) sum += e.amount;
+  }
+  return sum;
+}
+
+std::map<std::string, Money> CostLedger::by_key(TimePoint from, TimePoint to) const {
+  std::map<std::string, Money> out;
+  for (const auto& e : entries_) {
+    if (e.at >= from && e.at < to) out[e.key] += e.amount;
+  }
+  return out;
+}
+
 }  // namespace codefleet

@@ -7,7 +7,9 @@
 //   int64_t ppm = reservation_break_even_ppm(payg, reserved_1y);   // 590'000 = 59% use
 #pragma once
 
+#include <map>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "core/money.h"
@@ -46,5 +48,35 @@ struct BudgetStatus {
 // now and by the forecast, and when the amount is reached at that rate.
 BudgetStatus evaluate_budget(Money amount, const std::vector<int64_t>& thresholds_pct, Money spent,
                              Duration elapsed, Duration period);
+
+// A pool's hourly cost and how much of the week it runs (its schedule; 10,080 minutes
+// = always).
+struct ScheduledRate {
+  Money usd_per_hour;
+  int64_t minutes_per_week = 7 * 24 * 60;
+};
+
+// Schedule-aware forecast: what has been spent, plus each rate over the remaining time in
+// proportion to its schedule.
+Money scheduled_forecast(Money spent, Duration remaining, const std::vector<ScheduledRate>& rates);
+
+// An append-only record of spend in exact micro-USD, by key (pool, tenant, deployment...),
+// with totals over a time range. Entries are kept in time order of arrival.
+class CostLedger {
+ public:
+  struct Entry {
+    TimePoint at;
+    std::string key;
+    Money amount;
+  };
+  void record(TimePoint at, std::string key, Money amount);
+  // Sum of entries with from <= at < to, all keys or one.
+  Money total(TimePoint from, TimePoint to, const std::string& key = {}) const;
+  std::map<std::string, Money> by_key(TimePoint from, TimePoint to) const;
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  std::vector<Entry> entries_;
+};
 
 }  // namespace codefleet

@@ -285,6 +285,10 @@ Plan make_plan(const FleetModel& model, const Catalog& catalog,
   for (const auto& b : spec.budgets) {
     if (b.scope != "subscription") continue;
     plan.budget = b.amount_usd;
+    plan.thresholds_pct = b.thresholds_pct;
+    plan.crossed_pct = evaluate_budget(b.amount_usd, b.thresholds_pct, plan.projected,
+                                       std::chrono::hours(hours), std::chrono::hours(hours))
+                           .crossed_pct;
     break;
   }
   if (plan.budget) {

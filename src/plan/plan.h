@@ -43,6 +43,8 @@ struct Plan {
   Money projected;              // a month under the codefleet strategy
   bool fits = true;
   std::optional<int64_t> budget_runs_out_day;  // day of the month, when it does not fit
+  std::vector<int64_t> thresholds_pct;         // the budget's alert thresholds
+  std::vector<int64_t> crossed_pct;            // those the projected month crosses
   std::vector<SeedCheckItem> seed_check;
   std::vector<Advice> advice;
   bool estimated = false;

@@ -75,3 +75,37 @@ TEST(Cost, BudgetThresholdsAndForecast) {
 
 }  // namespace
 }  // namespace codefleet
+
+namespace codefleet {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Cost, ScheduleAwareForecast) {
+  // $100 spent; 10 days left; one pool at $2/h around the clock, one at $6/h on weekdays
+  // 08:00-18:00 (3,000 of 10,080 minutes a week): 2 × 240 + 6 × 240 × 3000/10080 = 480 +
+  // 428.571429.
+  Money f = scheduled_forecast(*Money::parse("100"), 240h,
+                               {{*Money::parse("2"), 10'080}, {*Money::parse("6"), 3'000}});
+  EXPECT_EQ(f.to_string(), "1008.571429");
+  EXPECT_EQ(scheduled_forecast(*Money::parse("5"), 0h, {{*Money::parse("2"), 10'080}}).to_string(),
+            "5");
+}
+
+TEST(Cost, LedgerTotalsByKeyAndRange) {
+  CostLedger l;
+  TimePoint t0 = *parse_rfc3339("2026-11-01T00:00:00Z");
+  l.record(t0, "h100", *Money::parse("6.98"));
+  l.record(t0 + 1h, "ci", *Money::parse("0.166"));
+  l.record(t0 + 2h, "h100", *Money::parse("6.98"));
+  l.record(t0 + 48h, "h100", *Money::parse("1"));
+  EXPECT_EQ(l.total(t0, t0 + 24h).to_string(), "14.126");
+  EXPECT_EQ(l.total(t0, t0 + 24h, "h100").to_string(), "13.96");
+  auto by = l.by_key(t0, t0 + 72h);
+  EXPECT_EQ(by.at("h100").to_string(), "14.96");
+  EXPECT_EQ(by.at("ci").to_string(), "0.166");
+  EXPECT_EQ(l.total(t0 + 3h, t0 + 24h).micros(), 0);
+}
+
+}  // namespace
+}  // namespace codefleet
