@@ -38,6 +38,54 @@ std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common,
   return SpecAndCatalog{std::move(*parsed), std::move(*catalog)};
 }
 
+std::optional<FleetModel> load_fleet_model(const CommonOptions& common,
+                                           const SpecAndCatalog& loaded,
+                                           const std::string& spec_file) {
+  FleetModelOptions mo;
+  mo.price_fallback_region = common.price_fallback;
+  mo.resolve_time_zone = load_time_zone;
+  auto model = build_fleet_model(loaded.parsed.spec, loaded.catalog, mo);
+  if (!model) {
+    print_error(Error{model.error().code, model.error().message,
+                      spec_file + ": " + model.error().location});
+    return std::nullopt;
+  }
+  model->spec = &loaded.parsed.spec;
+  return std::move(*model);
+}
+
+std::optional<Workload> load_workload(const Spec& spec, const FleetModel& model,
+                                      const std::string& trace, const std::string& trace_format,
+                                      const std::string& synthetic,
+                                      const TraceOptions& trace_options,
+                                      std::optional<uint64_t> seed) {
+  if (!trace.empty()) {
+    auto format = parse_trace_format(trace_format);
+    if (!format) {
+      print_error(format.error());
+      return std::nullopt;
+    }
+    auto text = read_text_file(trace);
+    if (!text) {
+      print_error(text.error());
+      return std::nullopt;
+    }
+    auto w = load_trace(*text, trace, *format, spec, trace_options);
+    if (!w) {
+      print_error(w.error());
+      return std::nullopt;
+    }
+    return std::move(*w);
+  }
+  auto so = parse_synthetic_options(synthetic);
+  if (!so) {
+    print_error(so.error());
+    return std::nullopt;
+  }
+  if (seed) so->seed = *seed;
+  return synthetic_workload(model, *so);
+}
+
 Result<std::string> read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return make_error(ErrorCode::kNotFound, "cannot open file (does it exist?)", path);

@@ -8,7 +8,9 @@
 #include "cli/commands.h"
 #include "core/result.h"
 #include "core/timezone.h"
+#include "routing/fleet_model.h"
 #include "spec/spec.h"
+#include "workload/traces.h"
 
 namespace codefleet::cli {
 
@@ -19,6 +21,20 @@ struct SpecAndCatalog {
 // Parses SPEC and loads the catalog; prints the errors and returns nullopt when either fails.
 std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common,
                                                     const std::string& spec_file);
+
+// The fleet model of a loaded spec (prices with --price-fallback or the spec's fallback).
+// Prints the error and returns nullopt when a size or price is missing.
+std::optional<FleetModel> load_fleet_model(const CommonOptions& common,
+                                           const SpecAndCatalog& loaded,
+                                           const std::string& spec_file);
+
+// A workload from a trace file (`trace` non-empty) or the synthetic generator. Prints the
+// error and returns nullopt on bad input.
+std::optional<Workload> load_workload(const Spec& spec, const FleetModel& model,
+                                      const std::string& trace, const std::string& trace_format,
+                                      const std::string& synthetic,
+                                      const TraceOptions& trace_options,
+                                      std::optional<uint64_t> seed);
 
 // The default catalog plus every --catalog overlay. Errors are printed; nullopt then.
 std::optional<Catalog> load_catalog(const CommonOptions& common);

@@ -21,39 +21,12 @@ int run_plan(const CommonOptions& common, const PlanOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
   const Spec& spec = loaded->parsed.spec;
-  FleetModelOptions mo;
-  mo.price_fallback_region = common.price_fallback;
-  mo.resolve_time_zone = load_time_zone;
-  auto model = build_fleet_model(spec, loaded->catalog, mo);
-  if (!model) {
-    print_error(Error{model.error().code, model.error().message,
-                      opts.spec_file + ": " + model.error().location});
-    return kExitUsage;
-  }
-  model->spec = &spec;
-  Workload workload;
-  if (!opts.trace.empty()) {
-    auto format = parse_trace_format(opts.trace_format);
-    auto text =
-        format ? read_text_file(opts.trace) : Result<std::string>(tl::unexpected(format.error()));
-    if (!text) {
-      print_error(text.error());
-      return kExitUsage;
-    }
-    auto w = load_trace(*text, opts.trace, *format, spec, {});
-    if (!w) {
-      print_error(w.error());
-      return kExitUsage;
-    }
-    workload = std::move(*w);
-  } else {
-    auto so = parse_synthetic_options(opts.synthetic);
-    if (!so) {
-      print_error(so.error());
-      return kExitUsage;
-    }
-    workload = synthetic_workload(*model, *so);
-  }
+  auto model = load_fleet_model(common, *loaded, opts.spec_file);
+  if (!model) return kExitUsage;
+  auto loaded_workload =
+      load_workload(spec, *model, opts.trace, opts.trace_format, opts.synthetic, {}, std::nullopt);
+  if (!loaded_workload) return kExitUsage;
+  const Workload& workload = *loaded_workload;
   SimOptions sim;
   sim.region.hours_per_month = spec.policies.hours_per_month;
   Duration horizon = std::chrono::ceil<std::chrono::days>(workload.span + std::chrono::seconds(1));

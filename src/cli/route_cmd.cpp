@@ -36,7 +36,6 @@ int run_route(const CommonOptions& common, const RouteOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
   const ParsedSpec* parsed = &loaded->parsed;
-  const Catalog* catalog = &loaded->catalog;
   std::string text = opts.task;
   std::string source = "--task";
   if (!text.empty() && text[0] == '@') {
@@ -53,15 +52,8 @@ int run_route(const CommonOptions& common, const RouteOptions& opts) {
     print_error(task.error());
     return kExitUsage;
   }
-  FleetModelOptions mo;
-  mo.price_fallback_region = common.price_fallback;
-  mo.resolve_time_zone = load_time_zone;
-  auto model = build_fleet_model(parsed->spec, *catalog, mo);
-  if (!model) {
-    print_error(Error{model.error().code, model.error().message,
-                      opts.spec_file + ": " + model.error().location});
-    return kExitUsage;
-  }
+  auto model = load_fleet_model(common, *loaded, opts.spec_file);
+  if (!model) return kExitUsage;
   TimePoint now = SystemClock().now();
   if (opts.at) {
     auto at = parse_rfc3339(*opts.at);

@@ -36,54 +36,23 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
   const Spec& spec = loaded->parsed.spec;
-  FleetModelOptions mo;
-  mo.price_fallback_region = common.price_fallback;
-  mo.resolve_time_zone = load_time_zone;
-  auto model = build_fleet_model(spec, loaded->catalog, mo);
-  if (!model) {
-    print_error(Error{model.error().code, model.error().message,
-                      opts.spec_file + ": " + model.error().location});
-    return kExitUsage;
-  }
-  model->spec = &spec;
+  auto model = load_fleet_model(common, *loaded, opts.spec_file);
+  if (!model) return kExitUsage;
 
   // The workload.
-  Workload workload;
   if (!opts.trace.empty() == !opts.synthetic.empty()) {
     print_error("give either --trace FILE --trace-format F, or --synthetic tasks=N,days=D,seed=S");
     return kExitUsage;
   }
-  if (!opts.trace.empty()) {
-    auto format = parse_trace_format(opts.trace_format);
-    if (!format) {
-      print_error(format.error());
-      return kExitUsage;
-    }
-    auto text = read_text_file(opts.trace);
-    if (!text) {
-      print_error(text.error());
-      return kExitUsage;
-    }
-    TraceOptions to;
-    to.skip_bad_rows = opts.skip_bad_rows;
-    if (opts.llm_class) to.llm_class = *opts.llm_class;
-    if (opts.gpu_class) to.gpu_class = *opts.gpu_class;
-    if (opts.cpu_class) to.cpu_class = *opts.cpu_class;
-    auto w = load_trace(*text, opts.trace, *format, spec, to);
-    if (!w) {
-      print_error(w.error());
-      return kExitUsage;
-    }
-    workload = std::move(*w);
-  } else {
-    auto so = parse_synthetic_options(opts.synthetic);
-    if (!so) {
-      print_error(so.error());
-      return kExitUsage;
-    }
-    if (opts.seed) so->seed = *opts.seed;
-    workload = synthetic_workload(*model, *so);
-  }
+  TraceOptions to;
+  to.skip_bad_rows = opts.skip_bad_rows;
+  if (opts.llm_class) to.llm_class = *opts.llm_class;
+  if (opts.gpu_class) to.gpu_class = *opts.gpu_class;
+  if (opts.cpu_class) to.cpu_class = *opts.cpu_class;
+  auto loaded_workload =
+      load_workload(spec, *model, opts.trace, opts.trace_format, opts.synthetic, to, opts.seed);
+  if (!loaded_workload) return kExitUsage;
+  Workload workload = std::move(*loaded_workload);
   if (opts.load_scale <= 0 || opts.load_scale > 1000) {
     print_error("--load-scale must be above 0 and at most 1000");
     return kExitUsage;

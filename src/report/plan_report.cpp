@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "report/html.h"
+
 namespace codefleet {
 
 extern const char* const kChartJs;
@@ -12,28 +14,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
 
 // JSON safe to place inside a <script> element.
 std::string script_json(const json& j) {

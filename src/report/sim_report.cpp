@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "report/html.h"
+
 namespace codefleet {
 
 namespace {
@@ -12,28 +14,7 @@ namespace {
 const char* kColors[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2",
                          "#59a14f", "#edc948", "#b07aa1"};
 
-std::string esc(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string esc(const std::string& s) { return html_escape(s); }
 
 // A horizontal bar chart of one value per label.
 std::string bar_chart(const std::string& title,
