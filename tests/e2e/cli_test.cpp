@@ -61,6 +61,20 @@ std::string write_file(const std::string& dir, const std::string& name, const st
   return path;
 }
 
+// A spec in West Europe, which the shipped catalog has no prices for.
+std::string write_unpriced_spec(const std::string& dir) {
+  return write_file(dir, "fleet.yaml", R"(version: 1
+name: x
+regions: [westeurope]
+environments:
+  - name: prod
+    pools:
+      - {name: ci, sku: Standard_B4s_v2, max_nodes: 2, classes: [ci]}
+workload_classes:
+  - {name: ci, resources: {vcpus: 2, memory_gib: 4}, duration: 15m}
+)");
+}
+
 TEST(CatalogShow, H100FactsAndPricesWithSources) {
   CliRun r = run("catalog show Standard_NC40ads_H100_v5 --output json");
   ASSERT_EQ(r.exit_code, 0) << r.out;
@@ -357,16 +371,7 @@ TEST(Route, UnusableInputExits2NamingTheField) {
 
 TEST(Route, MissingRegionPriceFailsWithTheImportHint) {
   std::string dir = temp_dir("noprice");
-  std::string spec = write_file(dir, "fleet.yaml", R"(version: 1
-name: x
-regions: [westeurope]
-environments:
-  - name: prod
-    pools:
-      - {name: ci, sku: Standard_B4s_v2, max_nodes: 2, classes: [ci]}
-workload_classes:
-  - {name: ci, resources: {vcpus: 2, memory_gib: 4}, duration: 15m}
-)");
+  std::string spec = write_unpriced_spec(dir);
   CliRun r = run("route " + spec + " --task '{\"class\": \"ci\"}'");
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("no payg_linux price for Standard_B4s_v2 in westeurope"), std::string::npos)
@@ -502,16 +507,7 @@ TEST(Plan, BadInputIsAClearError) {
   EXPECT_EQ(bad_trace.exit_code, 2);
   EXPECT_NE(bad_trace.out.find("bad-azure-header.csv:1"), std::string::npos) << bad_trace.out;
   std::string dir = temp_dir("planprice");
-  std::string spec = write_file(dir, "fleet.yaml", R"(version: 1
-name: x
-regions: [westeurope]
-environments:
-  - name: prod
-    pools:
-      - {name: ci, sku: Standard_B4s_v2, max_nodes: 2, classes: [ci]}
-workload_classes:
-  - {name: ci, resources: {vcpus: 2, memory_gib: 4}, duration: 15m}
-)");
+  std::string spec = write_unpriced_spec(dir);
   CliRun no_price = run("plan " + spec);
   EXPECT_EQ(no_price.exit_code, 2);
   EXPECT_NE(no_price.out.find("import-prices"), std::string::npos) << no_price.out;
