@@ -46,6 +46,27 @@ TimePoint OffPeak::next_start(TimePoint t) const {
   return t;  // an empty schedule: never off-peak; callers treat that as "run now"
 }
 
+namespace {
+
+// A schedule with its time zone resolved: built in, else through the options' resolver.
+Result<OffPeak> resolve_schedule(const Schedule& schedule, const std::string& path,
+                                 const FleetModelOptions& options) {
+  OffPeak op;
+  op.schedule = schedule;
+  auto tz = TimeZone::named(schedule.time_zone);
+  if (!tz && options.resolve_time_zone) tz = options.resolve_time_zone(schedule.time_zone);
+  if (!tz) {
+    return make_error(
+        ErrorCode::kInvalidInput,
+        fmt::format("{}: unknown time zone '{}': {}", path, schedule.time_zone, tz.error().message),
+        path);
+  }
+  op.zone = *tz;
+  return op;
+}
+
+}  // namespace
+
 Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog,
                                      const FleetModelOptions& options) {
   FleetModel m;
@@ -90,6 +111,11 @@ Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog,
                            ? options.latencies.resume_hibernated
                            : (gpu ? options.latencies.start_deallocated_gpu
                                   : options.latencies.start_deallocated_cpu);
+    if (p->schedule) {
+      auto sched = resolve_schedule(*p->schedule, p->path + ".schedule.time_zone", options);
+      if (!sched) return tl::unexpected(sched.error());
+      pm.schedule = *sched;
+    }
     m.pools.push_back(pm);
   }
   for (const auto& d : spec.foundry) {
@@ -120,18 +146,9 @@ Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog,
     m.self_hosted.push_back(sm);
   }
   if (spec.off_peak) {
-    OffPeak op;
-    op.schedule = *spec.off_peak;
-    auto tz = TimeZone::named(spec.off_peak->time_zone);
-    if (!tz && options.resolve_time_zone) tz = options.resolve_time_zone(spec.off_peak->time_zone);
-    if (!tz) {
-      return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("off_peak.time_zone: unknown time zone '{}': {}",
-                                    spec.off_peak->time_zone, tz.error().message),
-                        "off_peak.time_zone");
-    }
-    op.zone = *tz;
-    m.off_peak = op;
+    auto op = resolve_schedule(*spec.off_peak, "off_peak.time_zone", options);
+    if (!op) return tl::unexpected(op.error());
+    m.off_peak = *op;
   }
   return m;
 }

@@ -30,6 +30,18 @@ struct Latencies {
   Duration resume_hibernated{std::chrono::seconds(60)};
 };
 
+struct OffPeak {
+  Schedule schedule;
+  TimeZone zone = TimeZone::utc();
+  bool contains(TimePoint t) const;
+  // The first instant at or after `t` inside the window (t itself when inside).
+  TimePoint next_start(TimePoint t) const;
+
+ private:
+  // Last answer: every t in [query, answer) outside the window has the same next start.
+  mutable std::optional<std::pair<TimePoint, TimePoint>> memo_;
+};
+
 struct PoolModel {
   int index = 0;
   std::string name, environment, region, sku, series, quota_family;
@@ -41,6 +53,7 @@ struct PoolModel {
   Price price;                       // payg (or spot for spot pools), maybe estimated
   Duration create_latency{0}, start_latency{0};
   bool can_hibernate = false;
+  std::optional<OffPeak> schedule;  // the pool's `schedule`, its time zone resolved
   bool serves(const std::string& class_name) const;
 };
 
@@ -58,18 +71,6 @@ struct SelfHostedModel {
   int pool = -1;
   int64_t tokens_per_second = 0;
   std::vector<std::string> classes;
-};
-
-struct OffPeak {
-  Schedule schedule;
-  TimeZone zone = TimeZone::utc();
-  bool contains(TimePoint t) const;
-  // The first instant at or after `t` inside the window (t itself when inside).
-  TimePoint next_start(TimePoint t) const;
-
- private:
-  // Last answer: every t in [query, answer) outside the window has the same next start.
-  mutable std::optional<std::pair<TimePoint, TimePoint>> memo_;
 };
 
 struct FleetModel {

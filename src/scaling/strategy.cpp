@@ -102,11 +102,8 @@ class OfficeHours final : public ScalingStrategy {
   explicit OfficeHours(const FleetModel& m) : model_(m) {
     for (const auto& p : m.pools) {
       OffPeak w;  // reused as "a schedule in a time zone"
-      const Pool* sp = m.spec ? m.spec->find_pool(p.name) : nullptr;
-      if (sp && sp->schedule) {
-        w.schedule = *sp->schedule;
-        auto tz = TimeZone::named(sp->schedule->time_zone);
-        if (tz) w.zone = *tz;
+      if (p.schedule) {
+        w = *p.schedule;
       } else {
         w.schedule.windows.push_back({{0, 1, 2, 3, 4}, 8 * 60, 18 * 60});
         if (m.off_peak) w.zone = m.off_peak->zone;

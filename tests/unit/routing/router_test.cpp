@@ -212,3 +212,44 @@ TEST(TaskJson, KeepsTheCallersIdAndClass) {
 
 }  // namespace
 }  // namespace codefleet
+
+namespace codefleet {
+namespace {
+
+TEST(FleetModel, PoolSchedulesResolveTheirTimeZones) {
+  const char* yaml = R"(version: 1
+name: tz
+regions: [eastus]
+environments:
+  - name: prod
+    pools:
+      - name: dev
+        sku: Standard_D4s_v5
+        max_nodes: 2
+        schedule: {time_zone: Pacific/Testland, windows: [{days: [weekdays], start: "08:00", end: "18:00"}]}
+)";
+  auto parsed = parse_spec(yaml, "tz.yaml");
+  ASSERT_TRUE(parsed) << parsed.error().describe();
+  Catalog catalog = *Catalog::load_default();
+  // Not built in and no resolver: an error naming the field, not a silent UTC.
+  auto none = build_fleet_model(parsed->spec, catalog, {});
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().describe().find("environments[0].pools[0].schedule.time_zone"),
+            std::string::npos)
+      << none.error().describe();
+  // With a resolver (the CLI reads /usr/share/zoneinfo), the pool gets that zone.
+  FleetModelOptions opts;
+  opts.resolve_time_zone = [](const std::string& name) {
+    return TimeZone::from_posix("<+05>-5", name);
+  };
+  auto model = build_fleet_model(parsed->spec, catalog, opts);
+  ASSERT_TRUE(model) << model.error().message;
+  ASSERT_TRUE(model->pools[0].schedule);
+  EXPECT_EQ(model->pools[0].schedule->zone.name(), "Pacific/Testland");
+  // 03:00 UTC is 08:00 there: inside the window on a Monday.
+  EXPECT_TRUE(model->pools[0].schedule->contains(*parse_rfc3339("2026-01-05T03:00:00Z")));
+  EXPECT_FALSE(model->pools[0].schedule->contains(*parse_rfc3339("2026-01-05T14:00:00Z")));
+}
+
+}  // namespace
+}  // namespace codefleet
