@@ -26,6 +26,15 @@ int main(int argc, char** argv) {
     }
   };
 
+  // The workload flags `simulate` and `plan` share.
+  auto add_workload = [](CLI::App* cmd, const char* trace_flag, const char* trace_help,
+                         std::string& trace, std::string& format, std::string& synthetic) {
+    cmd->add_option(trace_flag, trace, trace_help);
+    cmd->add_option("--trace-format", format, "azure-llm | alibaba-pods | jsonl")
+        ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
+    cmd->add_option("--synthetic", synthetic, "generated workload: tasks=N,days=D,seed=S");
+  };
+
   ValidateOptions validate;
   auto* v = app.add_subcommand("validate",
                                "check a fleet spec against Azure's facts and the spec's policies");
@@ -70,10 +79,7 @@ int main(int argc, char** argv) {
   auto* sm = app.add_subcommand(
       "simulate", "replay a workload against a simulated region, scaling strategies side by side");
   sm->add_option("spec", sim.spec_file, "fleet spec (YAML)")->required();
-  sm->add_option("--trace", sim.trace, "workload trace file");
-  sm->add_option("--trace-format", sim.trace_format, "azure-llm | alibaba-pods | jsonl")
-      ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
-  sm->add_option("--synthetic", sim.synthetic, "generated workload: tasks=N,days=D,seed=S");
+  add_workload(sm, "--trace", "workload trace file", sim.trace, sim.trace_format, sim.synthetic);
   sm->add_option("--strategies", sim.strategies,
                  "comma-separated: always-on,cluster-autoscaler,office-hours,codefleet,oracle")
       ->delimiter(',');
@@ -105,10 +111,8 @@ int main(int argc, char** argv) {
   auto* pl = app.add_subcommand(
       "plan", "nodes, quota and monthly cost per pool; budget fit; the seed check");
   pl->add_option("spec", plan.spec_file, "fleet spec (YAML)")->required();
-  pl->add_option("--workload", plan.trace, "workload trace file (default: a synthetic week)");
-  pl->add_option("--trace-format", plan.trace_format, "azure-llm | alibaba-pods | jsonl")
-      ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
-  pl->add_option("--synthetic", plan.synthetic, "generated workload: tasks=N,days=D,seed=S");
+  add_workload(pl, "--workload", "workload trace file (default: a synthetic week)", plan.trace,
+               plan.trace_format, plan.synthetic);
   pl->add_option("--report", plan.report, "write a self-contained HTML report (charts)");
   add_common(pl, true);
 
