@@ -19,8 +19,10 @@ configure: $(BUILD_DIR)/build.ninja
 build: setup configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The integration tests need PostgreSQL: scripts/pg.sh starts a private server on
+# 127.0.0.1:55432 (data in build/pgdata) and prints its URL.
 test: build
-	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	eval "$$(bash scripts/pg.sh start)" && ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
 
 demo: build
 	@bash scripts/demo.sh $(CODEFLEET)

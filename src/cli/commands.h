@@ -81,4 +81,17 @@ struct PlanOptions {
 };
 int run_plan(const CommonOptions& common, const PlanOptions& opts);
 
+// `codefleet serve`: flags win over the environment (CODEFLEET_*), which wins over the
+// config file, which wins over the defaults. Unset optionals mean "not given here".
+struct ServeOptions {
+  std::string config_file;
+  std::optional<std::string> spec_file, listen, store, bootstrap_admin_key, strategy;
+  std::optional<std::string> tls_cert, tls_key, webhook_url;
+  std::optional<double> speed;
+  std::optional<int> threads;
+  std::optional<bool> log_requests;
+  std::optional<std::string> start_at;  // daemon time at start (accelerated demos)
+};
+int run_serve(const CommonOptions& common, const ServeOptions& opts);
+
 }  // namespace codefleet::cli

@@ -116,6 +116,28 @@ int main(int argc, char** argv) {
   pl->add_option("--report", plan.report, "write a self-contained HTML report (charts)");
   add_common(pl, true);
 
+  ServeOptions serve;
+  auto* sv = app.add_subcommand(
+      "serve", "run the control-plane daemon: task API, reconcile loop, metrics, alerts");
+  sv->add_option("--config", serve.config_file, "config file (YAML); flags and CODEFLEET_* win");
+  sv->add_option("--spec", serve.spec_file, "fleet spec (YAML)");
+  sv->add_option("--listen", serve.listen, "HOST:PORT to serve on (default 127.0.0.1:8080)");
+  sv->add_option("--store", serve.store,
+                 "sqlite:PATH (default sqlite:codefleet.db) or postgres:URL");
+  sv->add_option("--bootstrap-admin-key", serve.bootstrap_admin_key,
+                 "create this admin API key on first start (or CODEFLEET_BOOTSTRAP_ADMIN_KEY)");
+  sv->add_option("--strategy", serve.strategy, "scaling strategy (default codefleet)");
+  sv->add_option("--speed", serve.speed,
+                 "simulated seconds per wall second for the simulated region (default 1)");
+  sv->add_option("--start-at", serve.start_at, "daemon time at start, RFC 3339 (default now)");
+  sv->add_option("--tls-cert", serve.tls_cert, "PEM certificate: serve HTTPS");
+  sv->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
+  sv->add_option("--alert-webhook", serve.webhook_url,
+                 "POST alerts here (Azure Monitor common alert schema)");
+  sv->add_option("--http-threads", serve.threads, "connections served at once (default 64)");
+  sv->add_option("--log-requests", serve.log_requests, "one JSON log line per request (true)");
+  add_common(sv, true);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -137,6 +159,7 @@ int main(int argc, char** argv) {
     if (*r) return run_route(common, route);
     if (*sm) return run_simulate(common, sim);
     if (*pl) return run_plan(common, plan);
+    if (*sv) return run_serve(common, serve);
   } catch (const std::exception& e) {
     std::cerr << "codefleet: internal error: " << e.what() << "\n";
     return kExitUsage;

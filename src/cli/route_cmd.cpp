@@ -4,33 +4,12 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include "cli/common.h"
+#include "report/decision_json.h"
 #include "report/table.h"
 #include "routing/router.h"
 
 namespace codefleet::cli {
-
-using ojson = nlohmann::ordered_json;
-
-namespace {
-
-ojson money_json(Money m) { return ojson::parse(m.to_string()); }
-
-ojson target_json(const Target& t) {
-  ojson j{{"kind", target_kind_name(t.kind)}, {"name", t.name}};
-  if (!t.sku.empty()) j["sku"] = t.sku;
-  if (!t.pool.empty()) j["pool"] = t.pool;
-  if (!t.deployment.empty()) j["deployment"] = t.deployment;
-  return j;
-}
-
-int64_t seconds_of(Duration d) {
-  return std::chrono::duration_cast<std::chrono::seconds>(d).count();
-}
-
-}  // namespace
 
 int run_route(const CommonOptions& common, const RouteOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
@@ -66,24 +45,7 @@ int run_route(const CommonOptions& common, const RouteOptions& opts) {
   EmptyFleetView view(*model);
   Decision d = route(*model, *task, view, now);
   if (common.output == "json") {
-    ojson j;
-    ojson dec{{"outcome", outcome_name(d.outcome)}};
-    dec["target"] = d.outcome == Outcome::kInfeasible ? ojson(nullptr) : target_json(d.target);
-    dec["cost_usd"] = d.outcome == Outcome::kInfeasible ? ojson(nullptr) : money_json(d.cost);
-    dec["wait_s"] = d.outcome == Outcome::kInfeasible ? ojson(nullptr) : ojson(seconds_of(d.wait));
-    dec["estimated"] = d.estimated;
-    dec["reason"] = d.reason;
-    j["decision"] = dec;
-    j["alternatives"] = ojson::array();
-    for (const auto& a : d.alternatives) {
-      j["alternatives"].push_back(
-          {{"target", target_json(a.target)},
-           {"cost_usd", money_json(a.cost)},
-           {"wait_s", a.feasible ? ojson(seconds_of(a.wait)) : ojson(nullptr)},
-           {"feasible", a.feasible},
-           {"rejected_because", a.rejected_because}});
-    }
-    std::cout << j.dump(2) << "\n";
+    std::cout << decision_json(d) << "\n";
   } else {
     std::cout << fmt::format("outcome: {}\n", outcome_name(d.outcome));
     if (d.outcome != Outcome::kInfeasible) {

@@ -203,19 +203,23 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
 }
 
 std::string task_to_json(const Task& t) {
+  // Whole units print as integers; a fraction (half a GiB, a quarter GPU) as a decimal.
+  auto units = [](int64_t v, int64_t per) {
+    return v % per == 0 ? json(v / per) : json(static_cast<double>(v) / static_cast<double>(per));
+  };
   json j{{"id", t.id},
          {"class", t.class_name},
-         {"environment", t.environment},
          {"tenant", t.tenant},
          {"resources",
           {{"vcpus", t.resources.vcpus},
-           {"memory_gib", t.resources.memory_mib / kMibPerGib},
-           {"gpus", t.resources.gpu_milli / kMilliPerGpu},
-           {"gpu_memory_gib", t.resources.gpu_memory_mib / kMibPerGib}}},
+           {"memory_gib", units(t.resources.memory_mib, kMibPerGib)},
+           {"gpus", units(t.resources.gpu_milli, kMilliPerGpu)},
+           {"gpu_memory_gib", units(t.resources.gpu_memory_mib, kMibPerGib)}}},
          {"duration_s", std::chrono::duration_cast<std::chrono::seconds>(t.duration).count()},
          {"priority", t.priority},
          {"deferrable", t.deferrable},
          {"preemptible", t.preemptible}};
+  if (!t.environment.empty()) j["environment"] = t.environment;  // "" = any environment
   if (t.deadline) j["deadline"] = format_rfc3339(*t.deadline);
   if (t.tokens) j["tokens"] = {{"prompt", t.tokens->prompt}, {"completion", t.tokens->completion}};
   return j.dump();

@@ -1,0 +1,322 @@
+// `codefleet serve`: the control-plane daemon. Loads the spec and catalog, opens the
+// store (migrating it), creates the bootstrap admin key on first start, starts the
+// reconcile loop against the simulated region and serves the HTTP API until SIGTERM or
+// SIGINT, then stops accepting, lets requests in flight finish and flushes the store.
+#include <algorithm>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+#include <pthread.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fmt/format.h>
+
+#include "cli/common.h"
+#include "server/alerts.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/controller.h"
+#include "server/metrics.h"
+#include "spec/validate.h"
+#include "store/store.h"
+
+namespace codefleet::cli {
+
+namespace {
+
+struct ServeConfig {
+  std::string spec_file;
+  std::string listen = "127.0.0.1:8080";
+  std::string store = "sqlite:codefleet.db";
+  std::string bootstrap_admin_key;
+  std::string strategy = "codefleet";
+  double speed = 1.0;
+  std::string start_at;
+  std::string tls_cert, tls_key;
+  std::string webhook_url;
+  int threads = 64;
+  bool log_requests = true;
+  size_t max_body_bytes = 1 << 20;
+  std::optional<EntraConfig> entra;
+  std::string entra_jwks_file;
+};
+
+void log_line(const std::string& level, const std::string& msg, const std::string& extra = "") {
+  std::string ts =
+      format_rfc3339(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+  fmt::print(stderr,
+             R"({{"ts":"{}","level":"{}","msg":"{}"{}}})"
+             "\n",
+             ts, level, msg, extra.empty() ? "" : "," + extra);
+}
+
+// The config file: the same names as the flags, plus `entra:` and `http:` sections.
+Result<void> read_config_file(const std::string& path, ServeConfig& c) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return tl::unexpected(Error{ErrorCode::kNotFound, "cannot read the config file", path});
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput, e.msg,
+                                fmt::format("{}:{}:{}", path, e.mark.line + 1, e.mark.column + 1)});
+  }
+  if (!root.IsMap()) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput, "the config must be a mapping", path});
+  }
+  try {
+    for (const auto& kv : root) {
+      std::string key = kv.first.as<std::string>();
+      const YAML::Node& v = kv.second;
+      auto at = fmt::format("{}:{}", path, v.Mark().line + 1);
+      if (key == "spec")
+        c.spec_file = v.as<std::string>();
+      else if (key == "listen")
+        c.listen = v.as<std::string>();
+      else if (key == "store")
+        c.store = v.as<std::string>();
+      else if (key == "strategy")
+        c.strategy = v.as<std::string>();
+      else if (key == "speed")
+        c.speed = v.as<double>();
+      else if (key == "start_at")
+        c.start_at = v.as<std::string>();
+      else if (key == "bootstrap_admin_key")
+        c.bootstrap_admin_key = v.as<std::string>();
+      else if (key == "tls") {
+        if (v["cert"]) c.tls_cert = v["cert"].as<std::string>();
+        if (v["key"]) c.tls_key = v["key"].as<std::string>();
+      } else if (key == "http") {
+        if (v["threads"]) c.threads = v["threads"].as<int>();
+        if (v["max_body_bytes"]) c.max_body_bytes = v["max_body_bytes"].as<size_t>();
+        if (v["log_requests"]) c.log_requests = v["log_requests"].as<bool>();
+      } else if (key == "alerts") {
+        if (v["webhook"]) c.webhook_url = v["webhook"].as<std::string>();
+      } else if (key == "entra") {
+        EntraConfig e;
+        if (!v["issuer"] || !v["audience"] || !v["jwks_file"]) {
+          return tl::unexpected(
+              Error{ErrorCode::kInvalidInput, "entra needs issuer, audience and jwks_file", at});
+        }
+        e.policy.issuer = v["issuer"].as<std::string>();
+        e.policy.audience = v["audience"].as<std::string>();
+        c.entra_jwks_file = v["jwks_file"].as<std::string>();
+        if (v["tenant_claim"]) e.tenant_claim = v["tenant_claim"].as<std::string>();
+        if (v["roles"]) {
+          e.role_map.clear();
+          for (const auto& r : v["roles"]) {
+            auto role = parse_role(r.second.as<std::string>());
+            if (!role) {
+              return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                          "entra.roles values are viewer, submitter, operator "
+                                          "or admin",
+                                          at});
+            }
+            e.role_map[r.first.as<std::string>()] = *role;
+          }
+        }
+        c.entra = std::move(e);
+      } else {
+        return tl::unexpected(Error{ErrorCode::kInvalidInput, "unknown setting '" + key + "'", at});
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput, e.msg,
+                                fmt::format("{}:{}:{}", path, e.mark.line + 1, e.mark.column + 1)});
+  }
+  return {};
+}
+
+void from_env(ServeConfig& c) {
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (!v || !*v) return std::nullopt;
+    return std::string(v);
+  };
+  if (auto v = env("CODEFLEET_SPEC")) c.spec_file = *v;
+  if (auto v = env("CODEFLEET_LISTEN")) c.listen = *v;
+  if (auto v = env("CODEFLEET_STORE")) c.store = *v;
+  if (auto v = env("CODEFLEET_BOOTSTRAP_ADMIN_KEY")) c.bootstrap_admin_key = *v;
+  if (auto v = env("CODEFLEET_WEBHOOK_URL")) c.webhook_url = *v;
+}
+
+Result<std::pair<std::string, int>> parse_listen(const std::string& listen) {
+  auto colon = listen.rfind(':');
+  Error bad{ErrorCode::kInvalidInput, "expected HOST:PORT, e.g. 127.0.0.1:8080", "--listen"};
+  if (colon == std::string::npos) return tl::unexpected(bad);
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  char* end = nullptr;
+  long port = std::strtol(listen.c_str() + colon + 1, &end, 10);
+  if (host.empty() || *end != '\0' || port < 0 || port > 65535) return tl::unexpected(bad);
+  return std::pair{host, static_cast<int>(port)};
+}
+
+Result<void> bootstrap_admin(Store& store, const std::string& key, TimePoint now) {
+  if (key.size() < 16) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                "the bootstrap admin key must be at least 16 characters",
+                                "--bootstrap-admin-key"});
+  }
+  std::string hash = sha256_hex(key);
+  auto found = store.find_api_key(hash);
+  if (!found) return tl::unexpected(found.error());
+  if (*found) return {};
+  ApiKey k;
+  k.id = new_key_id();
+  k.name = "bootstrap admin";
+  k.hash_hex = hash;
+  k.role = Role::kAdmin;
+  k.created_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  if (auto r = store.put_api_key(k); !r) return r;
+  log_line("info", "bootstrap admin key created", fmt::format(R"("key_id":"{}")", k.id));
+  return {};
+}
+
+}  // namespace
+
+int run_serve(const CommonOptions& common, const ServeOptions& opts) {
+  ServeConfig c;
+  if (!opts.config_file.empty()) {
+    if (auto r = read_config_file(opts.config_file, c); !r) {
+      print_error(r.error());
+      return kExitUsage;
+    }
+  }
+  from_env(c);
+  if (opts.spec_file) c.spec_file = *opts.spec_file;
+  if (opts.listen) c.listen = *opts.listen;
+  if (opts.store) c.store = *opts.store;
+  if (opts.bootstrap_admin_key) c.bootstrap_admin_key = *opts.bootstrap_admin_key;
+  if (opts.strategy) c.strategy = *opts.strategy;
+  if (opts.speed) c.speed = *opts.speed;
+  if (opts.start_at) c.start_at = *opts.start_at;
+  if (opts.tls_cert) c.tls_cert = *opts.tls_cert;
+  if (opts.tls_key) c.tls_key = *opts.tls_key;
+  if (opts.webhook_url) c.webhook_url = *opts.webhook_url;
+  if (opts.threads) c.threads = *opts.threads;
+  if (opts.log_requests) c.log_requests = *opts.log_requests;
+  if (c.spec_file.empty()) {
+    print_error("no spec: pass --spec FILE (or spec: in the config, or CODEFLEET_SPEC)");
+    return kExitUsage;
+  }
+  if (c.speed <= 0 || c.speed > 100'000) {
+    print_error(Error{ErrorCode::kInvalidInput, "speed must be in (0, 100000]", "--speed"});
+    return kExitUsage;
+  }
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    print_error(Error{ErrorCode::kInvalidInput, "TLS needs both a certificate and a key", "tls"});
+    return kExitUsage;
+  }
+  auto listen = parse_listen(c.listen);
+  if (!listen) {
+    print_error(listen.error());
+    return kExitUsage;
+  }
+  if (c.entra) {
+    auto text = read_text_file(c.entra_jwks_file);
+    if (!text) {
+      print_error(text.error());
+      return kExitUsage;
+    }
+    auto keys = Jwks::parse(*text);
+    if (!keys) {
+      print_error(Error{keys.error().code, keys.error().message,
+                        c.entra_jwks_file + ": " + keys.error().location});
+      return kExitUsage;
+    }
+    c.entra->keys = *keys;
+  }
+
+  auto loaded = load_spec_and_catalog(common, c.spec_file);
+  if (!loaded) return kExitUsage;
+  // A daemon runs only a valid fleet: the same rules as `codefleet validate`.
+  codefleet::ValidateOptions vo;
+  if (common.price_fallback) vo.price_fallback_region = *common.price_fallback;
+  auto findings = validate_spec(loaded->parsed, loaded->catalog, vo);
+  size_t errors = std::count_if(findings.begin(), findings.end(), is_error);
+  if (errors > 0) {
+    print_error(
+        fmt::format("the spec has {} error(s): run `codefleet validate {}`", errors, c.spec_file));
+    return kExitUsage;
+  }
+  auto model = load_fleet_model(common, *loaded, c.spec_file);
+  if (!model) return kExitUsage;
+
+  // Signals are taken by one thread (sigwait); every thread started from here blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto store = open_store(c.store);
+  if (!store) {
+    print_error(store.error());
+    return kExitUsage;
+  }
+  ControllerOptions co;
+  co.strategy = c.strategy;
+  co.speed = c.speed;
+  if (!c.start_at.empty()) {
+    auto t = parse_rfc3339(c.start_at);
+    if (!t) {
+      print_error(Error{ErrorCode::kInvalidInput, t.error().message, "--start-at"});
+      return kExitUsage;
+    }
+    co.start_at = *t;
+  }
+  Controller controller(*model, **store, co);
+  if (!c.bootstrap_admin_key.empty()) {
+    if (auto r = bootstrap_admin(**store, c.bootstrap_admin_key, controller.daemon_now()); !r) {
+      print_error(r.error());
+      return kExitUsage;
+    }
+  }
+  Metrics metrics;
+  AlertEngine alerts(loaded->parsed.spec, **store,
+                     {c.webhook_url, loaded->parsed.spec.subscription_id});
+  controller.add_listener(&metrics);
+  controller.add_listener(&alerts);
+  Authenticator auth(**store, c.entra);
+  ApiServer api(*model, **store, controller, auth, metrics,
+                {listen->first, listen->second, c.tls_cert, c.tls_key, c.threads, c.max_body_bytes,
+                 c.log_requests});
+  auto port = api.bind();
+  if (!port) {
+    print_error(port.error());
+    return kExitUsage;
+  }
+  if (auto r = controller.start(); !r) {
+    print_error(r.error());
+    return kExitUsage;
+  }
+  log_line(
+      "info", "serving",
+      fmt::format(R"("listen":"{}:{}","tls":{},"store":"{}","schema_version":{},)"
+                  R"("strategy":"{}","speed":{},"spec":"{}")",
+                  listen->first, *port, c.tls_cert.empty() ? "false" : "true", (*store)->kind(),
+                  (*store)->schema_version(), c.strategy, c.speed, c.spec_file));
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log_line("info", "shutting down",
+             fmt::format(R"("signal":"{}")", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    api.stop();
+  });
+  api.run();
+  controller.stop();
+  // The waiter may still wait (the server stopped for another reason): wake it.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  log_line("info", "stopped");
+  return kExitOk;
+}
+
+}  // namespace codefleet::cli

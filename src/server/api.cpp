@@ -1,0 +1,737 @@
+// Routes of the daemon's HTTP API (see api.h and docs/API.md).
+#include "server/api.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "report/decision_json.h"
+#include "routing/fleet_model.h"
+#include "server/auth.h"
+#include "server/controller.h"
+#include "server/metrics.h"
+#include "spec/spec.h"
+#include "store/store.h"
+#include "workload/task.h"
+
+namespace codefleet {
+
+using ojson = nlohmann::ordered_json;
+using namespace std::chrono;
+
+namespace {
+
+// Per request, on the thread serving it (httplib runs a request start to end on one).
+struct RequestContext {
+  steady_clock::time_point started;
+  std::string id;
+  std::string route = "unmatched";
+  std::string principal;
+};
+thread_local RequestContext tl_request;
+
+int64_t unix_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
+
+std::string random_hex(size_t bytes) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  for (size_t i = 0; i < bytes; i += 8) out += fmt::format("{:016x}", rng());
+  return out.substr(0, bytes * 2);
+}
+
+bool valid_request_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+const char* code_name(int status) {
+  switch (status) {
+    case 400:
+      return "invalid_input";
+    case 401:
+      return "unauthorized";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 409:
+      return "conflict";
+    case 413:
+      return "payload_too_large";
+    case 415:
+      return "unsupported_media_type";
+    case 422:
+      return "infeasible";
+    case 429:
+      return "too_many_requests";
+    case 503:
+      return "unavailable";
+    default:
+      return status >= 500 ? "internal" : "error";
+  }
+}
+
+void send_error(httplib::Response& res, int status, const std::string& message,
+                const std::string& field = "") {
+  ojson e{{"code", code_name(status)}, {"message", message}};
+  if (!field.empty()) e["field"] = field;
+  res.status = status;
+  res.set_content(ojson{{"error", e}, {"request_id", tl_request.id}}.dump(), "application/json");
+}
+
+int status_for(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::kInvalidInput:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kInfeasible:
+      return 422;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+void send_json(httplib::Response& res, int status, const ojson& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+std::string iso_ms(int64_t ms) { return format_rfc3339(TimePoint(milliseconds(ms))); }
+
+ojson task_view(const StoredTask& t) {
+  ojson j{{"id", t.id},
+          {"tenant", t.tenant},
+          {"class", t.class_name},
+          {"environment", t.environment},
+          {"state", task_phase_name(t.state)}};
+  j["pool"] = t.pool.empty() ? ojson(nullptr) : ojson(t.pool);
+  j["node"] = t.node.empty() ? ojson(nullptr) : ojson(t.node);
+  j["reason"] = t.reason.empty() ? ojson(nullptr) : ojson(t.reason);
+  j["created_at"] = iso_ms(t.created_ms);
+  j["updated_at"] = iso_ms(t.updated_ms);
+  j["task"] = ojson::parse(t.body_json, nullptr, false);
+  return j;
+}
+
+ojson money(Money m) { return ojson::parse(m.to_string()); }
+
+}  // namespace
+
+extern const char* const kOpenApiJson;
+const char* openapi_document() { return kOpenApiJson; }
+
+struct ApiServer::Impl {
+  const FleetModel& model;
+  Store& store;
+  Controller& controller;
+  Authenticator& auth;
+  Metrics& metrics;
+  ApiOptions options;
+  std::unique_ptr<httplib::Server> server;
+  std::atomic<bool> stopping{false};
+
+  Impl(const FleetModel& m, Store& s, Controller& c, Authenticator& a, Metrics& me, ApiOptions o)
+      : model(m), store(s), controller(c), auth(a), metrics(me), options(std::move(o)) {}
+
+  using Handler =
+      std::function<void(const httplib::Request&, httplib::Response&, const Principal&)>;
+
+  // Authenticates, checks the role, then runs `fn`. Only /healthz and /readyz skip this.
+  httplib::Server::Handler guarded(std::string route, Role min_role, Handler fn) {
+    return [this, route = std::move(route), min_role, fn = std::move(fn)](
+               const httplib::Request& req, httplib::Response& res) {
+      tl_request.route = route;
+      auto now_s = duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+      auto p = auth.authenticate(req.get_header_value("Authorization"), now_s);
+      if (!p) {
+        if (p.error().code == ErrorCode::kInvalidInput) {
+          res.set_header("WWW-Authenticate", R"(Bearer realm="codefleet")");
+          send_error(res, 401, p.error().message);
+        } else if (p.error().code == ErrorCode::kInfeasible) {
+          send_error(res, 403, p.error().message);
+        } else {
+          send_error(res, status_for(p.error()), p.error().message);
+        }
+        return;
+      }
+      tl_request.principal = p->id;
+      if (!p->at_least(min_role)) {
+        send_error(res, 403,
+                   fmt::format("role '{}' may not do this: it needs '{}' or above",
+                               role_name(p->role), role_name(min_role)));
+        return;
+      }
+      fn(req, res, *p);
+    };
+  }
+
+  // The JSON body as an object, or a 400/415 already sent.
+  std::optional<ojson> json_body(const httplib::Request& req, httplib::Response& res) {
+    auto ct = req.get_header_value("Content-Type");
+    if (!ct.empty() && ct.find("json") == std::string::npos) {
+      send_error(res, 415, "the body must be JSON (Content-Type: application/json)");
+      return std::nullopt;
+    }
+    auto j = ojson::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      send_error(res, 400, "the body is not a JSON object");
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  Result<StoredTask> load_visible(const std::string& id, const Principal& p) {
+    auto t = store.get_task(id);
+    if (!t) return tl::unexpected(t.error());
+    if (!*t || !p.sees_tenant((*t)->tenant)) {
+      return tl::unexpected(Error{ErrorCode::kNotFound, "no task '" + id + "'", "id"});
+    }
+    return **t;
+  }
+
+  void routes() {
+    auto& s = *server;
+    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      tl_request.route = "/healthz";
+      send_json(res, 200, {{"status", "ok"}});
+    });
+    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+      tl_request.route = "/readyz";
+      auto probe = store.get_task("");
+      Snapshot snap = controller.snapshot();
+      if (!probe) {
+        send_error(res, 503, "store unreachable: " + probe.error().message);
+      } else if (!snap.ready || stopping) {
+        send_error(res, 503, stopping ? "shutting down" : "reconcile loop starting");
+      } else {
+        send_json(res, 200,
+                  {{"status", "ready"}, {"store", store.kind()}, {"leading", snap.leading}});
+      }
+    });
+    s.Get("/metrics", guarded("/metrics", Role::kViewer, [this](auto&, auto& res, auto&) {
+            if (auto counts = store.count_tasks()) {
+              std::map<std::pair<std::string, std::string>, int64_t> c = *counts;
+              metrics.set_task_counts(c);
+            }
+            if (auto alerts = store.list_alerts(false)) metrics.set_alerts(*alerts);
+            res.set_content(metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+          }));
+    s.Get("/v1/openapi.json",
+          guarded("/v1/openapi.json", Role::kViewer, [](auto&, auto& res, auto&) {
+            res.set_content(openapi_document(), "application/json");
+          }));
+
+    s.Post("/v1/tasks", guarded("/v1/tasks", Role::kSubmitter,
+                                [this](auto& req, auto& res, auto& p) { submit(req, res, p); }));
+    s.Get("/v1/tasks", guarded("/v1/tasks", Role::kViewer,
+                               [this](auto& req, auto& res, auto& p) { list(req, res, p); }));
+    s.Get(R"(/v1/tasks/([^/]+))",
+          guarded("/v1/tasks/{id}", Role::kViewer, [this](auto& req, auto& res, auto& p) {
+            auto t = load_visible(req.matches[1], p);
+            if (!t) return send_error(res, status_for(t.error()), t.error().message);
+            ojson j = task_view(*t);
+            auto events = store.task_events(t->id);
+            j["events"] = ojson::array();
+            if (events) {
+              for (const auto& e : *events) {
+                j["events"].push_back({{"kind", e.kind},
+                                       {"at", iso_ms(e.at_ms)},
+                                       {"detail", ojson::parse(e.detail_json, nullptr, false)}});
+              }
+            }
+            send_json(res, 200, j);
+          }));
+    s.Delete(R"(/v1/tasks/([^/]+))",
+             guarded("/v1/tasks/{id}", Role::kSubmitter, [this](auto& req, auto& res, auto& p) {
+               end_task(req.matches[1], TaskPhase::kCancelled, "cancelled", "cancelled by " + p.id,
+                        res, p);
+             }));
+    s.Post(R"(/v1/tasks/([^/]+)/events)",
+           guarded("/v1/tasks/{id}/events", Role::kSubmitter,
+                   [this](auto& req, auto& res, auto& p) { worker_event(req, res, p); }));
+    s.Post("/v1/route", guarded("/v1/route", Role::kSubmitter, [this](auto& req, auto& res, auto&) {
+             auto task = parse_task_json(req.body, *model.spec, "request body");
+             if (!task) return send_error(res, 400, task.error().message, task.error().location);
+             task->submitted_at = controller.daemon_now();
+             res.set_content(decision_json(controller.route(*task), -1), "application/json");
+           }));
+    s.Get("/v1/pools", guarded("/v1/pools", Role::kViewer, [this](auto&, auto& res, auto&) {
+            Snapshot snap = controller.snapshot();
+            ojson items = ojson::array();
+            for (const auto& p : snap.pools) {
+              items.push_back({{"name", p.name},
+                               {"environment", p.environment},
+                               {"region", p.region},
+                               {"sku", p.sku},
+                               {"quota_family", p.quota_family},
+                               {"min_nodes", p.min_nodes},
+                               {"max_nodes", p.max_nodes},
+                               {"spot", p.spot},
+                               {"can_hibernate", p.can_hibernate},
+                               {"nodes", p.nodes},
+                               {"usd_per_hour", money(p.usd_per_hour)},
+                               {"price_source", p.price_source}});
+            }
+            send_json(res, 200, {{"at", format_rfc3339(snap.at)}, {"items", items}});
+          }));
+    s.Get("/v1/quotas", guarded("/v1/quotas", Role::kViewer, [this](auto&, auto& res, auto&) {
+            Snapshot snap = controller.snapshot();
+            ojson items = ojson::array();
+            for (const auto& q : snap.quotas) {
+              ojson j{
+                  {"kind", q.kind}, {"region", q.region}, {"name", q.name}, {"used_vcpus", q.used}};
+              j["limit_vcpus"] = q.limit ? ojson(*q.limit) : ojson(nullptr);
+              j["used_pct"] =
+                  q.limit && *q.limit > 0 ? ojson(q.used * 100 / *q.limit) : ojson(nullptr);
+              items.push_back(j);
+            }
+            send_json(res, 200, {{"at", format_rfc3339(snap.at)}, {"items", items}});
+          }));
+    s.Get("/v1/budgets", guarded("/v1/budgets", Role::kViewer, [this](auto&, auto& res, auto&) {
+            Snapshot snap = controller.snapshot();
+            ojson items = ojson::array();
+            for (const auto& b : snap.budgets) {
+              items.push_back({{"name", b.name},
+                               {"scope", b.scope},
+                               {"amount_usd", money(b.amount)},
+                               {"spent_month_to_date_usd", money(b.spent_month_to_date)},
+                               {"forecast_month_usd", money(b.forecast_month)},
+                               {"thresholds_pct", b.thresholds_pct}});
+            }
+            send_json(res, 200, {{"at", format_rfc3339(snap.at)}, {"items", items}});
+          }));
+    s.Get("/v1/costs", guarded("/v1/costs", Role::kViewer,
+                               [this](auto& req, auto& res, auto&) { costs(req, res); }));
+    s.Get("/v1/alerts", guarded("/v1/alerts", Role::kViewer, [this](auto& req, auto& res, auto&) {
+            std::string state = req.has_param("state") ? req.get_param_value("state") : "all";
+            if (state != "all" && state != "firing") {
+              return send_error(res, 400, "state must be 'firing' or 'all'", "state");
+            }
+            auto alerts = store.list_alerts(state == "firing");
+            if (!alerts) return send_error(res, status_for(alerts.error()), alerts.error().message);
+            ojson items = ojson::array();
+            for (const auto& a : *alerts) {
+              ojson j{{"key", a.key},           {"kind", a.kind},
+                      {"severity", a.severity}, {"state", a.firing ? "firing" : "resolved"},
+                      {"summary", a.summary},   {"fired_at", iso_ms(a.fired_ms)}};
+              j["resolved_at"] = a.resolved_ms ? ojson(iso_ms(a.resolved_ms)) : ojson(nullptr);
+              j["labels"] = ojson::parse(a.labels_json, nullptr, false);
+              items.push_back(j);
+            }
+            send_json(res, 200, {{"items", items}});
+          }));
+    // API keys (admin).
+    s.Post("/v1/keys", guarded("/v1/keys", Role::kAdmin,
+                               [this](auto& req, auto& res, auto&) { create_key(req, res); }));
+    s.Get("/v1/keys", guarded("/v1/keys", Role::kAdmin, [this](auto&, auto& res, auto&) {
+            auto keys = store.list_api_keys();
+            if (!keys) return send_error(res, status_for(keys.error()), keys.error().message);
+            ojson items = ojson::array();
+            for (const auto& k : *keys) {
+              items.push_back({{"id", k.id},
+                               {"name", k.name},
+                               {"role", role_name(k.role)},
+                               {"tenant", k.tenant.empty() ? ojson(nullptr) : ojson(k.tenant)},
+                               {"created_at", iso_ms(k.created_ms)},
+                               {"revoked", k.revoked}});
+            }
+            send_json(res, 200, {{"items", items}});
+          }));
+    s.Delete(R"(/v1/keys/([^/]+))",
+             guarded("/v1/keys/{id}", Role::kAdmin, [this](auto& req, auto& res, auto& p) {
+               std::string id = req.matches[1];
+               if (id == p.id) return send_error(res, 409, "a key cannot revoke itself");
+               auto r = store.revoke_api_key(id);
+               if (!r) return send_error(res, status_for(r.error()), r.error().message);
+               if (!*r) return send_error(res, 404, "no active key '" + id + "'");
+               auth.forget(id);
+               send_json(res, 200, {{"id", id}, {"revoked", true}});
+             }));
+  }
+
+  void submit(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    auto task = parse_task_json(req.body, *model.spec, "request body");
+    if (!task) return send_error(res, 400, task.error().message, task.error().location);
+    const WorkloadClass* cls = model.spec->find_class(task->class_name);
+    if (cls && cls->kind != ClassKind::kCompute) {
+      return send_error(res, 422,
+                        "class '" + task->class_name +
+                            "' is an LLM class: its calls go through the LLM gateway, not "
+                            "/v1/tasks",
+                        "class");
+    }
+    std::vector<Alternative> rejected;
+    if (rank_pools(model, *task, &rejected).empty()) {
+      std::string why;
+      for (const auto& a : rejected) {
+        why += fmt::format("{}{}: {}", why.empty() ? "" : "; ", a.target.name, a.rejected_because);
+      }
+      return send_error(res, 422, "no pool can ever run this task (" + why + ")");
+    }
+    bool tenant_given = body->contains("tenant");
+    if (!p.tenant.empty()) {
+      if (tenant_given && task->tenant != p.tenant) {
+        return send_error(res, 403, "this key submits for tenant '" + p.tenant + "' only",
+                          "tenant");
+      }
+      task->tenant = p.tenant;
+    }
+    if (task->id.empty()) task->id = "t-" + random_hex(12);
+    if (task->id.size() > 128) return send_error(res, 400, "id is longer than 128", "id");
+    TimePoint now = controller.daemon_now();
+    task->submitted_at = now;
+    StoredTask st;
+    st.id = task->id;
+    st.tenant = task->tenant;
+    st.class_name = task->class_name;
+    st.environment = task->environment;
+    st.state = TaskPhase::kPending;
+    st.created_ms = unix_ms(now);
+    st.updated_ms = st.created_ms;
+    // The stored body carries no submission time: a replay with the same key compares equal.
+    Task canonical = *task;
+    canonical.submitted_at = TimePoint{};
+    st.body_json = task_to_json(canonical);
+    std::string key = req.get_header_value("Idempotency-Key");
+    if (key.size() > 255) return send_error(res, 400, "Idempotency-Key is longer than 255");
+    bool client_id = body->contains("id");
+    auto out = store.create_task({st, key});
+    if (!out) {
+      int status = out.error().code == ErrorCode::kInvalidInput ? 409 : status_for(out.error());
+      return send_error(res, status, out.error().message, out.error().location);
+    }
+    if (!out->created) {
+      // Same key: the same task back, unless the request differs (then it is a client bug).
+      StoredTask first = out->task;
+      auto first_task = ojson::parse(first.body_json, nullptr, false);
+      auto this_task = ojson::parse(st.body_json, nullptr, false);
+      if (!client_id && first_task.is_object()) first_task.erase("id");
+      if (!client_id && this_task.is_object()) this_task.erase("id");
+      if (first_task != this_task) {
+        return send_error(
+            res, 422,
+            "Idempotency-Key '" + key + "' was used for a different task (" + first.id + ")",
+            "Idempotency-Key");
+      }
+      res.set_header("Idempotent-Replayed", "true");
+      res.set_header("Location", "/v1/tasks/" + first.id);
+      return send_json(res, 200, task_view(first));
+    }
+    controller.notify();
+    res.set_header("Location", "/v1/tasks/" + out->task.id);
+    send_json(res, 201, task_view(out->task));
+  }
+
+  void list(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+    TaskFilter f;
+    if (req.has_param("state")) {
+      auto s = parse_task_phase(req.get_param_value("state"));
+      if (!s) {
+        return send_error(res, 400,
+                          "unknown state '" + req.get_param_value("state") +
+                              "' (pending, admitted, running, completed, failed, cancelled, "
+                              "rejected)",
+                          "state");
+      }
+      f.state = s;
+    }
+    if (req.has_param("class")) f.class_name = req.get_param_value("class");
+    if (req.has_param("environment")) f.environment = req.get_param_value("environment");
+    if (req.has_param("tenant")) f.tenant = req.get_param_value("tenant");
+    if (!p.tenant.empty()) {
+      if (f.tenant && *f.tenant != p.tenant) {
+        return send_error(res, 403, "this key sees tenant '" + p.tenant + "' only", "tenant");
+      }
+      f.tenant = p.tenant;
+    }
+    auto int_param = [&](const char* name, int64_t lo, int64_t hi, int64_t& out) {
+      if (!req.has_param(name)) return true;
+      const std::string v = req.get_param_value(name);
+      char* end = nullptr;
+      long long n = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < lo || n > hi) {
+        send_error(res, 400, fmt::format("{} must be an integer in [{}, {}]", name, lo, hi), name);
+        return false;
+      }
+      out = n;
+      return true;
+    };
+    int64_t limit = 100, after = 0;
+    if (!int_param("limit", 1, 1000, limit)) return;
+    if (!int_param("page_token", 0, INT64_MAX, after)) return;
+    f.limit = static_cast<int>(limit);
+    f.after_seq = after;
+    auto tasks = store.list_tasks(f);
+    if (!tasks) return send_error(res, status_for(tasks.error()), tasks.error().message);
+    ojson items = ojson::array();
+    for (const auto& t : *tasks) items.push_back(task_view(t));
+    ojson out{{"items", items}};
+    out["next_page_token"] = static_cast<int64_t>(tasks->size()) == limit
+                                 ? ojson(std::to_string(tasks->back().seq))
+                                 : ojson(nullptr);
+    send_json(res, 200, out);
+  }
+
+  void end_task(const std::string& id, TaskPhase to, const std::string& event,
+                const std::string& reason, httplib::Response& res, const Principal& p,
+                const std::string& detail = "{}") {
+    auto t = load_visible(id, p);
+    if (!t) return send_error(res, status_for(t.error()), t.error().message);
+    if (is_terminal(t->state)) {
+      return send_error(res, 409,
+                        fmt::format("task '{}' is already {}", id, task_phase_name(t->state)));
+    }
+    auto r = store.update_tasks(
+        {{id, to, "", "", reason, unix_ms(controller.daemon_now()), event, detail}});
+    if (!r) return send_error(res, status_for(r.error()), r.error().message);
+    if (!r->front()) return send_error(res, 409, fmt::format("task '{}' already ended", id));
+    controller.task_ended(id);
+    auto after = load_visible(id, p);
+    if (!after) return send_error(res, status_for(after.error()), after.error().message);
+    send_json(res, 200, task_view(*after));
+  }
+
+  void worker_event(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    if (!body->contains("type") || !(*body)["type"].is_string()) {
+      return send_error(res, 400, "type is required: started, finished or failed", "type");
+    }
+    std::string type = (*body)["type"];
+    std::string message;
+    if (body->contains("message")) {
+      if (!(*body)["message"].is_string()) {
+        return send_error(res, 400, "message must be a string", "message");
+      }
+      message = (*body)["message"];
+    }
+    std::string id = req.matches[1];
+    ojson detail = ojson::object();
+    if (!message.empty()) detail["message"] = message;
+    detail["by"] = p.id;
+    if (type == "started") {
+      auto t = load_visible(id, p);
+      if (!t) return send_error(res, status_for(t.error()), t.error().message);
+      if (t->state != TaskPhase::kAdmitted) {
+        return send_error(res, 409,
+                          fmt::format("task '{}' is {}: only an admitted task can start", id,
+                                      task_phase_name(t->state)));
+      }
+      auto r = store.update_tasks({{id, TaskPhase::kRunning, "", "", "",
+                                    unix_ms(controller.daemon_now()), "started", detail.dump()}});
+      if (!r) return send_error(res, status_for(r.error()), r.error().message);
+      auto after = load_visible(id, p);
+      if (!after) return send_error(res, status_for(after.error()), after.error().message);
+      return send_json(res, 200, task_view(*after));
+    }
+    if (type != "finished" && type != "failed") {
+      return send_error(res, 400, "type must be started, finished or failed", "type");
+    }
+    auto t = load_visible(id, p);
+    if (!t) return send_error(res, status_for(t.error()), t.error().message);
+    if (t->state != TaskPhase::kAdmitted && t->state != TaskPhase::kRunning) {
+      return send_error(res, 409,
+                        fmt::format("task '{}' is {}: only an admitted or running task can end", id,
+                                    task_phase_name(t->state)));
+    }
+    end_task(id, type == "finished" ? TaskPhase::kCompleted : TaskPhase::kFailed, type, message,
+             res, p, detail.dump());
+  }
+
+  void costs(const httplib::Request& req, httplib::Response& res) {
+    TimePoint now = controller.daemon_now();
+    year_month_day ymd{floor<days>(now)};
+    TimePoint from = sys_days{ymd.year() / ymd.month() / 1};
+    TimePoint to = now;
+    for (auto [name, slot] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+      if (!req.has_param(name)) continue;
+      auto t = parse_rfc3339(req.get_param_value(name));
+      if (!t) return send_error(res, 400, std::string(name) + ": " + t.error().message, name);
+      *slot = *t;
+    }
+    if (to < from) return send_error(res, 400, "to is before from", "to");
+    // Hour buckets: any hour that starts before `to` counts.
+    int64_t from_ms = unix_ms(floor<hours>(from));
+    int64_t to_ms = unix_ms(to) + 1;
+    auto c = store.costs_by_pool(from_ms, to_ms);
+    if (!c) return send_error(res, status_for(c.error()), c.error().message);
+    ojson by_pool = ojson::object();
+    Money total;
+    for (const auto& [pool, micros] : *c) {
+      by_pool[pool] = money(Money::from_micros(micros));
+      total = total + Money::from_micros(micros);
+    }
+    send_json(res, 200,
+              {{"from", format_rfc3339(from)},
+               {"to", format_rfc3339(to)},
+               {"total_usd", money(total)},
+               {"by_pool", by_pool},
+               {"resolution", "hour"},
+               {"source",
+                "accrued by the reconcile loop from each node's state and the catalog's price "
+                "(compute while running, OS disk always)"}});
+  }
+
+  void create_key(const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    auto str = [&](const char* k) -> std::optional<std::string> {
+      if (!body->contains(k) || (*body)[k].is_null()) return std::string();
+      if (!(*body)[k].is_string()) return std::nullopt;
+      return (*body)[k].get<std::string>();
+    };
+    auto name = str("name"), role_s = str("role"), tenant = str("tenant");
+    if (!name || !role_s || !tenant) {
+      return send_error(res, 400, "name, role and tenant must be strings");
+    }
+    auto role = parse_role(*role_s);
+    if (!role) {
+      return send_error(res, 400, "role must be viewer, submitter, operator or admin", "role");
+    }
+    if (*role == Role::kSubmitter && tenant->empty()) {
+      return send_error(res, 400, "a submitter key needs a tenant", "tenant");
+    }
+    ApiKey k;
+    std::string secret = new_api_key_secret();
+    k.id = new_key_id();
+    k.name = *name;
+    k.hash_hex = sha256_hex(secret);
+    k.role = *role;
+    k.tenant = *tenant;
+    k.created_ms = unix_ms(controller.daemon_now());
+    if (auto r = store.put_api_key(k); !r) {
+      return send_error(res, status_for(r.error()), r.error().message);
+    }
+    send_json(res, 201,
+              {{"id", k.id},
+               {"name", k.name},
+               {"role", role_name(k.role)},
+               {"tenant", k.tenant.empty() ? ojson(nullptr) : ojson(k.tenant)},
+               {"secret", secret},
+               {"note", "the secret is shown once; only its SHA-256 hash is stored"}});
+  }
+};
+
+ApiServer::ApiServer(const FleetModel& model, Store& store, Controller& controller,
+                     Authenticator& auth, Metrics& metrics, ApiOptions options)
+    : impl_(std::make_unique<Impl>(model, store, controller, auth, metrics, std::move(options))) {}
+
+ApiServer::~ApiServer() { stop(); }
+
+Result<int> ApiServer::bind() {
+  auto& o = impl_->options;
+  if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+    auto tls = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+    if (!tls->is_valid()) {
+      return tl::unexpected(Error{
+          ErrorCode::kInvalidInput,
+          "cannot load the TLS certificate or key (" + o.tls_cert + ", " + o.tls_key + ")", "tls"});
+    }
+    impl_->server = std::move(tls);
+  } else {
+    impl_->server = std::make_unique<httplib::Server>();
+  }
+  auto& s = *impl_->server;
+  int threads = std::max(2, o.threads);
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  s.set_keep_alive_max_count(100'000);
+  s.set_keep_alive_timeout(30);
+  s.set_read_timeout(30);
+  s.set_tcp_nodelay(true);
+  s.set_payload_max_length(o.max_body_bytes);
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    tl_request.started = steady_clock::now();
+    tl_request.route = "unmatched";
+    tl_request.principal.clear();
+    std::string id = req.get_header_value("X-Request-Id");
+    tl_request.id = valid_request_id(id) ? id : random_hex(8);
+    res.set_header("X-Request-Id", tl_request.id);
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 404) {
+      send_error(res, 404, "no route " + req.method + " " + req.path);
+    } else if (res.status == 413) {
+      send_error(res, 413, "the body is too large");
+    } else {
+      send_error(res, res.status, fmt::format("HTTP {}", res.status));
+    }
+  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unexpected error";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        send_error(res, 500, "internal error: " + what);
+      });
+  bool log = o.log_requests;
+  Metrics* metrics = &impl_->metrics;
+  s.set_logger([log, metrics](const httplib::Request& req, const httplib::Response& res) {
+    double secs = duration<double>(steady_clock::now() - tl_request.started).count();
+    metrics->observe_request(req.method, tl_request.route, res.status, secs);
+    if (!log) return;
+    // One JSON line; never the Authorization header or the body.
+    std::string line = ojson{
+        {"ts", format_rfc3339(time_point_cast<Duration>(system_clock::now()))},
+        {"level", "info"},
+        {"msg", "request"},
+        {"request_id", tl_request.id},
+        {"method", req.method},
+        {"path", req.path},
+        {"route", tl_request.route},
+        {"status", res.status},
+        {"duration_ms", secs * 1000},
+        {"principal", tl_request.principal},
+        {"remote",
+         req.remote_addr}}.dump();
+    line += '\n';
+    fwrite(line.data(), 1, line.size(), stderr);
+  });
+  impl_->routes();
+  int port = o.port;
+  if (port == 0) {
+    port = s.bind_to_any_port(o.host);
+    if (port < 0) port = 0;
+  } else if (!s.bind_to_port(o.host, port)) {
+    port = 0;
+  }
+  if (port == 0) {
+    return tl::unexpected(Error{ErrorCode::kUnavailable,
+                                fmt::format("cannot listen on {}:{}", o.host, o.port), "--listen"});
+  }
+  return port;
+}
+
+void ApiServer::run() {
+  if (impl_->server) impl_->server->listen_after_bind();
+}
+
+void ApiServer::stop() {
+  impl_->stopping = true;
+  if (impl_->server) impl_->server->stop();
+}
+
+}  // namespace codefleet

@@ -1,0 +1,132 @@
+#include "server/auth.h"
+
+#include <algorithm>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <fmt/format.h>
+
+namespace codefleet {
+
+namespace {
+
+constexpr auto kCacheFor = std::chrono::seconds(10);  // a revoked key in another replica
+
+Error unauthorized(std::string message) {
+  return Error{ErrorCode::kInvalidInput, std::move(message), "Authorization"};
+}
+
+std::string random_bytes(size_t n) {
+  std::string out(n, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1) {
+    std::abort();  // no randomness: never hand out a guessable key
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", digest[i]);
+  return out;
+}
+
+std::string new_api_key_secret() {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string bytes = random_bytes(32);
+  std::string out = "cfk_";
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : bytes) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      out += kAlphabet[(acc >> (bits - 6)) & 63];
+      bits -= 6;
+    }
+  }
+  if (bits > 0) out += kAlphabet[(acc << (6 - bits)) & 63];
+  return out;
+}
+
+std::string new_key_id() {
+  std::string bytes = random_bytes(8);
+  std::string out = "key-";
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+Result<Principal> Authenticator::authenticate(const std::string& authorization, int64_t now_s) {
+  if (authorization.empty()) return tl::unexpected(unauthorized("missing Authorization header"));
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() ||
+      authorization.compare(0, kBearer.size(), kBearer) != 0) {
+    return tl::unexpected(unauthorized("Authorization must be 'Bearer <API key or token>'"));
+  }
+  std::string credential = authorization.substr(kBearer.size());
+  // A JWT has three dot-separated parts; anything else is an API key.
+  if (std::count(credential.begin(), credential.end(), '.') != 2) {
+    std::string hash = sha256_hex(credential);
+    auto now = std::chrono::steady_clock::now();
+    {
+      std::lock_guard lock(mu_);
+      auto it = cache_.find(hash);
+      if (it != cache_.end() && it->second.until > now) {
+        const ApiKey& k = it->second.key;
+        if (k.revoked) return tl::unexpected(unauthorized("the API key was revoked"));
+        return Principal{k.id, k.role, k.tenant, "api-key"};
+      }
+    }
+    auto found = store_.find_api_key(hash);
+    if (!found) return tl::unexpected(found.error());  // store trouble: not the caller's fault
+    if (!*found) return tl::unexpected(unauthorized("unknown API key"));
+    ApiKey k = **found;
+    {
+      std::lock_guard lock(mu_);
+      if (cache_.size() > 100'000) cache_.clear();
+      cache_[hash] = {k, now + kCacheFor};
+    }
+    if (k.revoked) return tl::unexpected(unauthorized("the API key was revoked"));
+    return Principal{k.id, k.role, k.tenant, "api-key"};
+  }
+  if (!entra_) {
+    return tl::unexpected(
+        unauthorized("not an API key, and Entra ID tokens are not configured (entra: in the "
+                     "config)"));
+  }
+  auto claims = verify_jwt(credential, entra_->keys, entra_->policy, now_s);
+  if (!claims) return tl::unexpected(unauthorized("invalid token: " + claims.error().message));
+  std::optional<Role> role;
+  for (const auto& r : claims->roles) {
+    auto it = entra_->role_map.find(r);
+    if (it != entra_->role_map.end() && (!role || it->second > *role)) role = it->second;
+  }
+  if (!role) {
+    return tl::unexpected(
+        Error{ErrorCode::kInfeasible, "the token grants no CodeFleet role", "roles"});
+  }
+  std::string tenant;
+  if (*role == Role::kSubmitter) {
+    const std::string& t = entra_->tenant_claim == "oid"   ? claims->object_id
+                           : entra_->tenant_claim == "tid" ? claims->tenant_id
+                                                           : claims->app_id;
+    tenant = t.empty() ? claims->subject : t;
+  }
+  std::string id = claims->object_id.empty() ? claims->subject : claims->object_id;
+  return Principal{id, *role, tenant, "entra"};
+}
+
+void Authenticator::forget(const std::string& key_id) {
+  std::lock_guard lock(mu_);
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    it = it->second.key.id == key_id ? cache_.erase(it) : std::next(it);
+  }
+}
+
+}  // namespace codefleet

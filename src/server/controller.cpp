@@ -1,0 +1,444 @@
+// The reconcile loop (see controller.h). One pass:
+//   1. clock      — daemon time now; the region accrues billing and reports evictions
+//   2. calls      — requests from API threads (route dry runs, ended tasks)
+//   3. claim      — new tasks from the store into the scheduler
+//   4. workers    — simulated workers start and finish admitted tasks on their nodes
+//   5. scale      — the strategy's tick, at its interval
+//   6. cycle      — the scheduler's cycle; admissions and preemptions recorded
+//   7. account    — node changes journaled, cost accrued per pool and hour
+//   8. flush      — all of it written to the store in one transaction each
+//   9. publish    — the snapshot the API, metrics and alerts read
+#include "server/controller.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "scaling/strategy.h"
+#include "scheduling/scheduler.h"
+#include "spec/spec.h"
+#include "workload/task.h"
+
+namespace codefleet {
+
+using namespace std::chrono;
+
+namespace {
+
+int64_t unix_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
+
+std::string node_name(NodeId id) { return fmt::format("node-{}", id); }
+
+// Start of the UTC calendar month holding `t`.
+TimePoint month_start(TimePoint t) {
+  auto day = floor<days>(t);
+  year_month_day ymd{day};
+  return sys_days{ymd.year() / ymd.month() / 1};
+}
+
+TimePoint next_month_start(TimePoint t) {
+  year_month_day ymd{floor<days>(t)};
+  auto next = ymd.year() / ymd.month() / 1 + months{1};
+  return sys_days{next};
+}
+
+}  // namespace
+
+Controller::Controller(const FleetModel& model, Store& store, ControllerOptions options)
+    : model_(model), store_(store), options_(std::move(options)) {}
+
+Controller::~Controller() { stop(); }
+
+TimePoint Controller::daemon_now() const {
+  auto wall = steady_clock::now() - wall_start_;
+  if (options_.speed == 1.0) return daemon_start_ + duration_cast<Duration>(wall);
+  auto scaled = duration<double, std::milli>(wall).count() * options_.speed;
+  return daemon_start_ + Duration(static_cast<int64_t>(scaled));
+}
+
+Result<void> Controller::start() {
+  auto strategy = make_strategy(options_.strategy, model_);
+  if (!strategy) return tl::unexpected(strategy.error());
+  strategy_ = std::move(*strategy);
+  wall_start_ = steady_clock::now();
+  daemon_start_ = options_.start_at == TimePoint{} ? time_point_cast<Duration>(system_clock::now())
+                                                   : options_.start_at;
+  TimePoint now = daemon_now();
+  clock_ = std::make_unique<SimulatedClock>(now);
+  SchedulerOptions so;
+  so.full_cycle_min_gap = seconds(1);
+  strategy_->configure(so);
+  scheduler_ =
+      std::make_unique<Scheduler>(model_, QuotaLedger::from_spec(*model_.spec), *clock_, so);
+  region_ = std::make_unique<SimulatedRegion>(model_, *model_.spec, options_.region);
+  scheduler_->set_cloud(region_.get());
+  region_->advance_to(now);
+  // Cost already accrued this month (earlier runs).
+  auto costs = store_.costs_by_pool(unix_ms(month_start(now)), unix_ms(now) + 3'600'000);
+  if (costs) {
+    for (const auto& [pool, micros] : *costs) month_cost_[pool] = Money::from_micros(micros);
+  }
+  month_key_ = unix_ms(month_start(now));
+  thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+void Controller::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Controller::notify() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+void Controller::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(mu_);
+    calls_.push_back(std::move(fn));
+    woken_ = true;
+  }
+  cv_.notify_one();
+}
+
+Decision Controller::route(const Task& task) {
+  auto promise = std::make_shared<std::promise<Decision>>();
+  auto future = promise->get_future();
+  post([this, task, promise] {
+    promise->set_value(codefleet::route(model_, task, *scheduler_, clock_->now()));
+  });
+  return future.get();
+}
+
+void Controller::task_ended(const std::string& id) {
+  post([this, id] {
+    auto it = by_external_.find(id);
+    if (it == by_external_.end()) return;
+    const TaskRecord* rec = scheduler_->find(it->second);
+    if (rec && rec->state == TaskState::kAdmitted) {
+      (void)scheduler_->complete(it->second);
+    } else {
+      (void)scheduler_->cancel(it->second);
+    }
+    live_.erase(it->second);
+    by_external_.erase(it);
+    dirty_ = true;
+  });
+}
+
+Snapshot Controller::snapshot() const {
+  std::lock_guard lock(mu_);
+  return snapshot_;
+}
+
+void Controller::loop() {
+  bool leading = false;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, options_.tick, [&] { return stop_ || woken_; });
+      if (stop_) break;
+      woken_ = false;
+    }
+    TimePoint now = daemon_now();
+    if (!leading) {
+      auto lead = store_.try_lead();
+      if (!lead || !*lead) {
+        std::lock_guard lock(mu_);
+        snapshot_.leading = false;
+        snapshot_.ready = true;
+        while (!calls_.empty()) {  // followers still answer dry runs (empty fleet)
+          calls_.front()();
+          calls_.pop_front();
+        }
+        continue;
+      }
+      leading = true;
+      // Recovery: the simulated fleet starts empty, so admitted and running work goes back
+      // to pending; then every active task is claimed again.
+      auto active = store_.active_tasks();
+      if (active) {
+        for (const auto& t : *active) {
+          if (t.state == TaskPhase::kPending) continue;
+          updates_.push_back({t.id, TaskPhase::kPending, "", "", "", unix_ms(now), "requeued",
+                              R"({"reason":"the daemon restarted; its fleet starts empty"})"});
+        }
+      }
+      flush(now);
+      (void)store_.release_claims();
+      strategy_->start(*scheduler_, now);
+      next_strategy_tick_ = now;
+    }
+    pass(now);
+    std::this_thread::sleep_for(milliseconds(5));  // let submissions batch up
+  }
+  flush(daemon_now());
+}
+
+void Controller::pass(TimePoint now) {
+  // 1. clock
+  clock_->set(std::max(now, clock_->now()));
+  now = clock_->now();
+  for (NodeId evicted : region_->advance_to(now)) {
+    auto lost = scheduler_->lose_node(evicted);
+    if (!lost) continue;
+    for (auto tid : *lost) {
+      auto it = live_.find(tid);
+      if (it == live_.end()) continue;
+      it->second.epoch++;
+      it->second.started = false;
+      updates_.push_back({it->second.external_id, TaskPhase::kPending, "", "", "", unix_ms(now),
+                          "evicted", fmt::format(R"({{"node":"{}"}})", node_name(evicted))});
+    }
+    dirty_ = true;
+  }
+  // 2. calls
+  std::deque<std::function<void()>> calls;
+  {
+    std::lock_guard lock(mu_);
+    calls.swap(calls_);
+  }
+  for (auto& c : calls) c();
+  // 3-7
+  claim(now);
+  workers(now);
+  if (now >= next_strategy_tick_) {
+    uint64_t before = scheduler_->node_epoch();
+    strategy_->tick(*scheduler_, now);
+    next_strategy_tick_ = now + strategy_->interval();
+    if (scheduler_->node_epoch() != before) dirty_ = true;
+  }
+  run_cycle(now);
+  account(now);
+  // 8-9
+  flush(now);
+  publish(now);
+}
+
+void Controller::claim(TimePoint now) {
+  constexpr int kBatch = 1000;
+  for (int round = 0; round < 10; ++round) {
+    auto claimed = store_.claim_new_tasks(kBatch);
+    if (!claimed || claimed->empty()) return;
+    for (const auto& st : *claimed) {
+      auto task = parse_task_json(st.body_json, *model_.spec, "task " + st.id);
+      Result<uint64_t> id = tl::unexpected(Error{});
+      if (task) {
+        task->id = st.id;
+        task->tenant = st.tenant;
+        task->submitted_at = TimePoint(milliseconds(st.created_ms));
+        id = scheduler_->submit(*task);
+      } else {
+        id = tl::unexpected(task.error());
+      }
+      if (!id) {
+        updates_.push_back({st.id, TaskPhase::kRejected, "", "", id.error().message, unix_ms(now),
+                            "rejected", "{}"});
+        continue;
+      }
+      live_[*id] = Live{st.id, st.class_name, task->submitted_at, 0, false};
+      by_external_[st.id] = *id;
+      dirty_ = true;
+    }
+    if (static_cast<int>(claimed->size()) < kBatch) return;
+  }
+}
+
+void Controller::workers(TimePoint now) {
+  auto cmp = std::greater<WorkerEvent>();
+  while (!worker_events_.empty() && worker_events_.front().at <= now) {
+    std::pop_heap(worker_events_.begin(), worker_events_.end(), cmp);
+    WorkerEvent e = worker_events_.back();
+    worker_events_.pop_back();
+    auto it = live_.find(e.task);
+    if (it == live_.end() || it->second.epoch != e.epoch) continue;  // preempted meanwhile
+    const TaskRecord* rec = scheduler_->find(e.task);
+    if (!rec || rec->state != TaskState::kAdmitted) continue;
+    if (!e.finish) {
+      it->second.started = true;
+      updates_.push_back({it->second.external_id, TaskPhase::kRunning, "", "", "", unix_ms(e.at),
+                          "started", "{}"});
+      continue;
+    }
+    updates_.push_back({it->second.external_id, TaskPhase::kCompleted, "", "", "", unix_ms(e.at),
+                        "finished", "{}"});
+    (void)scheduler_->complete(e.task);
+    by_external_.erase(it->second.external_id);
+    live_.erase(it);
+    dirty_ = true;
+  }
+}
+
+void Controller::run_cycle(TimePoint now) {
+  auto release = scheduler_->next_release();
+  if (release && *release <= now) dirty_ = true;
+  if (!dirty_) return;
+  CycleResult r = scheduler_->cycle();
+  dirty_ = r.retry_at.has_value();
+  for (auto tid : r.preempted) {
+    auto it = live_.find(tid);
+    if (it == live_.end()) continue;
+    it->second.epoch++;
+    it->second.started = false;
+    updates_.push_back(
+        {it->second.external_id, TaskPhase::kPending, "", "", "", unix_ms(now), "preempted", "{}"});
+  }
+  auto cmp = std::greater<WorkerEvent>();
+  for (const auto& adm : r.admitted) {
+    auto it = live_.find(adm.task);
+    if (it == live_.end()) continue;
+    const Node& n = scheduler_->nodes().at(adm.node);
+    const TaskRecord* rec = scheduler_->find(adm.task);
+    TimePoint start = std::max(now, n.ready_at);
+    TimePoint eligible = std::max(it->second.submitted, rec->not_before);
+    Duration wait = std::max(Duration{0}, start - eligible);
+    recent_waits_.emplace_back(now, duration_cast<milliseconds>(wait).count());
+    for (auto* l : listeners_) l->on_admitted(it->second.class_name, wait);
+    const std::string& pool = model_.pools[adm.pool].name;
+    updates_.push_back({it->second.external_id, TaskPhase::kAdmitted, pool, node_name(adm.node), "",
+                        unix_ms(now), "admitted",
+                        fmt::format(R"({{"pool":"{}","node":"{}","starts_at_ms":{}}})", pool,
+                                    node_name(adm.node), unix_ms(start))});
+    if (options_.simulate_workers) {
+      worker_events_.push_back({start, adm.task, it->second.epoch, false});
+      std::push_heap(worker_events_.begin(), worker_events_.end(), cmp);
+      worker_events_.push_back({start + rec->task.duration, adm.task, it->second.epoch, true});
+      std::push_heap(worker_events_.begin(), worker_events_.end(), cmp);
+    }
+  }
+  while (!recent_waits_.empty() && recent_waits_.front().first < now - hours(1)) {
+    recent_waits_.pop_front();
+  }
+}
+
+void Controller::account(TimePoint now) {
+  // Node changes into the journal.
+  std::map<uint64_t, int> seen;
+  for (const auto& [id, n] : scheduler_->nodes()) {
+    int state = static_cast<int>(n.state);
+    seen[id] = state;
+    auto it = node_states_.find(id);
+    if (it != node_states_.end() && it->second == state) continue;
+    journal_.push_back({node_name(id), "node",
+                        fmt::format(R"({{"pool":"{}","state":"{}"}})", model_.pools[n.pool].name,
+                                    node_state_name(n.state)),
+                        unix_ms(now)});
+  }
+  for (const auto& [id, state] : node_states_) {
+    if (!seen.count(id)) {
+      journal_.push_back({node_name(id), "node", R"({"state":"deleted"})", unix_ms(now)});
+    }
+  }
+  node_states_ = std::move(seen);
+  // Cost accrued since the last pass, into this hour.
+  int64_t key = unix_ms(month_start(now));
+  if (key != month_key_) {
+    month_cost_.clear();
+    month_key_ = key;
+  }
+  const RegionBill& bill = region_->bill();
+  std::vector<CostAccrual> costs;
+  int64_t hour = unix_ms(floor<hours>(now));
+  for (const auto& p : model_.pools) {
+    Money total = bill.compute(p.name) + bill.disk(p.name);
+    Money delta = total - Money::from_micros(billed_[p.name]);
+    billed_[p.name] = total.micros();
+    if (delta.micros() == 0) continue;
+    month_cost_[p.name] = month_cost_[p.name] + delta;
+    costs.push_back({p.name, hour, delta.micros()});
+    for (auto* l : listeners_) l->on_cost(p.name, delta);
+  }
+  if (!costs.empty()) {
+    if (auto r = store_.add_costs(costs); !r) {
+      fmt::print(stderr,
+                 R"({{"level":"error","msg":"cost not recorded","error":"{}"}})"
+                 "\n",
+                 r.error().message);
+    }
+  }
+}
+
+void Controller::flush(TimePoint now) {
+  (void)now;
+  if (!updates_.empty()) {
+    auto r = store_.update_tasks(updates_);
+    if (r) {
+      updates_.clear();
+    } else {
+      fmt::print(stderr,
+                 R"({{"level":"error","msg":"task updates not written; retrying","error":"{}"}})"
+                 "\n",
+                 r.error().message);
+    }
+  }
+  if (!journal_.empty()) {
+    if (store_.append_journal(journal_)) journal_.clear();
+  }
+}
+
+void Controller::publish(TimePoint now) {
+  if (last_publish_ != TimePoint{} && now - last_publish_ < seconds(1)) return;
+  Snapshot s;
+  s.at = now;
+  s.leading = true;
+  s.ready = true;
+  std::vector<std::map<std::string, int64_t>> states(model_.pools.size());
+  for (const auto& [id, n] : scheduler_->nodes()) states[n.pool][node_state_name(n.state)]++;
+  for (const auto& p : model_.pools) {
+    PoolStatus ps{p.name,
+                  p.environment,
+                  p.region,
+                  p.sku,
+                  p.quota_family,
+                  p.min_nodes,
+                  p.max_nodes,
+                  p.spot,
+                  p.can_hibernate,
+                  states[p.index],
+                  p.price.usd_per_hour,
+                  p.price.source};
+    s.pools.push_back(std::move(ps));
+  }
+  for (const auto& l : scheduler_->ledger().lines()) {
+    s.quotas.push_back({l.kind, l.region, l.name, l.used, l.limit});
+  }
+  s.cost_month_to_date = month_cost_;
+  TimePoint m0 = month_start(now), m1 = next_month_start(now);
+  int64_t elapsed_ms = std::max<int64_t>(1, unix_ms(now) - unix_ms(m0));
+  int64_t month_ms = unix_ms(m1) - unix_ms(m0);
+  for (const auto& b : model_.spec->budgets) {
+    BudgetStatus bs{b.name, b.scope, b.amount_usd, Money{}, Money{}, b.thresholds_pct};
+    for (const auto& p : model_.pools) {
+      if (b.scope != "subscription" && b.scope != p.environment) continue;
+      auto it = month_cost_.find(p.name);
+      if (it != month_cost_.end()) bs.spent_month_to_date = bs.spent_month_to_date + it->second;
+    }
+    bs.forecast_month = bs.spent_month_to_date.mul_div(month_ms, elapsed_ms);
+    s.budgets.push_back(std::move(bs));
+  }
+  s.pending = static_cast<int64_t>(scheduler_->pending_count());
+  s.admitted = static_cast<int64_t>(live_.size()) - s.pending;
+  std::vector<int64_t> waits;
+  for (const auto& [at, w] : recent_waits_) waits.push_back(w);
+  if (!waits.empty()) {
+    size_t k = (waits.size() * 95 + 99) / 100 - 1;
+    std::nth_element(waits.begin(), waits.begin() + static_cast<long>(k), waits.end());
+    s.wait_p95_ms = waits[k];
+  }
+  s.cloud_failures = region_->allocation_failures();
+  for (auto* l : listeners_) l->on_snapshot(s);
+  std::lock_guard lock(mu_);
+  snapshot_ = std::move(s);
+  last_publish_ = now;
+}
+
+}  // namespace codefleet

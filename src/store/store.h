@@ -1,0 +1,168 @@
+// The store port: everything the daemon must not lose — accepted tasks and their state
+// changes, idempotency keys, API keys (hashed), alerts, accrued cost and the journal of
+// reconcile decisions. Two adapters implement it: SQLite (embedded, the default) and
+// PostgreSQL (several replicas; one leader). One typed test suite runs against both.
+//
+//   auto store = open_store("sqlite:/var/lib/codefleet/codefleet.db");
+//   auto r = (*store)->create_task({.task = t, .idempotency_key = "abc"});
+//   // durable when this returns; r->created == false for a repeated key (same task back)
+//
+// Times are Unix milliseconds; money is integer micro-USD. Every method is safe to call
+// from several threads at once. Errors are `Result`s: kInvalidInput (a duplicate task
+// id), kUnavailable (the database is busy or unreachable: retry), kInternal.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace codefleet {
+
+// A task's life in the daemon. pending → admitted (placed on a node) → running (a worker
+// said so) → completed | failed; cancelled and rejected end it early.
+enum class TaskPhase { kPending, kAdmitted, kRunning, kCompleted, kFailed, kCancelled, kRejected };
+const char* task_phase_name(TaskPhase p);
+std::optional<TaskPhase> parse_task_phase(std::string_view name);
+bool is_terminal(TaskPhase p);
+
+struct StoredTask {
+  std::string id;
+  std::string tenant;
+  std::string class_name;
+  std::string environment;
+  TaskPhase state = TaskPhase::kPending;
+  std::string body_json;  // the task as accepted (`task_to_json`)
+  std::string pool;       // admitted: where
+  std::string node;
+  std::string reason;  // rejected, failed, cancelled: why
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+  int64_t seq = 0;  // assigned by the store, increasing: listing order and page cursor
+};
+
+struct NewTask {
+  StoredTask task;
+  // Scoped to the task's tenant. A repeated key returns the task it first created.
+  std::string idempotency_key;
+};
+
+struct CreateOutcome {
+  StoredTask task;
+  bool created = false;  // false: the idempotency key was seen before
+};
+
+struct TaskFilter {
+  std::optional<TaskPhase> state;
+  std::optional<std::string> class_name;
+  std::optional<std::string> environment;
+  std::optional<std::string> tenant;
+  int64_t after_seq = 0;  // page cursor: tasks with seq > after_seq
+  int limit = 100;
+};
+
+struct TaskUpdate {
+  std::string id;
+  TaskPhase state = TaskPhase::kPending;
+  std::string pool, node, reason;
+  int64_t at_ms = 0;
+  std::string event;        // journal kind: "admitted", "started", "finished", ...
+  std::string detail_json;  // "{}" when empty
+};
+
+struct TaskEvent {
+  std::string task_id;
+  std::string kind;
+  std::string detail_json;
+  int64_t at_ms = 0;
+};
+
+enum class Role { kViewer, kSubmitter, kOperator, kAdmin };
+const char* role_name(Role r);
+std::optional<Role> parse_role(std::string_view name);
+
+struct ApiKey {
+  std::string id;        // public identifier ("key-…"), shown in listings
+  std::string name;      // what it is for
+  std::string hash_hex;  // SHA-256 of the secret; the secret itself is never stored
+  Role role = Role::kViewer;
+  std::string tenant;  // "" = every tenant (viewer, operator, admin)
+  int64_t created_ms = 0;
+  bool revoked = false;
+};
+
+struct Alert {
+  std::string key;       // identity: "quota:StandardNCadsH100v5Family:90", "budget:prod:80", ...
+  std::string kind;      // quota | budget | wait_slo | cloud_operation
+  std::string severity;  // Sev0..Sev4 (Azure Monitor's scale)
+  bool firing = true;
+  std::string summary;
+  std::string labels_json;  // "{}" when empty
+  int64_t fired_ms = 0;
+  int64_t resolved_ms = 0;  // 0 while firing
+  int64_t updated_ms = 0;
+};
+
+struct CostAccrual {
+  std::string pool;
+  int64_t hour_start_ms = 0;  // the UTC hour the cost accrued in
+  int64_t micros = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual std::string kind() const = 0;  // "sqlite" | "postgres"
+  virtual int schema_version() const = 0;
+
+  // --- tasks
+  // Durable when it returns. kInvalidInput when another task already has the id.
+  virtual Result<CreateOutcome> create_task(const NewTask& t) = 0;
+  virtual Result<std::optional<StoredTask>> get_task(const std::string& id) = 0;
+  virtual Result<std::vector<StoredTask>> list_tasks(const TaskFilter& f) = 0;
+  // pending, admitted and running tasks, in seq order (recovery after a restart).
+  virtual Result<std::vector<StoredTask>> active_tasks() = 0;
+  // One transaction. A task that is missing or already terminal is left alone; the result
+  // says, per update, whether it was applied.
+  virtual Result<std::vector<bool>> update_tasks(const std::vector<TaskUpdate>& updates) = 0;
+  virtual Result<std::vector<TaskEvent>> task_events(const std::string& id) = 0;
+  // Tasks by (state, class): the metrics' gauge.
+  virtual Result<std::map<std::pair<std::string, std::string>, int64_t>> count_tasks() = 0;
+  // Pending tasks that no scheduler has taken yet, marked taken (at most `limit`). With
+  // several replicas, rows another transaction holds are skipped, not waited for.
+  virtual Result<std::vector<StoredTask>> claim_new_tasks(int limit) = 0;
+  // Marks every active task untaken: a new leader then claims them all again.
+  virtual Result<void> release_claims() = 0;
+
+  // --- API keys
+  virtual Result<void> put_api_key(const ApiKey& k) = 0;
+  virtual Result<std::optional<ApiKey>> find_api_key(const std::string& hash_hex) = 0;
+  virtual Result<std::vector<ApiKey>> list_api_keys() = 0;
+  virtual Result<bool> revoke_api_key(const std::string& id) = 0;
+
+  // --- alerts (by key: firing again updates, resolving sets resolved_ms)
+  virtual Result<void> upsert_alert(const Alert& a) = 0;
+  virtual Result<std::vector<Alert>> list_alerts(bool firing_only) = 0;
+
+  // --- cost, summed per (pool, hour)
+  virtual Result<void> add_costs(const std::vector<CostAccrual>& costs) = 0;
+  virtual Result<std::map<std::string, int64_t>> costs_by_pool(int64_t from_ms, int64_t to_ms) = 0;
+
+  // --- journal of reconcile decisions and node state changes
+  virtual Result<void> append_journal(const std::vector<TaskEvent>& entries) = 0;
+
+  // --- leadership: true while this process may run the reconcile loop. SQLite: the
+  // database file is this process's alone. PostgreSQL: a session advisory lock.
+  virtual Result<bool> try_lead() = 0;
+};
+
+// "sqlite:PATH" (":memory:" for tests) or "postgres:CONNINFO" ("postgres://…" URLs too).
+// Opens, applies pending schema migrations, and returns the store.
+Result<std::unique_ptr<Store>> open_store(const std::string& url);
+
+}  // namespace codefleet

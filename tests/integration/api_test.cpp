@@ -1,0 +1,458 @@
+// The daemon's HTTP API over real HTTP on loopback, against both stores: every endpoint,
+// every role (401, 403, tenant isolation), the task lifecycle, alerts to a webhook, and
+// bad input that must get a clean 4xx while the daemon keeps serving.
+#include <httplib.h>
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "integration/test_stores.h"
+#include "routing/fleet_model.h"
+#include "server/alerts.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/controller.h"
+#include "server/metrics.h"
+#include "spec/spec.h"
+
+namespace codefleet {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono;
+
+constexpr const char* kAdmin = "cfk_test_admin_secret_0123456789";
+
+// A webhook receiver on loopback: collects the alert bodies it is sent.
+class Webhook {
+ public:
+  Webhook() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      bodies_.push_back(json::parse(req.body, nullptr, false));
+      res.status = 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~Webhook() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  std::vector<json> bodies() {
+    std::lock_guard lock(mu_);
+    return bodies_;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<json> bodies_;
+};
+
+class Daemon {
+ public:
+  Daemon(const std::string& store_url, const std::string& webhook) {
+    auto parsed = parse_spec_file(std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml");
+    if (!parsed) throw std::runtime_error("spec");
+    parsed_ = std::make_unique<ParsedSpec>(std::move(*parsed));
+    auto catalog = Catalog::load_default();
+    FleetModelOptions mo;
+    mo.price_fallback_region = "eastus";
+    auto model = build_fleet_model(parsed_->spec, *catalog, mo);
+    if (!model) throw std::runtime_error(model.error().describe());
+    model_ = std::make_unique<FleetModel>(std::move(*model));
+    auto store = open_store(store_url);
+    if (!store) throw std::runtime_error(store.error().describe());
+    store_ = std::move(*store);
+    ApiKey admin{"key-admin", "admin", sha256_hex(kAdmin), Role::kAdmin, "", 0, false};
+    (void)store_->put_api_key(admin);
+    ControllerOptions co;
+    co.speed = 600;  // ten simulated minutes per wall second: nodes come up in < 1 s
+    co.strategy = "cluster-autoscaler";
+    co.simulate_workers = false;  // the tests play the workers (POST /v1/tasks/{id}/events)
+    controller_ = std::make_unique<Controller>(*model_, *store_, co);
+    alerts_ = std::make_unique<AlertEngine>(parsed_->spec, *store_,
+                                            AlertOptions{webhook, "00000000-sub", minutes(15)});
+    controller_->add_listener(&metrics_);
+    controller_->add_listener(alerts_.get());
+    auth_ = std::make_unique<Authenticator>(*store_, std::nullopt);
+    ApiOptions ao;
+    ao.port = 0;
+    ao.max_body_bytes = 64 * 1024;
+    ao.log_requests = false;
+    api_ = std::make_unique<ApiServer>(*model_, *store_, *controller_, *auth_, metrics_, ao);
+    auto port = api_->bind();
+    if (!port) throw std::runtime_error(port.error().describe());
+    port_ = *port;
+    if (!controller_->start()) throw std::runtime_error("controller");
+    thread_ = std::thread([this] { api_->run(); });
+  }
+  ~Daemon() {
+    api_->stop();
+    thread_.join();
+    controller_->stop();
+  }
+  int port() const { return port_; }
+  Store& store() { return *store_; }
+
+ private:
+  std::unique_ptr<ParsedSpec> parsed_;
+  std::unique_ptr<FleetModel> model_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Controller> controller_;
+  Metrics metrics_;
+  std::unique_ptr<AlertEngine> alerts_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<ApiServer> api_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+struct Reply {
+  int status = 0;
+  json body;
+  std::string text;
+  httplib::Headers headers;
+};
+
+class ApiTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    fresh_ = std::make_unique<testing::FreshStore>(GetParam());
+    if (fresh_->url().empty()) GTEST_FAIL() << "no store";
+    daemon_ = std::make_unique<Daemon>(fresh_->url(), webhook_.url());
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->port());
+    viewer_ = make_key("viewer", "");
+    submitter_a_ = make_key("submitter", "acme");
+    submitter_b_ = make_key("submitter", "globex");
+    operator_ = make_key("operator", "");
+  }
+  void TearDown() override {
+    client_.reset();
+    daemon_.reset();
+    fresh_.reset();
+  }
+
+  Reply call(const std::string& method, const std::string& path, const std::string& key,
+             const std::string& body = "", httplib::Headers headers = {}) {
+    if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
+    auto r = method == "GET"    ? client_->Get(path, headers)
+             : method == "POST" ? client_->Post(path, headers, body, "application/json")
+                                : client_->Delete(path, headers);
+    Reply out;
+    if (!r) return out;
+    out.status = r->status;
+    out.text = r->body;
+    out.body = json::parse(r->body, nullptr, false);
+    out.headers = r->headers;
+    return out;
+  }
+  std::string make_key(const std::string& role, const std::string& tenant) {
+    json body{{"name", role + " " + tenant}, {"role", role}};
+    if (!tenant.empty()) body["tenant"] = tenant;
+    auto r = call("POST", "/v1/keys", kAdmin, body.dump());
+    EXPECT_EQ(r.status, 201) << r.text;
+    return r.body.value("secret", "");
+  }
+  // Polls until the task reaches `state` (or gives up after 10 s).
+  json wait_for(const std::string& id, const std::string& state) {
+    json last;
+    for (int i = 0; i < 200; ++i) {
+      auto r = call("GET", "/v1/tasks/" + id, operator_);
+      last = r.body;
+      if (r.status == 200 && last["state"] == state) return last;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    ADD_FAILURE() << "task " << id << " never became " << state << ": " << last.dump();
+    return last;
+  }
+
+  Webhook webhook_;
+  std::unique_ptr<testing::FreshStore> fresh_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<httplib::Client> client_;
+  std::string viewer_, submitter_a_, submitter_b_, operator_;
+};
+
+TEST_P(ApiTest, HealthAndReadinessAreOpenEverythingElseNeedsAKey) {
+  EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+  Reply ready;
+  for (int i = 0; i < 100 && ready.status != 200; ++i) {
+    ready = call("GET", "/readyz", "");
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(ready.status, 200) << ready.text;
+  EXPECT_EQ(ready.body["store"], GetParam());
+  for (auto [method, path] :
+       std::vector<std::pair<std::string, std::string>>{{"GET", "/metrics"},
+                                                        {"GET", "/v1/openapi.json"},
+                                                        {"POST", "/v1/tasks"},
+                                                        {"GET", "/v1/tasks"},
+                                                        {"GET", "/v1/tasks/x"},
+                                                        {"DELETE", "/v1/tasks/x"},
+                                                        {"POST", "/v1/tasks/x/events"},
+                                                        {"POST", "/v1/route"},
+                                                        {"GET", "/v1/pools"},
+                                                        {"GET", "/v1/quotas"},
+                                                        {"GET", "/v1/costs"},
+                                                        {"GET", "/v1/budgets"},
+                                                        {"GET", "/v1/alerts"},
+                                                        {"GET", "/v1/keys"},
+                                                        {"POST", "/v1/keys"},
+                                                        {"DELETE", "/v1/keys/x"}}) {
+    auto r = call(method, path, "", "{}");
+    EXPECT_EQ(r.status, 401) << method << " " << path;
+    EXPECT_EQ(r.body["error"]["code"], "unauthorized") << method << " " << path;
+    auto bad = call(method, path, "cfk_not_a_real_key", "{}");
+    EXPECT_EQ(bad.status, 401) << method << " " << path;
+    auto jwt = call(method, path, "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "{}");
+    EXPECT_EQ(jwt.status, 401) << method << " " << path;
+  }
+}
+
+TEST_P(ApiTest, RolesAreEnforced) {
+  std::string task = R"({"class": "build"})";
+  // viewer: reads only
+  for (const char* path : {"/v1/pools", "/v1/quotas", "/v1/budgets", "/v1/costs", "/v1/alerts",
+                           "/v1/tasks", "/metrics", "/v1/openapi.json"}) {
+    EXPECT_EQ(call("GET", path, viewer_).status, 200) << path;
+  }
+  EXPECT_EQ(call("POST", "/v1/tasks", viewer_, task).status, 403);
+  EXPECT_EQ(call("POST", "/v1/route", viewer_, task).status, 403);
+  EXPECT_EQ(call("GET", "/v1/keys", viewer_).status, 403);
+  // submitter: tasks and dry runs, no keys
+  EXPECT_EQ(call("POST", "/v1/tasks", submitter_a_, task).status, 201);
+  EXPECT_EQ(call("POST", "/v1/route", submitter_a_, task).status, 200);
+  EXPECT_EQ(call("GET", "/v1/keys", submitter_a_).status, 403);
+  EXPECT_EQ(call("POST", "/v1/keys", submitter_a_, R"({"role":"admin"})").status, 403);
+  // operator: everything but keys
+  EXPECT_EQ(call("POST", "/v1/tasks", operator_, task).status, 201);
+  EXPECT_EQ(call("GET", "/v1/keys", operator_).status, 403);
+  // admin: keys
+  auto keys = call("GET", "/v1/keys", kAdmin);
+  ASSERT_EQ(keys.status, 200);
+  EXPECT_EQ(keys.body["items"].size(), 5u);
+  for (const auto& k : keys.body["items"]) EXPECT_FALSE(k.contains("secret"));
+  EXPECT_EQ(keys.text.find(submitter_a_), std::string::npos);
+}
+
+TEST_P(ApiTest, TenantsSeeOnlyTheirOwnTasks) {
+  auto a = call("POST", "/v1/tasks", submitter_a_, R"({"class": "build"})");
+  ASSERT_EQ(a.status, 201) << a.text;
+  EXPECT_EQ(a.body["tenant"], "acme");
+  std::string id = a.body["id"];
+  EXPECT_EQ(call("GET", "/v1/tasks/" + id, submitter_a_).status, 200);
+  EXPECT_EQ(call("GET", "/v1/tasks/" + id, submitter_b_).status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/tasks/" + id, submitter_b_).status, 404);
+  EXPECT_EQ(
+      call("POST", "/v1/tasks/" + id + "/events", submitter_b_, R"({"type":"failed"})").status,
+      404);
+  auto list_b = call("GET", "/v1/tasks", submitter_b_);
+  EXPECT_EQ(list_b.body["items"].size(), 0u);
+  EXPECT_EQ(call("GET", "/v1/tasks?tenant=acme", submitter_b_).status, 403);
+  EXPECT_EQ(call("POST", "/v1/tasks", submitter_b_, R"({"class":"build","tenant":"acme"})").status,
+            403);
+  // Viewers and operators without a tenant see every tenant.
+  EXPECT_EQ(call("GET", "/v1/tasks/" + id, viewer_).status, 200);
+  EXPECT_EQ(call("GET", "/v1/tasks?tenant=acme", viewer_).body["items"].size(), 1u);
+}
+
+TEST_P(ApiTest, IdempotencyKeyNeverCreatesASecondTask) {
+  httplib::Headers h{{"Idempotency-Key", "job-42"}};
+  auto first = call("POST", "/v1/tasks", submitter_a_, R"({"class": "build"})", h);
+  auto again = call("POST", "/v1/tasks", submitter_a_, R"({"class": "build"})", h);
+  ASSERT_EQ(first.status, 201);
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(first.body["id"], again.body["id"]);
+  EXPECT_EQ(again.headers.find("Idempotent-Replayed")->second, "true");
+  auto different =
+      call("POST", "/v1/tasks", submitter_a_, R"({"class": "build", "priority": 99})", h);
+  EXPECT_EQ(different.status, 422);
+  // Another tenant's identical key is its own.
+  EXPECT_EQ(call("POST", "/v1/tasks", submitter_b_, R"({"class": "build"})", h).status, 201);
+  EXPECT_EQ(call("GET", "/v1/tasks?tenant=acme", operator_).body["items"].size(), 1u);
+  // A duplicate explicit id without a key is a conflict.
+  EXPECT_EQ(call("POST", "/v1/tasks", submitter_a_, R"({"class":"build","id":"fixed"})").status,
+            201);
+  EXPECT_EQ(call("POST", "/v1/tasks", submitter_a_, R"({"class":"build","id":"fixed"})").status,
+            409);
+}
+
+TEST_P(ApiTest, TaskLifecycleThroughTheReconcileLoopAndWorkers) {
+  auto r = call("POST", "/v1/tasks", submitter_a_, R"({"class": "build", "duration_s": 3600000})");
+  ASSERT_EQ(r.status, 201) << r.text;
+  std::string id = r.body["id"];
+  EXPECT_EQ(r.headers.find("Location")->second, "/v1/tasks/" + id);
+  json admitted = wait_for(id, "admitted");
+  EXPECT_EQ(admitted["pool"], "cpu");
+  // A worker reports: started, then finished.
+  EXPECT_EQ(
+      call("POST", "/v1/tasks/" + id + "/events", submitter_a_, R"({"type":"started"})").status,
+      200);
+  auto done = call("POST", "/v1/tasks/" + id + "/events", operator_,
+                   R"({"type":"finished","message":"exit 0"})");
+  EXPECT_EQ(done.status, 200) << done.text;
+  EXPECT_EQ(done.body["state"], "completed");
+  EXPECT_EQ(call("POST", "/v1/tasks/" + id + "/events", operator_, R"({"type":"failed"})").status,
+            409);
+  EXPECT_EQ(call("DELETE", "/v1/tasks/" + id, submitter_a_).status, 409);
+  auto got = call("GET", "/v1/tasks/" + id, viewer_);
+  std::vector<std::string> kinds;
+  for (const auto& e : got.body["events"]) kinds.push_back(e["kind"]);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"submitted", "admitted", "started", "finished"}));
+  // Cancelling a pending or admitted task.
+  auto c = call("POST", "/v1/tasks", submitter_a_, R"({"class": "build"})");
+  auto cancelled = call("DELETE", "/v1/tasks/" + std::string(c.body["id"]), submitter_a_);
+  EXPECT_EQ(cancelled.status, 200);
+  EXPECT_EQ(cancelled.body["state"], "cancelled");
+  // Paging and filters.
+  auto page = call("GET", "/v1/tasks?limit=1&state=completed", viewer_);
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.body["items"].size(), 1u);
+  auto next = page.body["next_page_token"];
+  ASSERT_TRUE(next.is_string());
+  auto page2 =
+      call("GET", "/v1/tasks?limit=1&state=completed&page_token=" + std::string(next), viewer_);
+  EXPECT_EQ(page2.body["items"].size(), 0u);
+  EXPECT_TRUE(page2.body["next_page_token"].is_null());
+}
+
+TEST_P(ApiTest, FleetCostBudgetAndRouteEndpoints) {
+  auto route = call("POST", "/v1/route", submitter_a_, R"({"class": "build"})");
+  ASSERT_EQ(route.status, 200) << route.text;
+  EXPECT_EQ(route.body["decision"]["target"]["name"], "cpu");
+  auto pools = call("GET", "/v1/pools", viewer_);
+  ASSERT_EQ(pools.body["items"].size(), 1u);
+  EXPECT_EQ(pools.body["items"][0]["sku"], "Standard_D4s_v5");
+  EXPECT_FALSE(pools.body["items"][0]["price_source"].get<std::string>().empty());
+  auto quotas = call("GET", "/v1/quotas", viewer_);
+  bool family = false;
+  for (const auto& q : quotas.body["items"]) {
+    if (q["name"] == "standardDSv5Family") family = q["limit_vcpus"] == 16;
+  }
+  EXPECT_TRUE(family) << quotas.text;
+  auto budgets = call("GET", "/v1/budgets", viewer_);
+  ASSERT_EQ(budgets.body["items"].size(), 1u);
+  EXPECT_EQ(budgets.body["items"][0]["amount_usd"], 5);
+  // Run a task so cost accrues, then read it back.
+  auto t = call("POST", "/v1/tasks", submitter_a_, R"({"class": "build"})");
+  wait_for(t.body["id"], "admitted");
+  json costs;
+  for (int i = 0; i < 100; ++i) {
+    costs = call("GET", "/v1/costs", viewer_).body;
+    if (costs["total_usd"].is_number() && costs["total_usd"].get<double>() > 0) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_GT(costs["total_usd"].get<double>(), 0) << costs.dump();
+  EXPECT_TRUE(costs["by_pool"].contains("cpu"));
+  EXPECT_EQ(call("GET", "/v1/costs?from=yesterday", viewer_).status, 400);
+  EXPECT_EQ(
+      call("GET", "/v1/costs?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", viewer_).status,
+      400);
+  auto openapi = call("GET", "/v1/openapi.json", viewer_);
+  EXPECT_EQ(openapi.body["openapi"].get<std::string>().substr(0, 2), "3.");
+}
+
+TEST_P(ApiTest, QuotaAlertsFireAndReachTheWebhook) {
+  // Four 4-vCPU tasks fill the 16-vCPU family: 80, 90 and 100% fire.
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(call("POST", "/v1/tasks", submitter_a_, R"({"class": "build"})").status, 201);
+  }
+  json alerts;
+  for (int i = 0; i < 200; ++i) {
+    alerts = call("GET", "/v1/alerts?state=firing", viewer_).body;
+    if (alerts["items"].size() >= 3) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  std::set<std::string> keys;
+  for (const auto& a : alerts["items"]) keys.insert(a["key"]);
+  EXPECT_TRUE(keys.count("quota:westeurope:standardDSv5Family:100")) << alerts.dump();
+  EXPECT_TRUE(keys.count("quota:westeurope:standardDSv5Family:80"));
+  EXPECT_EQ(call("GET", "/v1/alerts?state=bogus", viewer_).status, 400);
+  bool delivered = false;
+  for (int i = 0; i < 100 && !delivered; ++i) {
+    for (const auto& b : webhook_.bodies()) {
+      delivered = delivered || (b["schemaId"] == "azureMonitorCommonAlertSchema" &&
+                                b["data"]["essentials"]["monitorCondition"] == "Fired" &&
+                                b["data"]["essentials"]["originAlertId"] ==
+                                    "quota:westeurope:standardDSv5Family:100");
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(delivered);
+  auto metrics = call("GET", "/metrics", viewer_);
+  EXPECT_NE(
+      metrics.text.find("codefleet_alert_firing{alert=\"quota:westeurope:standardDSv5Family:100\""),
+      std::string::npos);
+}
+
+TEST_P(ApiTest, KeysAreCreatedListedAndRevoked) {
+  auto k = call("POST", "/v1/keys", kAdmin, R"({"name":"temp","role":"viewer"})");
+  ASSERT_EQ(k.status, 201);
+  std::string secret = k.body["secret"];
+  EXPECT_EQ(secret.substr(0, 4), "cfk_");
+  EXPECT_EQ(call("GET", "/v1/pools", secret).status, 200);
+  EXPECT_EQ(call("DELETE", "/v1/keys/" + std::string(k.body["id"]), kAdmin).status, 200);
+  EXPECT_EQ(call("GET", "/v1/pools", secret).status, 401);
+  EXPECT_EQ(call("DELETE", "/v1/keys/key-admin", kAdmin).status, 409);
+  EXPECT_EQ(call("DELETE", "/v1/keys/nope", kAdmin).status, 404);
+  EXPECT_EQ(call("POST", "/v1/keys", kAdmin, R"({"name":"x","role":"root"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/keys", kAdmin, R"({"name":"x","role":"submitter"})").status, 400);
+}
+
+TEST_P(ApiTest, BadInputGetsACleanJsonErrorAndTheDaemonKeepsServing) {
+  struct Case {
+    std::string method, path, body;
+    int status;
+  };
+  std::vector<Case> cases{
+      {"POST", "/v1/tasks", "{not json", 400},
+      {"POST", "/v1/tasks", "[1, 2]", 400},
+      {"POST", "/v1/tasks", R"({"class": 7})", 400},
+      {"POST", "/v1/tasks", R"({"class": "nope"})", 400},
+      {"POST", "/v1/tasks", R"({"class": "build", "resources": {"vcpus": "four"}})", 400},
+      {"POST", "/v1/tasks", R"({"class": "build", "resources": {"vcpus": 64}})", 422},
+      {"POST", "/v1/tasks", std::string(100 * 1024, ' '), 413},
+      {"POST", "/v1/tasks/x/events", R"({"type": "exploded"})", 400},
+      {"POST", "/v1/tasks/x/events", R"({"type": "started"})", 404},
+      {"POST", "/v1/route", "{", 400},
+      {"GET", "/v1/tasks?state=sleeping", "", 400},
+      {"GET", "/v1/tasks?limit=0", "", 400},
+      {"GET", "/v1/tasks?limit=abc", "", 400},
+      {"GET", "/v1/tasks?page_token=-1", "", 400},
+      {"GET", "/v1/nothing-here", "", 404},
+      {"GET", "/v1/tasks/does-not-exist", "", 404},
+  };
+  for (const auto& c : cases) {
+    auto r = call(c.method, c.path, operator_, c.body);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << " " << c.body.substr(0, 60)
+                                  << " → " << r.text;
+    ASSERT_TRUE(r.body.is_object()) << c.path << ": " << r.text;
+    EXPECT_TRUE(r.body["error"]["message"].is_string()) << c.path;
+    EXPECT_TRUE(r.body["request_id"].is_string()) << c.path;
+  }
+  // Wrong content type.
+  auto wrong = client_->Post("/v1/tasks", {{"Authorization", "Bearer " + operator_}},
+                             R"({"class":"build"})", "text/plain");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 415);
+  // A client-chosen request id is echoed.
+  auto rid = client_->Get("/healthz", {{"X-Request-Id", "req-abc-123"}});
+  EXPECT_EQ(rid->get_header_value("X-Request-Id"), "req-abc-123");
+  EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+  EXPECT_EQ(call("POST", "/v1/tasks", operator_, R"({"class": "build"})").status, 201);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ApiTest, ::testing::ValuesIn(testing::store_kinds()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace codefleet

@@ -1,0 +1,243 @@
+// One suite for every store adapter: the same behaviour from SQLite and PostgreSQL.
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "integration/test_stores.h"
+#include "store/store.h"
+
+namespace codefleet {
+namespace {
+
+using testing::FreshStore;
+
+StoredTask task(const std::string& id, const std::string& tenant = "acme",
+                const std::string& cls = "build") {
+  StoredTask t;
+  t.id = id;
+  t.tenant = tenant;
+  t.class_name = cls;
+  t.environment = "prod";
+  t.body_json = R"({"class":")" + cls + R"("})";
+  t.created_ms = 1'000;
+  t.updated_ms = 1'000;
+  return t;
+}
+
+class StoreTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    fresh_ = std::make_unique<FreshStore>(GetParam());
+    if (fresh_->url().empty()) GTEST_FAIL() << "no store";
+    auto s = open_store(fresh_->url());
+    ASSERT_TRUE(s) << s.error().describe();
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    store_.reset();
+    fresh_.reset();
+  }
+  std::unique_ptr<FreshStore> fresh_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreTest, MigratesToTheLatestSchemaAndReopens) {
+  EXPECT_EQ(store_->kind(), GetParam());
+  int v = store_->schema_version();
+  EXPECT_GE(v, 1);
+  store_.reset();
+  auto again = open_store(fresh_->url());
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ((*again)->schema_version(), v);
+}
+
+TEST_P(StoreTest, CreatesAndReadsTasksWithIncreasingSeq) {
+  auto a = store_->create_task({task("a"), ""});
+  auto b = store_->create_task({task("b"), ""});
+  ASSERT_TRUE(a && b);
+  EXPECT_TRUE(a->created);
+  EXPECT_LT(a->task.seq, b->task.seq);
+  auto got = store_->get_task("a");
+  ASSERT_TRUE(got && *got);
+  EXPECT_EQ((*got)->tenant, "acme");
+  EXPECT_EQ((*got)->state, TaskPhase::kPending);
+  EXPECT_EQ((*got)->body_json, R"({"class":"build"})");
+  auto missing = store_->get_task("zzz");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+  auto events = store_->task_events("a");
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().kind, "submitted");
+}
+
+TEST_P(StoreTest, DuplicateIdIsRejected) {
+  ASSERT_TRUE(store_->create_task({task("a"), ""}));
+  auto again = store_->create_task({task("a"), ""});
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kInvalidInput);
+}
+
+TEST_P(StoreTest, IdempotencyKeyReturnsTheFirstTaskPerTenant) {
+  auto first = store_->create_task({task("a"), "key-1"});
+  auto replay = store_->create_task({task("b"), "key-1"});
+  ASSERT_TRUE(first && replay);
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(replay->created);
+  EXPECT_EQ(replay->task.id, "a");
+  // Another tenant's key space is its own.
+  auto other = store_->create_task({task("c", "globex"), "key-1"});
+  ASSERT_TRUE(other);
+  EXPECT_TRUE(other->created);
+  auto b = store_->get_task("b");
+  ASSERT_TRUE(b);
+  EXPECT_FALSE(*b);
+}
+
+TEST_P(StoreTest, ConcurrentSubmissionsWithOneKeyCreateOneTask) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> ids(8);
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = store_->create_task({task("t" + std::to_string(i)), "same"});
+      if (r) ids[i] = r->task.id;
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> distinct(ids.begin(), ids.end());
+  EXPECT_EQ(distinct.size(), 1u);
+  EXPECT_FALSE(distinct.begin()->empty());
+  auto all = store_->list_tasks({});
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 1u);
+}
+
+TEST_P(StoreTest, ListsWithFiltersAndPages) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->create_task({task("a" + std::to_string(i), "acme"), ""}));
+    ASSERT_TRUE(store_->create_task({task("g" + std::to_string(i), "globex", "test"), ""}));
+  }
+  TaskFilter f;
+  f.tenant = "acme";
+  f.limit = 3;
+  auto page1 = store_->list_tasks(f);
+  ASSERT_TRUE(page1);
+  ASSERT_EQ(page1->size(), 3u);
+  f.after_seq = page1->back().seq;
+  auto page2 = store_->list_tasks(f);
+  ASSERT_TRUE(page2);
+  ASSERT_EQ(page2->size(), 2u);
+  EXPECT_EQ(page2->back().id, "a4");
+  TaskFilter by_class;
+  by_class.class_name = "test";
+  EXPECT_EQ(store_->list_tasks(by_class)->size(), 5u);
+  TaskFilter by_state;
+  by_state.state = TaskPhase::kCompleted;
+  EXPECT_EQ(store_->list_tasks(by_state)->size(), 0u);
+}
+
+TEST_P(StoreTest, UpdatesMoveStateAndStopAtTerminal) {
+  ASSERT_TRUE(store_->create_task({task("a"), ""}));
+  auto r = store_->update_tasks(
+      {{"a", TaskPhase::kAdmitted, "cpu", "node-1", "", 2'000, "admitted", R"({"pool":"cpu"})"},
+       {"missing", TaskPhase::kAdmitted, "", "", "", 2'000, "", ""}});
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(*r, (std::vector<bool>{true, false}));
+  auto a = *store_->get_task("a");
+  EXPECT_EQ(a->state, TaskPhase::kAdmitted);
+  EXPECT_EQ(a->pool, "cpu");
+  EXPECT_EQ(a->node, "node-1");
+  EXPECT_EQ(a->updated_ms, 2'000);
+  // Empty pool/node keep what is there.
+  ASSERT_TRUE(store_->update_tasks({{"a", TaskPhase::kCompleted, "", "", "", 3'000, "", ""}}));
+  a = *store_->get_task("a");
+  EXPECT_EQ(a->state, TaskPhase::kCompleted);
+  EXPECT_EQ(a->pool, "cpu");
+  // Terminal: nothing moves it again.
+  auto late = store_->update_tasks({{"a", TaskPhase::kRunning, "", "", "", 4'000, "", ""}});
+  ASSERT_TRUE(late);
+  EXPECT_EQ(*late, std::vector<bool>{false});
+  EXPECT_EQ((*store_->get_task("a"))->state, TaskPhase::kCompleted);
+  auto events = *store_->task_events("a");
+  std::vector<std::string> kinds;
+  for (const auto& e : events) kinds.push_back(e.kind);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"submitted", "admitted", "completed"}));
+  auto counts = store_->count_tasks();
+  ASSERT_TRUE(counts);
+  EXPECT_EQ((counts->at({"completed", "build"})), 1);
+}
+
+TEST_P(StoreTest, ClaimsEachPendingTaskOnceUntilReleased) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(store_->create_task({task("t" + std::to_string(i)), ""}));
+  auto first = store_->claim_new_tasks(3);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_EQ(first->front().id, "t0");
+  auto rest = store_->claim_new_tasks(10);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->size(), 2u);
+  EXPECT_TRUE(store_->claim_new_tasks(10)->empty());
+  ASSERT_TRUE(store_->update_tasks({{"t0", TaskPhase::kCancelled, "", "", "", 5, "", ""}}));
+  ASSERT_TRUE(store_->release_claims());
+  auto again = store_->claim_new_tasks(10);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->size(), 4u);  // the cancelled one is not pending any more
+  auto active = store_->active_tasks();
+  ASSERT_TRUE(active);
+  EXPECT_EQ(active->size(), 4u);
+}
+
+TEST_P(StoreTest, ApiKeysAreFoundByHashAndRevoked) {
+  ApiKey k{"key-1", "ci bot", std::string(64, 'a'), Role::kSubmitter, "acme", 10, false};
+  ASSERT_TRUE(store_->put_api_key(k));
+  auto dup = store_->put_api_key(k);
+  EXPECT_FALSE(dup);
+  auto found = store_->find_api_key(std::string(64, 'a'));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->role, Role::kSubmitter);
+  EXPECT_EQ((*found)->tenant, "acme");
+  EXPECT_FALSE(*store_->find_api_key(std::string(64, 'b')));
+  EXPECT_TRUE(*store_->revoke_api_key("key-1"));
+  EXPECT_FALSE(*store_->revoke_api_key("key-1"));
+  EXPECT_TRUE((*store_->find_api_key(std::string(64, 'a')))->revoked);
+  EXPECT_EQ(store_->list_api_keys()->size(), 1u);
+}
+
+TEST_P(StoreTest, AlertsUpsertByKey) {
+  Alert a{"quota:westeurope:f:80", "quota", "Sev3", true, "at 85%", "{}", 100, 0, 100};
+  ASSERT_TRUE(store_->upsert_alert(a));
+  a.firing = false;
+  a.resolved_ms = 200;
+  a.updated_ms = 200;
+  ASSERT_TRUE(store_->upsert_alert(a));
+  EXPECT_TRUE(store_->list_alerts(true)->empty());
+  auto all = store_->list_alerts(false);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().resolved_ms, 200);
+  EXPECT_FALSE(all->front().firing);
+}
+
+TEST_P(StoreTest, CostsSumPerPoolAndHour) {
+  ASSERT_TRUE(store_->add_costs({{"cpu", 0, 100}, {"gpu", 0, 5}}));
+  ASSERT_TRUE(store_->add_costs({{"cpu", 0, 50}, {"cpu", 3'600'000, 7}}));
+  auto first_hour = store_->costs_by_pool(0, 3'600'000);
+  ASSERT_TRUE(first_hour);
+  EXPECT_EQ(first_hour->at("cpu"), 150);
+  EXPECT_EQ(first_hour->at("gpu"), 5);
+  EXPECT_EQ(store_->costs_by_pool(0, 7'200'000)->at("cpu"), 157);
+}
+
+TEST_P(StoreTest, JournalAndLeadership) {
+  EXPECT_TRUE(store_->append_journal({{"node-1", "node", R"({"state":"running"})", 5}}));
+  auto lead = store_->try_lead();
+  ASSERT_TRUE(lead);
+  EXPECT_TRUE(*lead);
+}
+
+INSTANTIATE_TEST_SUITE_P(Adapters, StoreTest, ::testing::ValuesIn(testing::store_kinds()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace codefleet
