@@ -1,0 +1,310 @@
+// End-to-end: the `codefleet serve` binary. Crash safety under SIGKILL, graceful SIGTERM,
+// `promtool check metrics` on /metrics, TLS, the config file and environment, and no
+// secret in the logs.
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "e2e/daemon_process.h"
+#include "integration/test_stores.h"
+
+namespace codefleet {
+namespace {
+
+using json = nlohmann::json;
+using testing::DaemonProcess;
+using testing::FreshStore;
+using namespace std::chrono;
+
+constexpr const char* kAdminKey = "e2e-bootstrap-admin-key-0123456789";
+
+std::string fixture(const std::string& name) {
+  return std::string(CODEFLEET_FIXTURES) + "/" + name;
+}
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("cf_e2e_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+httplib::Headers auth() { return {{"Authorization", std::string("Bearer ") + kAdminKey}}; }
+
+std::vector<std::string> base_args(const std::string& store) {
+  return {"--spec",
+          fixture("serve/small.yaml"),
+          "--store",
+          store,
+          "--bootstrap-admin-key",
+          kAdminKey,
+          "--speed",
+          "60",
+          "--log-requests",
+          "false"};
+}
+
+// Every task in the store, by paging through GET /v1/tasks.
+std::vector<json> all_tasks(int port) {
+  httplib::Client c("127.0.0.1", port);
+  std::vector<json> out;
+  std::string token;
+  for (;;) {
+    auto r = c.Get("/v1/tasks?limit=1000" + (token.empty() ? "" : "&page_token=" + token), auth());
+    if (!r || r->status != 200) {
+      ADD_FAILURE() << "listing failed";
+      return out;
+    }
+    auto j = json::parse(r->body);
+    for (auto& t : j["items"]) out.push_back(t);
+    if (j["next_page_token"].is_null()) return out;
+    token = j["next_page_token"];
+  }
+}
+
+class CrashTest : public ::testing::TestWithParam<std::string> {};
+
+// Under a load of submissions the daemon is killed with SIGKILL ten times. Clients retry
+// requests that failed with the same Idempotency-Key, as a careful client does. After each
+// restart every task that got a 201 (or a 200 replay) is there with its state; no key ever
+// creates a second task; cancellations survive.
+TEST_P(CrashTest, SigkillUnderLoadLosesNothingAndNeverDuplicates) {
+  FreshStore store(GetParam());
+  ASSERT_FALSE(store.url().empty());
+  auto dir = temp_dir("crash_" + GetParam());
+  DaemonProcess daemon(base_args(store.url()), (dir / "serve.log").string());
+
+  std::mutex mu;
+  std::map<std::string, std::string> acked;      // Idempotency-Key → task id
+  std::map<std::string, std::string> cancelled;  // task id → key
+  std::atomic<int> port{0};
+  std::atomic<bool> done{false};
+  std::atomic<int> duplicates{0}, submitted{0};
+  auto client = [&](int n) {
+    int seq = 0;
+    std::string pending_key;  // a request whose answer was lost: retried with its key
+    while (!done) {
+      int p = port.load();
+      if (p == 0) {
+        std::this_thread::sleep_for(milliseconds(5));
+        continue;
+      }
+      httplib::Client c("127.0.0.1", p);
+      c.set_connection_timeout(1);
+      c.set_read_timeout(2);
+      while (!done && port.load() == p) {
+        std::string key = pending_key.empty()
+                              ? "c" + std::to_string(n) + "-" + std::to_string(seq++)
+                              : pending_key;
+        auto h = auth();
+        h.emplace("Idempotency-Key", key);
+        auto r =
+            c.Post("/v1/tasks", h, R"({"class": "build", "tenant": "crash"})", "application/json");
+        if (!r || (r->status != 201 && r->status != 200)) {
+          pending_key = key;
+          if (!r) break;  // connection gone: wait for the next daemon
+          continue;
+        }
+        pending_key.clear();
+        std::string id = json::parse(r->body)["id"];
+        ++submitted;
+        std::lock_guard lock(mu);
+        auto [it, fresh] = acked.emplace(key, id);
+        if (!fresh && it->second != id) ++duplicates;
+        // Now and then a cancellation, which must survive the crash too.
+        if (seq % 25 == 0 && cancelled.size() < 200) {
+          auto d = c.Delete("/v1/tasks/" + id, auth());
+          if (d && d->status == 200) cancelled[id] = key;
+        }
+      }
+    }
+    if (!pending_key.empty()) {
+      std::lock_guard lock(mu);
+      acked.emplace(pending_key, "");  // resolved after the last restart
+    }
+  };
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 4; ++i) clients.emplace_back(client, i);
+
+  for (int round = 0; round < 10; ++round) {
+    std::string why;
+    ASSERT_TRUE(daemon.start(&why)) << why;
+    port = daemon.port();
+    std::this_thread::sleep_for(milliseconds(400));
+    daemon.kill();  // SIGKILL, mid-load
+    port = 0;
+  }
+  done = true;
+  for (auto& t : clients) t.join();
+
+  std::string why;
+  ASSERT_TRUE(daemon.start(&why)) << why;
+  httplib::Client c("127.0.0.1", daemon.port());
+  // Keys whose answer was lost in the last crash: a retry resolves them.
+  for (auto& [key, id] : acked) {
+    if (!id.empty()) continue;
+    auto h = auth();
+    h.emplace("Idempotency-Key", key);
+    auto r = c.Post("/v1/tasks", h, R"({"class": "build", "tenant": "crash"})", "application/json");
+    ASSERT_TRUE(r && (r->status == 201 || r->status == 200));
+    id = json::parse(r->body)["id"];
+  }
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_GT(submitted, 100) << "too little load to mean anything";
+  // Every acknowledged task is there, with a state; cancelled ones stay cancelled.
+  std::set<std::string> valid{"pending", "admitted", "running", "completed", "cancelled"};
+  auto tasks = all_tasks(daemon.port());
+  std::map<std::string, json> by_id;
+  for (auto& t : tasks) by_id[t["id"]] = t;
+  for (const auto& [key, id] : acked) {
+    auto it = by_id.find(id);
+    ASSERT_NE(it, by_id.end()) << "task " << id << " (key " << key << ") got a 2xx and was lost";
+    EXPECT_TRUE(valid.count(it->second["state"])) << it->second.dump();
+  }
+  for (const auto& [id, key] : cancelled) EXPECT_EQ(by_id[id]["state"], "cancelled") << id;
+  // One task per key: nothing else was created.
+  EXPECT_EQ(tasks.size(), acked.size());
+  RecordProperty("acknowledged", static_cast<int>(acked.size()));
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, CrashTest, ::testing::ValuesIn(testing::store_kinds()),
+                         [](const auto& info) { return info.param; });
+
+TEST(Serve, MetricsPassPromtool) {
+  FreshStore store("sqlite");
+  auto dir = temp_dir("promtool");
+  DaemonProcess daemon(base_args(store.url()), (dir / "serve.log").string());
+  std::string why;
+  ASSERT_TRUE(daemon.start(&why)) << why;
+  httplib::Client c("127.0.0.1", daemon.port());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(c.Post("/v1/tasks", auth(), R"({"class": "build"})", "application/json")->status,
+              201);
+  }
+  (void)c.Get("/v1/nowhere", auth());
+  std::this_thread::sleep_for(milliseconds(1500));  // a few reconcile passes
+  auto m = c.Get("/metrics", auth());
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->status, 200);
+  for (const char* name :
+       {"codefleet_quota_used_vcpus", "codefleet_quota_limit_vcpus", "codefleet_tasks{",
+        "codefleet_admission_latency_seconds_bucket", "codefleet_cost_accrued_usd_total",
+        "codefleet_nodes{", "codefleet_http_requests_total"}) {
+    EXPECT_NE(m->body.find(name), std::string::npos) << name;
+  }
+  auto file = dir / "metrics.txt";
+  std::ofstream(file) << m->body;
+  std::string cmd = "promtool check metrics < " + file.string() + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) out += buf;
+  int rc = pclose(p);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(daemon.terminate(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Serve, SigtermStopsGracefullyAndTasksSurviveARestart) {
+  FreshStore store("sqlite");
+  auto dir = temp_dir("sigterm");
+  DaemonProcess daemon(base_args(store.url()), (dir / "serve.log").string());
+  std::string why;
+  ASSERT_TRUE(daemon.start(&why)) << why;
+  httplib::Client c("127.0.0.1", daemon.port());
+  auto r = c.Post("/v1/tasks", auth(), R"({"class": "build"})", "application/json");
+  ASSERT_EQ(r->status, 201);
+  std::string id = json::parse(r->body)["id"];
+  EXPECT_EQ(daemon.terminate(), 0);
+  std::string log = daemon.log();
+  EXPECT_NE(log.find(R"("msg":"shutting down","signal":"SIGTERM")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("msg":"stopped")"), std::string::npos) << log;
+  // The bootstrap key is never logged.
+  EXPECT_EQ(log.find(kAdminKey), std::string::npos);
+  ASSERT_TRUE(daemon.start(&why)) << why;
+  httplib::Client c2("127.0.0.1", daemon.port());
+  auto got = c2.Get("/v1/tasks/" + id, auth());
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->status, 200);
+  // A second daemon on the same SQLite file is refused, not left to race.
+  DaemonProcess second(base_args(store.url()), (dir / "second.log").string());
+  EXPECT_FALSE(second.start(&why));
+  EXPECT_NE(why.find("another process holds"), std::string::npos) << why;
+  EXPECT_EQ(daemon.terminate(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Serve, ServesHttpsWhenACertificateIsConfigured) {
+  auto dir = temp_dir("tls");
+  std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  std::string cmd =
+      "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  FreshStore store("sqlite");
+  auto args = base_args(store.url());
+  args.insert(args.end(), {"--tls-cert", cert, "--tls-key", key});
+  DaemonProcess daemon(args, (dir / "serve.log").string());
+  daemon.set_tls(true);
+  std::string why;
+  ASSERT_TRUE(daemon.start(&why)) << why;
+  int port = daemon.port();
+  EXPECT_NE(daemon.log().find(R"("tls":true)"), std::string::npos);
+  httplib::SSLClient tls("127.0.0.1", port);
+  tls.enable_server_certificate_verification(false);
+  auto r = tls.Get("/healthz");
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  EXPECT_EQ(r->status, 200);
+  auto pools = tls.Get("/v1/pools", auth());
+  ASSERT_TRUE(pools);
+  EXPECT_EQ(pools->status, 200);
+  httplib::Client plain("127.0.0.1", port);
+  auto no = plain.Get("/healthz");
+  EXPECT_TRUE(!no || no->status != 200);
+  EXPECT_EQ(daemon.terminate(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Serve, ConfigFileEnvironmentAndFlagsInThatOrder) {
+  auto dir = temp_dir("config");
+  FreshStore store("sqlite");
+  auto config = dir / "codefleet.yaml";
+  std::ofstream(config) << "spec: " << fixture("serve/small.yaml") << "\n"
+                        << "store: sqlite:" << (dir / "ignored.db").string() << "\n"
+                        << "listen: 127.0.0.1:0\n"
+                        << "http: {threads: 8, log_requests: false}\n";
+  ::setenv("CODEFLEET_BOOTSTRAP_ADMIN_KEY", kAdminKey, 1);
+  DaemonProcess daemon({"--config", config.string(), "--store", store.url()},
+                       (dir / "serve.log").string());
+  std::string why;
+  bool ok = daemon.start(&why);
+  ::unsetenv("CODEFLEET_BOOTSTRAP_ADMIN_KEY");
+  ASSERT_TRUE(ok) << why;
+  httplib::Client c("127.0.0.1", daemon.port());
+  EXPECT_EQ(c.Get("/v1/pools", auth())->status, 200);         // the key from the environment
+  EXPECT_FALSE(std::filesystem::exists(dir / "ignored.db"));  // the flag won
+  EXPECT_EQ(daemon.terminate(), 0);
+
+  std::ofstream(config) << "spec: x.yaml\nlisten: [1, 2\n";
+  DaemonProcess bad({"--config", config.string()}, (dir / "bad.log").string());
+  EXPECT_FALSE(bad.start(&why));
+  EXPECT_NE(why.find(config.string() + ":"), std::string::npos) << why;
+  std::ofstream(config) << "spec: x.yaml\nlisen: 1\n";
+  DaemonProcess typo({"--config", config.string()}, (dir / "typo.log").string());
+  EXPECT_FALSE(typo.start(&why));
+  EXPECT_NE(why.find("unknown setting 'lisen'"), std::string::npos) << why;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace codefleet
