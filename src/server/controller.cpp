@@ -225,8 +225,9 @@ void Controller::pass(TimePoint now) {
 }
 
 void Controller::claim(TimePoint now) {
-  constexpr int kBatch = 1000;
-  for (int round = 0; round < 10; ++round) {
+  // Small batches: each is one write transaction that submissions queue behind.
+  constexpr int kBatch = 256;
+  for (int round = 0; round < 4; ++round) {
     auto claimed = store_.claim_new_tasks(kBatch);
     if (!claimed || claimed->empty()) return;
     for (const auto& st : *claimed) {

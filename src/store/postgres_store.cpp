@@ -108,6 +108,11 @@ CREATE TABLE journal (
   at_ms bigint NOT NULL
 );
 )sql",
+    R"sql(
+-- 2: the reconcile loop claims new work often; with many claimed pending tasks a scan of
+-- every pending row per claim would stall writers. Only unclaimed pending rows are indexed.
+CREATE INDEX tasks_unclaimed ON tasks (seq) WHERE state = 'pending' AND NOT claimed;
+)sql",
 };
 
 constexpr const char* kCreateMigrationsTable =

@@ -85,6 +85,11 @@ CREATE TABLE journal (
   at_ms INTEGER NOT NULL
 );
 )sql",
+    // 2: the reconcile loop claims new work often; with many claimed pending tasks, a scan
+    // of every pending row per claim would hold the writer. Only unclaimed rows are indexed.
+    R"sql(
+CREATE INDEX tasks_unclaimed ON tasks(seq) WHERE state = 'pending' AND claimed = 0;
+)sql",
 };
 
 Error db_error(sqlite3* db, const std::string& what) {
@@ -222,7 +227,11 @@ class SqliteStore final : public Store {
       stopping_ = true;
     }
     cv_.notify_all();
+    ckpt_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    if (checkpoint_conn_) (void)checkpoint_conn_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    checkpoint_conn_.reset();
     readers_.clear();
     writer_conn_.reset();
     if (lock_fd_ >= 0) ::close(lock_fd_);
@@ -242,10 +251,17 @@ class SqliteStore final : public Store {
     }
     writer_conn_ = std::make_unique<Conn>();
     if (auto r = writer_conn_->open(path, false); !r) return r;
-    if (auto r = writer_conn_->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL"); !r) {
+    // Checkpoints run on their own thread and connection (PASSIVE: they never block the
+    // writer), so no submission waits behind the copy of the WAL into the database.
+    if (auto r = writer_conn_->exec(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0");
+        !r) {
       return r;
     }
     if (auto r = migrate(); !r) return r;
+    checkpoint_conn_ = std::make_unique<Conn>();
+    if (auto r = checkpoint_conn_->open(path, false); !r) return r;
+    checkpointer_ = std::thread([this] { checkpoint_loop(); });
     for (int i = 0; i < kReaders; ++i) {
       auto c = std::make_unique<Conn>();
       if (auto r = c->open(path, true); !r) return r;
@@ -402,10 +418,11 @@ class SqliteStore final : public Store {
 
   Result<std::vector<StoredTask>> claim_new_tasks(int limit) override {
     return write<std::vector<StoredTask>>([&](Conn& c) -> Result<std::vector<StoredTask>> {
-      auto s = c.prepare(fmt::format(
-          "UPDATE tasks SET claimed = 1 WHERE seq IN (SELECT seq FROM tasks WHERE state = "
-          "'pending' AND claimed = 0 ORDER BY seq LIMIT ?1) RETURNING {}",
-          kTaskColumns));
+      auto s = c.prepare(
+          fmt::format("UPDATE tasks SET claimed = 1 WHERE seq IN (SELECT seq FROM tasks INDEXED BY "
+                      "tasks_unclaimed WHERE state = "
+                      "'pending' AND claimed = 0 ORDER BY seq LIMIT ?1) RETURNING {}",
+                      kTaskColumns));
       if (!s) return tl::unexpected(s.error());
       s->bind(1, static_cast<int64_t>(limit));
       auto v = read_tasks(*s);
@@ -722,6 +739,17 @@ class SqliteStore final : public Store {
     }
   }
 
+  void checkpoint_loop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      ckpt_cv_.wait_for(lock, std::chrono::milliseconds(500));
+      if (stopping_) break;
+      lock.unlock();
+      (void)checkpoint_conn_->exec("PRAGMA wal_checkpoint(PASSIVE)");
+      lock.lock();
+    }
+  }
+
   template <typename T>
   Result<T> read(const std::function<Result<T>(Conn&)>& fn) {
     Conn* c;
@@ -744,6 +772,9 @@ class SqliteStore final : public Store {
   int version_ = 0;
   std::unique_ptr<Conn> writer_conn_;
   std::thread writer_;
+  std::unique_ptr<Conn> checkpoint_conn_;
+  std::thread checkpointer_;
+  std::condition_variable ckpt_cv_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job> queue_;
