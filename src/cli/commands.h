@@ -91,7 +91,24 @@ struct ServeOptions {
   std::optional<int> threads;
   std::optional<bool> log_requests;
   std::optional<std::string> start_at;  // daemon time at start (accelerated demos)
+  std::optional<std::string> workers;   // simulated | external
 };
 int run_serve(const CommonOptions& common, const ServeOptions& opts);
+
+struct SubmitOptions {
+  std::string spec_file;
+  std::string server = "http://127.0.0.1:8080";
+  std::string key;  // or CODEFLEET_API_KEY
+  std::string tenant;
+  std::string trace;
+  std::string trace_format = "jsonl";
+  std::string synthetic;
+  std::optional<uint64_t> seed;
+  std::optional<std::string> llm_class, gpu_class, cpu_class;
+  double speed = 0;   // trace seconds per wall second; 0 = no pacing
+  int64_t limit = 0;  // 0 = every arrival
+  bool quiet = false;
+};
+int run_submit(const CommonOptions& common, const SubmitOptions& opts);
 
 }  // namespace codefleet::cli

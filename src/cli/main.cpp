@@ -136,7 +136,30 @@ int main(int argc, char** argv) {
                  "POST alerts here (Azure Monitor common alert schema)");
   sv->add_option("--http-threads", serve.threads, "connections served at once (default 64)");
   sv->add_option("--log-requests", serve.log_requests, "one JSON log line per request (true)");
+  sv->add_option("--workers", serve.workers,
+                 "simulated: tasks finish after their duration (default); external: workers "
+                 "report through POST /v1/tasks/{id}/events")
+      ->check(CLI::IsMember({"simulated", "external"}));
   add_common(sv, true);
+
+  SubmitOptions submit;
+  auto* sb = app.add_subcommand("submit", "replay a workload against a running daemon");
+  sb->add_option("spec", submit.spec_file, "fleet spec (YAML): class defaults for the workload")
+      ->required();
+  sb->add_option("--server", submit.server, "daemon URL (default http://127.0.0.1:8080)");
+  sb->add_option("--key", submit.key, "API key (or CODEFLEET_API_KEY)");
+  sb->add_option("--tenant", submit.tenant, "submit for this tenant");
+  add_workload(sb, "--trace", "workload trace file", submit.trace, submit.trace_format,
+               submit.synthetic);
+  sb->add_option("--seed", submit.seed, "seed for --synthetic");
+  sb->add_option("--llm-class", submit.llm_class, "class for Azure LLM trace rows");
+  sb->add_option("--gpu-class", submit.gpu_class, "class for Alibaba pods with GPUs");
+  sb->add_option("--cpu-class", submit.cpu_class, "class for Alibaba pods without GPUs");
+  sb->add_option("--speed", submit.speed,
+                 "trace seconds per wall second (default 0: as fast as the daemon takes them)");
+  sb->add_option("--limit", submit.limit, "submit at most this many tasks");
+  sb->add_flag("--quiet", submit.quiet, "no progress");
+  add_common(sb, true);
 
   try {
     app.parse(argc, argv);
@@ -160,6 +183,7 @@ int main(int argc, char** argv) {
     if (*sm) return run_simulate(common, sim);
     if (*pl) return run_plan(common, plan);
     if (*sv) return run_serve(common, serve);
+    if (*sb) return run_submit(common, submit);
   } catch (const std::exception& e) {
     std::cerr << "codefleet: internal error: " << e.what() << "\n";
     return kExitUsage;

@@ -32,6 +32,7 @@ struct ServeConfig {
   std::string store = "sqlite:codefleet.db";
   std::string bootstrap_admin_key;
   std::string strategy = "codefleet";
+  std::string workers = "simulated";
   double speed = 1.0;
   std::string start_at;
   std::string tls_cert, tls_key;
@@ -195,6 +196,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   if (opts.bootstrap_admin_key) c.bootstrap_admin_key = *opts.bootstrap_admin_key;
   if (opts.strategy) c.strategy = *opts.strategy;
   if (opts.speed) c.speed = *opts.speed;
+  if (opts.workers) c.workers = *opts.workers;
   if (opts.start_at) c.start_at = *opts.start_at;
   if (opts.tls_cert) c.tls_cert = *opts.tls_cert;
   if (opts.tls_key) c.tls_key = *opts.tls_key;
@@ -207,6 +209,11 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   }
   if (c.speed <= 0 || c.speed > 100'000) {
     print_error(Error{ErrorCode::kInvalidInput, "speed must be in (0, 100000]", "--speed"});
+    return kExitUsage;
+  }
+  if (c.workers != "simulated" && c.workers != "external") {
+    print_error(
+        Error{ErrorCode::kInvalidInput, "workers must be simulated or external", "workers"});
     return kExitUsage;
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
@@ -264,6 +271,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   ControllerOptions co;
   co.strategy = c.strategy;
   co.speed = c.speed;
+  co.simulate_workers = c.workers == "simulated";
   if (!c.start_at.empty()) {
     auto t = parse_rfc3339(c.start_at);
     if (!t) {
@@ -300,9 +308,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   log_line(
       "info", "serving",
       fmt::format(R"("listen":"{}:{}","tls":{},"store":"{}","schema_version":{},)"
-                  R"("strategy":"{}","speed":{},"spec":"{}")",
+                  R"("strategy":"{}","speed":{},"workers":"{}","spec":"{}")",
                   listen->first, *port, c.tls_cert.empty() ? "false" : "true", (*store)->kind(),
-                  (*store)->schema_version(), c.strategy, c.speed, c.spec_file));
+                  (*store)->schema_version(), c.strategy, c.speed, c.workers, c.spec_file));
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);

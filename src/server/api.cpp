@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -145,6 +146,8 @@ struct ApiServer::Impl {
   ApiOptions options;
   std::unique_ptr<httplib::Server> server;
   std::atomic<bool> stopping{false};
+  std::atomic<bool> run_called{false};
+  std::atomic<bool> run_returned{false};
 
   Impl(const FleetModel& m, Store& s, Controller& c, Authenticator& a, Metrics& me, ApiOptions o)
       : model(m), store(s), controller(c), auth(a), metrics(me), options(std::move(o)) {}
@@ -725,13 +728,23 @@ Result<int> ApiServer::bind() {
   return port;
 }
 
+// httplib's stop() does nothing before listen_after_bind() is running, so a stop that
+// lands between bind() and run() must not be lost: run() returns at once when stop came
+// first; otherwise stop() waits for the listener to be up, then stops it.
 void ApiServer::run() {
-  if (impl_->server) impl_->server->listen_after_bind();
+  impl_->run_called = true;
+  if (impl_->stopping || !impl_->server) return;
+  impl_->server->listen_after_bind();
+  impl_->run_returned = true;
 }
 
 void ApiServer::stop() {
   impl_->stopping = true;
-  if (impl_->server) impl_->server->stop();
+  if (!impl_->server || !impl_->run_called) return;
+  for (int i = 0; i < 500 && !impl_->server->is_running() && !impl_->run_returned; ++i) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  impl_->server->stop();
 }
 
 }  // namespace codefleet

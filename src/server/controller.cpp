@@ -413,17 +413,23 @@ void Controller::publish(TimePoint now) {
     s.quotas.push_back({l.kind, l.region, l.name, l.used, l.limit});
   }
   s.cost_month_to_date = month_cost_;
-  TimePoint m0 = month_start(now), m1 = next_month_start(now);
-  int64_t elapsed_ms = std::max<int64_t>(1, unix_ms(now) - unix_ms(m0));
-  int64_t month_ms = unix_ms(m1) - unix_ms(m0);
+  // Forecast: what is spent, plus the fleet's run rate now (compute of every node that is
+  // billed for it, at its pool's price) for the rest of the month. Disks are left out.
+  int64_t left_ms = std::max<int64_t>(0, unix_ms(next_month_start(now)) - unix_ms(now));
+  std::vector<Money> run_rate(model_.pools.size());
+  for (const auto& [id, n] : scheduler_->nodes()) {
+    if (n.active()) run_rate[n.pool] = run_rate[n.pool] + model_.pools[n.pool].price.usd_per_hour;
+  }
   for (const auto& b : model_.spec->budgets) {
     BudgetStatus bs{b.name, b.scope, b.amount_usd, Money{}, Money{}, b.thresholds_pct};
+    Money rate;
     for (const auto& p : model_.pools) {
       if (b.scope != "subscription" && b.scope != p.environment) continue;
       auto it = month_cost_.find(p.name);
       if (it != month_cost_.end()) bs.spent_month_to_date = bs.spent_month_to_date + it->second;
+      rate = rate + run_rate[p.index];
     }
-    bs.forecast_month = bs.spent_month_to_date.mul_div(month_ms, elapsed_ms);
+    bs.forecast_month = bs.spent_month_to_date + rate.mul_div(left_ms, 3'600'000);
     s.budgets.push_back(std::move(bs));
   }
   s.pending = static_cast<int64_t>(scheduler_->pending_count());

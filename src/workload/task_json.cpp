@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/money.h"
 #include "core/text.h"
 #include "spec/spec.h"
 #include "workload/task.h"
@@ -45,6 +46,24 @@ struct Reader {
       return std::nullopt;
     }
     return v;
+  }
+
+  // A whole or decimal number of units, in 1/scale units: memory_gib 1.5 → 1536 MiB,
+  // gpus 0.25 → 250 milli-GPUs (a shared GPU). Bounds are in whole units.
+  std::optional<int64_t> scaled(const json& o, const char* key, const std::string& field,
+                                int64_t scale, int64_t max_units) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number()) {
+      fail(field, fmt::format("must be a number, got {}", it->dump()));
+      return std::nullopt;
+    }
+    auto v = parse_scaled_decimal(it->dump(), scale);
+    if (!v || *v < 0 || *v > max_units * scale) {
+      fail(field, fmt::format("{} is out of range (0 to {})", it->dump(), max_units));
+      return std::nullopt;
+    }
+    return *v;
   }
 
   std::optional<std::string> string(const json& o, const char* key, const std::string& field) {
@@ -149,12 +168,13 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
         }
       }
       if (auto v = r.integer(*res, "vcpus", "resources.vcpus", 0, 4096)) t.resources.vcpus = *v;
-      if (auto v = r.integer(*res, "memory_gib", "resources.memory_gib", 0, 65536))
-        t.resources.memory_mib = *v * kMibPerGib;
-      if (auto v = r.integer(*res, "gpus", "resources.gpus", 0, 64))
-        t.resources.gpu_milli = *v * kMilliPerGpu;
-      if (auto v = r.integer(*res, "gpu_memory_gib", "resources.gpu_memory_gib", 0, 64 * 192)) {
-        t.resources.gpu_memory_mib = *v * kMibPerGib;
+      if (auto v = r.scaled(*res, "memory_gib", "resources.memory_gib", kMibPerGib, 65536))
+        t.resources.memory_mib = *v;
+      if (auto v = r.scaled(*res, "gpus", "resources.gpus", kMilliPerGpu, 64))
+        t.resources.gpu_milli = *v;
+      if (auto v =
+              r.scaled(*res, "gpu_memory_gib", "resources.gpu_memory_gib", kMibPerGib, 64 * 192)) {
+        t.resources.gpu_memory_mib = *v;
       }
     }
   }
@@ -215,7 +235,9 @@ std::string task_to_json(const Task& t) {
            {"memory_gib", units(t.resources.memory_mib, kMibPerGib)},
            {"gpus", units(t.resources.gpu_milli, kMilliPerGpu)},
            {"gpu_memory_gib", units(t.resources.gpu_memory_mib, kMibPerGib)}}},
-         {"duration_s", std::chrono::duration_cast<std::chrono::seconds>(t.duration).count()},
+         // Whole seconds, rounded up: a sub-second LLM call is a 1 s task, never 0.
+         {"duration_s",
+          std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(t.duration).count())},
          {"priority", t.priority},
          {"deferrable", t.deferrable},
          {"preemptible", t.preemptible}};

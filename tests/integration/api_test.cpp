@@ -9,15 +9,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "catalog/catalog.h"
+#include "integration/daemon_fixture.h"
 #include "integration/test_stores.h"
-#include "routing/fleet_model.h"
-#include "server/alerts.h"
-#include "server/api.h"
-#include "server/auth.h"
-#include "server/controller.h"
-#include "server/metrics.h"
-#include "spec/spec.h"
 
 namespace codefleet {
 namespace {
@@ -25,103 +18,11 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono;
 
-constexpr const char* kAdmin = "cfk_test_admin_secret_0123456789";
+constexpr const char* kAdmin = testing::kAdminKey;
 
-// A webhook receiver on loopback: collects the alert bodies it is sent.
-class Webhook {
- public:
-  Webhook() {
-    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      bodies_.push_back(json::parse(req.body, nullptr, false));
-      res.status = 204;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-  }
-  ~Webhook() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-  std::vector<json> bodies() {
-    std::lock_guard lock(mu_);
-    return bodies_;
-  }
-
- private:
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<json> bodies_;
-};
-
-class Daemon {
- public:
-  Daemon(const std::string& store_url, const std::string& webhook) {
-    auto parsed = parse_spec_file(std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml");
-    if (!parsed) throw std::runtime_error("spec");
-    parsed_ = std::make_unique<ParsedSpec>(std::move(*parsed));
-    auto catalog = Catalog::load_default();
-    FleetModelOptions mo;
-    mo.price_fallback_region = "eastus";
-    auto model = build_fleet_model(parsed_->spec, *catalog, mo);
-    if (!model) throw std::runtime_error(model.error().describe());
-    model_ = std::make_unique<FleetModel>(std::move(*model));
-    auto store = open_store(store_url);
-    if (!store) throw std::runtime_error(store.error().describe());
-    store_ = std::move(*store);
-    ApiKey admin{"key-admin", "admin", sha256_hex(kAdmin), Role::kAdmin, "", 0, false};
-    (void)store_->put_api_key(admin);
-    ControllerOptions co;
-    co.speed = 600;  // ten simulated minutes per wall second: nodes come up in < 1 s
-    co.strategy = "cluster-autoscaler";
-    co.simulate_workers = false;  // the tests play the workers (POST /v1/tasks/{id}/events)
-    controller_ = std::make_unique<Controller>(*model_, *store_, co);
-    alerts_ = std::make_unique<AlertEngine>(parsed_->spec, *store_,
-                                            AlertOptions{webhook, "00000000-sub", minutes(15)});
-    controller_->add_listener(&metrics_);
-    controller_->add_listener(alerts_.get());
-    auth_ = std::make_unique<Authenticator>(*store_, std::nullopt);
-    ApiOptions ao;
-    ao.port = 0;
-    ao.max_body_bytes = 64 * 1024;
-    ao.log_requests = false;
-    api_ = std::make_unique<ApiServer>(*model_, *store_, *controller_, *auth_, metrics_, ao);
-    auto port = api_->bind();
-    if (!port) throw std::runtime_error(port.error().describe());
-    port_ = *port;
-    if (!controller_->start()) throw std::runtime_error("controller");
-    thread_ = std::thread([this] { api_->run(); });
-  }
-  ~Daemon() {
-    api_->stop();
-    thread_.join();
-    controller_->stop();
-  }
-  int port() const { return port_; }
-  Store& store() { return *store_; }
-
- private:
-  std::unique_ptr<ParsedSpec> parsed_;
-  std::unique_ptr<FleetModel> model_;
-  std::unique_ptr<Store> store_;
-  std::unique_ptr<Controller> controller_;
-  Metrics metrics_;
-  std::unique_ptr<AlertEngine> alerts_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<ApiServer> api_;
-  std::thread thread_;
-  int port_ = 0;
-};
-
-struct Reply {
-  int status = 0;
-  json body;
-  std::string text;
-  httplib::Headers headers;
-};
+using testing::Daemon;
+using testing::Reply;
+using testing::Webhook;
 
 class ApiTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -143,17 +44,7 @@ class ApiTest : public ::testing::TestWithParam<std::string> {
 
   Reply call(const std::string& method, const std::string& path, const std::string& key,
              const std::string& body = "", httplib::Headers headers = {}) {
-    if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
-    auto r = method == "GET"    ? client_->Get(path, headers)
-             : method == "POST" ? client_->Post(path, headers, body, "application/json")
-                                : client_->Delete(path, headers);
-    Reply out;
-    if (!r) return out;
-    out.status = r->status;
-    out.text = r->body;
-    out.body = json::parse(r->body, nullptr, false);
-    out.headers = r->headers;
-    return out;
+    return testing::http_call(*client_, method, path, key, body, std::move(headers));
   }
   std::string make_key(const std::string& role, const std::string& tenant) {
     json body{{"name", role + " " + tenant}, {"role", role}};

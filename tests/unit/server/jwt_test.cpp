@@ -8,16 +8,12 @@
 #include <thread>
 #include <vector>
 
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
 #include <nlohmann/json.hpp>
 
 #include "server/jwt.h"
+#include "support/test_jwt.h"
 
 namespace codefleet {
 namespace {
@@ -29,83 +25,9 @@ const std::string kIssuer =
     "https://login.microsoftonline.com/11111111-2222-3333-4444-555555555555/v2.0";
 const std::string kAudience = "api://codefleet";
 
-std::string b64url(std::string_view bytes) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 0x3f]);
-  return out;
-}
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
-};
-
-// An RSA-2048 key pair made for the test run, with its JWK and an RS256 signer.
-class TestKey {
- public:
-  explicit TestKey(std::string kid) : kid_(std::move(kid)), pkey_(EVP_RSA_gen(2048)) {}
-
-  const std::string& kid() const { return kid_; }
-
-  json jwk() const {
-    return json{{"kty", "RSA"},
-                {"use", "sig"},
-                {"kid", kid_},
-                {"x5t", kid_},
-                {"n", b64url(bn_param(OSSL_PKEY_PARAM_RSA_N))},
-                {"e", b64url(bn_param(OSSL_PKEY_PARAM_RSA_E))}};
-  }
-
-  std::string sign(std::string_view input) const {
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    size_t len = 0;
-    auto data = reinterpret_cast<const unsigned char*>(input.data());
-    if (EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey_.get()) != 1 ||
-        EVP_DigestSign(ctx.get(), nullptr, &len, data, input.size()) != 1) {
-      ADD_FAILURE() << "EVP_DigestSign setup failed";
-      return {};
-    }
-    std::string sig(len, '\0');
-    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, data,
-                       input.size()) != 1) {
-      ADD_FAILURE() << "EVP_DigestSign failed";
-      return {};
-    }
-    sig.resize(len);
-    return sig;
-  }
-
-  std::string public_pem() const {
-    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-    PEM_write_bio_PUBKEY(bio.get(), pkey_.get());
-    char* data = nullptr;
-    long len = BIO_get_mem_data(bio.get(), &data);
-    return std::string(data, static_cast<size_t>(len));
-  }
-
- private:
-  std::string bn_param(const char* name) const {
-    BIGNUM* bn = nullptr;
-    EXPECT_EQ(EVP_PKEY_get_bn_param(pkey_.get(), name, &bn), 1);
-    std::string out(static_cast<size_t>(BN_num_bytes(bn)), '\0');
-    BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
-    BN_free(bn);
-    return out;
-  }
-
-  std::string kid_;
-  std::unique_ptr<EVP_PKEY, PkeyFree> pkey_;
-};
+using testing::b64url;
+using testing::signing_input;
+using testing::TestKey;
 
 // Key generation is slow: three keys for the whole run. A and B are in the set; C is not.
 const TestKey& key_a() {
@@ -123,8 +45,7 @@ const TestKey& key_c() {
 
 const Jwks& jwks() {
   static const Jwks keys = [] {
-    json doc{{"keys", json::array({key_a().jwk(), key_b().jwk()})}};
-    auto parsed = Jwks::parse(doc.dump());
+    auto parsed = Jwks::parse(testing::jwks_document({&key_a(), &key_b()}).dump());
     EXPECT_TRUE(parsed) << parsed.error().message;
     return parsed ? *parsed : Jwks();
   }();
@@ -133,9 +54,7 @@ const Jwks& jwks() {
 
 JwtPolicy policy() { return JwtPolicy{kIssuer, kAudience, 60}; }
 
-json valid_header(const TestKey& key = key_a()) {
-  return json{{"alg", "RS256"}, {"typ", "JWT"}, {"kid", key.kid()}};
-}
+json valid_header(const TestKey& key = key_a()) { return testing::rs256_header(key); }
 
 json valid_payload() {
   return json{{"iss", kIssuer},
@@ -151,18 +70,13 @@ json valid_payload() {
               {"exp", kNow + 3600}};
 }
 
-std::string signing_input(const std::string& header_text, const std::string& payload_text) {
-  return b64url(header_text) + "." + b64url(payload_text);
-}
-
 std::string sign_raw(const std::string& header_text, const std::string& payload_text,
                      const TestKey& key = key_a()) {
-  std::string input = signing_input(header_text, payload_text);
-  return input + "." + b64url(key.sign(input));
+  return testing::sign_token_raw(header_text, payload_text, key);
 }
 
 std::string sign(const json& header, const json& payload, const TestKey& key = key_a()) {
-  return sign_raw(header.dump(), payload.dump(), key);
+  return testing::sign_token(header, payload, key);
 }
 
 // A valid token after `edit` changes its header and payload, signed by `key`.
@@ -470,7 +384,7 @@ const RejectCase kRejectCases[] = {
      "at most 16384 are accepted"},
 };
 
-class JwtReject : public testing::TestWithParam<RejectCase> {};
+class JwtReject : public ::testing::TestWithParam<RejectCase> {};
 
 TEST_P(JwtReject, FailsWithReasonAndWithoutTheToken) {
   const RejectCase& c = GetParam();
@@ -491,8 +405,8 @@ TEST_P(JwtReject, FailsWithReasonAndWithoutTheToken) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, JwtReject, testing::ValuesIn(kRejectCases),
-                         [](const testing::TestParamInfo<RejectCase>& info) {
+INSTANTIATE_TEST_SUITE_P(Cases, JwtReject, ::testing::ValuesIn(kRejectCases),
+                         [](const ::testing::TestParamInfo<RejectCase>& info) {
                            return std::string(info.param.name);
                          });
 
@@ -659,7 +573,7 @@ const JwksErrorCase kJwksErrorCases[] = {
      "'n' is not base64url", "keys[1].n"},
 };
 
-class JwksParseError : public testing::TestWithParam<JwksErrorCase> {};
+class JwksParseError : public ::testing::TestWithParam<JwksErrorCase> {};
 
 TEST_P(JwksParseError, NamesWhatIsWrong) {
   const JwksErrorCase& c = GetParam();
@@ -671,8 +585,8 @@ TEST_P(JwksParseError, NamesWhatIsWrong) {
   EXPECT_EQ(keys.error().location, c.location);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, JwksParseError, testing::ValuesIn(kJwksErrorCases),
-                         [](const testing::TestParamInfo<JwksErrorCase>& info) {
+INSTANTIATE_TEST_SUITE_P(Cases, JwksParseError, ::testing::ValuesIn(kJwksErrorCases),
+                         [](const ::testing::TestParamInfo<JwksErrorCase>& info) {
                            return std::string(info.param.name);
                          });
 

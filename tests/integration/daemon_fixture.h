@@ -1,0 +1,173 @@
+// The whole daemon in-process for the HTTP integration tests: store, Controller,
+// AlertEngine, Authenticator and ApiServer on a loopback port, plus a webhook receiver and
+// a small HTTP client helper.
+//
+//   testing::FreshStore fresh("sqlite");
+//   testing::Daemon daemon(fresh.url(), /*webhook=*/"", entra_config);  // entra optional
+//   httplib::Client client("127.0.0.1", daemon.port());
+//   testing::Reply r = testing::http_call(client, "GET", "/v1/pools", testing::kAdminKey);
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "routing/fleet_model.h"
+#include "server/alerts.h"
+#include "server/api.h"
+#include "server/auth.h"
+#include "server/controller.h"
+#include "server/metrics.h"
+#include "spec/spec.h"
+
+namespace codefleet::testing {
+
+// The admin API key every Daemon starts with (id "key-admin").
+inline constexpr const char* kAdminKey = "cfk_test_admin_secret_0123456789";
+
+// A webhook receiver on loopback: collects the alert bodies it is sent.
+class Webhook {
+ public:
+  Webhook() {
+    server_.Post("/hook", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      bodies_.push_back(nlohmann::json::parse(req.body, nullptr, false));
+      res.status = 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~Webhook() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  std::vector<nlohmann::json> bodies() {
+    std::lock_guard lock(mu_);
+    return bodies_;
+  }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<nlohmann::json> bodies_;
+};
+
+// The daemon on a loopback port, serving tests/fixtures/serve/small.yaml from `store_url`.
+// Alerts go to `webhook` ("" = none); `entra` turns on Entra ID bearer tokens.
+class Daemon {
+ public:
+  Daemon(const std::string& store_url, const std::string& webhook,
+         std::optional<EntraConfig> entra = std::nullopt) {
+    using namespace std::chrono;
+    auto parsed = parse_spec_file(std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml");
+    if (!parsed) throw std::runtime_error("spec");
+    parsed_ = std::make_unique<ParsedSpec>(std::move(*parsed));
+    auto catalog = Catalog::load_default();
+    FleetModelOptions mo;
+    mo.price_fallback_region = "eastus";
+    auto model = build_fleet_model(parsed_->spec, *catalog, mo);
+    if (!model) throw std::runtime_error(model.error().describe());
+    model_ = std::make_unique<FleetModel>(std::move(*model));
+    auto store = open_store(store_url);
+    if (!store) throw std::runtime_error(store.error().describe());
+    store_ = std::move(*store);
+    ApiKey admin{"key-admin", "admin", sha256_hex(kAdminKey), Role::kAdmin, "", 0, false};
+    (void)store_->put_api_key(admin);
+    ControllerOptions co;
+    co.speed = 600;  // ten simulated minutes per wall second: nodes come up in < 1 s
+    co.strategy = "cluster-autoscaler";
+    co.simulate_workers = false;  // the tests play the workers (POST /v1/tasks/{id}/events)
+    controller_ = std::make_unique<Controller>(*model_, *store_, co);
+    alerts_ = std::make_unique<AlertEngine>(parsed_->spec, *store_,
+                                            AlertOptions{webhook, "00000000-sub", minutes(15)});
+    controller_->add_listener(&metrics_);
+    controller_->add_listener(alerts_.get());
+    auth_ = std::make_unique<Authenticator>(*store_, std::move(entra));
+    ApiOptions ao;
+    ao.port = 0;
+    ao.max_body_bytes = 64 * 1024;
+    ao.log_requests = false;
+    api_ = std::make_unique<ApiServer>(*model_, *store_, *controller_, *auth_, metrics_, ao);
+    auto port = api_->bind();
+    if (!port) throw std::runtime_error(port.error().describe());
+    port_ = *port;
+    if (!controller_->start()) throw std::runtime_error("controller");
+    thread_ = std::thread([this] { api_->run(); });
+    // Wait until the server answers: httplib's stop() does nothing before listen_after_bind
+    // has started, so a Daemon destroyed before then would never return from run().
+    httplib::Client probe("127.0.0.1", port_);
+    probe.set_connection_timeout(std::chrono::seconds(1));
+    for (int i = 0; i < 500; ++i) {
+      if (auto r = probe.Get("/healthz"); r && r->status == 200) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // Neither stoppable nor joinable for sure: give up on the whole run.
+    std::fprintf(stderr, "daemon_fixture.h: the API server never answered /healthz\n");
+    std::abort();
+  }
+  ~Daemon() {
+    api_->stop();
+    thread_.join();
+    controller_->stop();
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int port() const { return port_; }
+  Store& store() { return *store_; }
+
+ private:
+  std::unique_ptr<ParsedSpec> parsed_;
+  std::unique_ptr<FleetModel> model_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Controller> controller_;
+  Metrics metrics_;
+  std::unique_ptr<AlertEngine> alerts_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<ApiServer> api_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// One HTTP exchange: status 0 when the request never got an answer.
+struct Reply {
+  int status = 0;
+  nlohmann::json body;  // discarded when the body is not JSON
+  std::string text;
+  httplib::Headers headers;
+};
+
+// GET, POST (application/json) or DELETE `path`, with `Authorization: Bearer <bearer>`
+// unless `bearer` is empty.
+inline Reply http_call(httplib::Client& client, const std::string& method, const std::string& path,
+                       const std::string& bearer, const std::string& body = "",
+                       httplib::Headers headers = {}) {
+  if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
+  auto r = method == "GET"    ? client.Get(path, headers)
+           : method == "POST" ? client.Post(path, headers, body, "application/json")
+                              : client.Delete(path, headers);
+  Reply out;
+  if (!r) return out;
+  out.status = r->status;
+  out.text = r->body;
+  out.body = nlohmann::json::parse(r->body, nullptr, false);
+  out.headers = r->headers;
+  return out;
+}
+
+}  // namespace codefleet::testing

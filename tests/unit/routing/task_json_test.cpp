@@ -1,0 +1,50 @@
+// The task JSON (the daemon's POST /v1/tasks body): fractional resources and the round
+// trip through task_to_json, which the daemon stores and re-reads after a restart.
+#include <gtest/gtest.h>
+
+#include "examples_fixture.h"
+
+namespace codefleet {
+namespace {
+
+using testing_support::load_example;
+
+TEST(TaskJson, FractionalGpusAndMemoryAreExact) {
+  auto f = load_example("recommended.yaml");
+  auto t = parse_task_json(
+      R"({"class": "online-inference", "resources": {"vcpus": 1, "memory_gib": 1.5,
+          "gpus": 0.031, "gpu_memory_gib": 2.9375}})",
+      f.parsed.spec, "t");
+  ASSERT_TRUE(t) << t.error().describe();
+  EXPECT_EQ(t->resources.memory_mib, 1536);
+  EXPECT_EQ(t->resources.gpu_milli, 31);
+  EXPECT_EQ(t->resources.gpu_memory_mib, 3008);
+}
+
+TEST(TaskJson, RejectsNegativeAndNonNumericResources) {
+  auto f = load_example("recommended.yaml");
+  for (const char* body : {R"({"class": "ci", "resources": {"gpus": -1}})",
+                           R"({"class": "ci", "resources": {"memory_gib": "4"}})",
+                           R"({"class": "ci", "resources": {"gpus": 65}})"}) {
+    auto t = parse_task_json(body, f.parsed.spec, "t");
+    ASSERT_FALSE(t) << body;
+    EXPECT_NE(t.error().message.find("resources."), std::string::npos) << t.error().message;
+  }
+}
+
+TEST(TaskJson, RoundTripsThroughTaskToJson) {
+  auto f = load_example("recommended.yaml");
+  Task t = task_from_class(*f.parsed.spec.find_class("online-inference"));
+  t.resources = {1, 1536, 31, 3008};
+  t.duration = std::chrono::milliseconds(250);  // a sub-second call stays a 1 s task
+  t.tokens = TokenCounts{374, 44};
+  auto back = parse_task_json(task_to_json(t), f.parsed.spec, "t");
+  ASSERT_TRUE(back) << back.error().describe() << " in " << task_to_json(t);
+  EXPECT_EQ(back->resources, t.resources);
+  EXPECT_EQ(back->duration, std::chrono::seconds(1));
+  EXPECT_EQ(back->environment, "");
+  EXPECT_EQ(back->tokens->prompt, 374);
+}
+
+}  // namespace
+}  // namespace codefleet
