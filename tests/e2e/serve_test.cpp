@@ -308,3 +308,115 @@ TEST(Serve, ConfigFileEnvironmentAndFlagsInThatOrder) {
 
 }  // namespace
 }  // namespace codefleet
+
+namespace codefleet {
+namespace {
+
+// Two replicas on one PostgreSQL database: one leads (runs the reconcile loop), the other
+// takes submissions; when the leader dies, the other takes over and schedules what was
+// submitted to it.
+TEST(Serve, TwoReplicasOnPostgresOneLeaderAndFailover) {
+  FreshStore store("postgres");
+  ASSERT_FALSE(store.url().empty());
+  auto dir = temp_dir("replicas");
+  auto args = base_args(store.url());
+  args.insert(args.end(), {"--workers", "external"});
+  DaemonProcess a(args, (dir / "a.log").string()), b(args, (dir / "b.log").string());
+  std::string why;
+  ASSERT_TRUE(a.start(&why)) << why;
+  ASSERT_TRUE(b.start(&why)) << why;
+  auto leading = [](int port) {
+    httplib::Client c("127.0.0.1", port);
+    auto r = c.Get("/readyz");
+    return r && r->status == 200 && json::parse(r->body)["leading"] == true;
+  };
+  // Exactly one leads (the second waits for the advisory lock).
+  for (int i = 0; i < 100 && !(leading(a.port()) || leading(b.port())); ++i) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_NE(leading(a.port()), leading(b.port()));
+  DaemonProcess& leader = leading(a.port()) ? a : b;
+  DaemonProcess& follower = leading(a.port()) ? b : a;
+  // A task submitted to the follower is admitted by the leader.
+  httplib::Client fc("127.0.0.1", follower.port());
+  auto r = fc.Post("/v1/tasks", auth(), R"({"class": "build"})", "application/json");
+  ASSERT_EQ(r->status, 201);
+  std::string id = json::parse(r->body)["id"];
+  auto state_of = [&](const std::string& task) {
+    auto g = fc.Get("/v1/tasks/" + task, auth());
+    return g && g->status == 200 ? json::parse(g->body)["state"].get<std::string>() : "";
+  };
+  std::string state;
+  for (int i = 0; i < 200 && state != "admitted"; ++i) {
+    state = state_of(id);
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_EQ(state, "admitted");
+  // The leader dies; the follower takes over, requeues its work and admits it again.
+  leader.kill();
+  bool took_over = false;
+  for (int i = 0; i < 200 && !took_over; ++i) {
+    took_over = leading(follower.port());
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(took_over);
+  auto r2 = fc.Post("/v1/tasks", auth(), R"({"class": "build"})", "application/json");
+  ASSERT_EQ(r2->status, 201);
+  std::string id2 = json::parse(r2->body)["id"];
+  std::string s1, s2;
+  for (int i = 0; i < 200 && (s1 != "admitted" || s2 != "admitted"); ++i) {
+    s1 = state_of(id);
+    s2 = state_of(id2);
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_EQ(s1, "admitted");
+  EXPECT_EQ(s2, "admitted");
+  auto events = json::parse(fc.Get("/v1/tasks/" + id, auth())->body)["events"];
+  std::vector<std::string> kinds;
+  for (const auto& e : events) kinds.push_back(e["kind"]);
+  EXPECT_EQ(kinds, (std::vector<std::string>{"submitted", "admitted", "requeued", "admitted"}));
+  EXPECT_EQ(follower.terminate(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+// With request logging on, every request is a JSON line with its request id, and no
+// credential — API key, bearer token or bootstrap key — ever reaches the log.
+TEST(Serve, RequestLogsCarryRequestIdsAndNoSecrets) {
+  FreshStore store("sqlite");
+  auto dir = temp_dir("logs");
+  auto args = base_args(store.url());
+  args.back() = "true";  // --log-requests true
+  DaemonProcess daemon(args, (dir / "serve.log").string());
+  std::string why;
+  ASSERT_TRUE(daemon.start(&why)) << why;
+  httplib::Client c("127.0.0.1", daemon.port());
+  auto k = c.Post("/v1/keys", auth(), R"({"name": "bot", "role": "submitter", "tenant": "t1"})",
+                  "application/json");
+  ASSERT_EQ(k->status, 201);
+  std::string secret = json::parse(k->body)["secret"];
+  httplib::Headers h{{"Authorization", "Bearer " + secret}, {"X-Request-Id", "trace-me-42"}};
+  ASSERT_EQ(c.Post("/v1/tasks", h, R"({"class": "build"})", "application/json")->status, 201);
+  (void)c.Get("/v1/pools",
+              {{"Authorization", "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"}});
+  (void)c.Get("/v1/pools", {{"Authorization", "Bearer cfk_wrong_secret_value_123"}});
+  EXPECT_EQ(daemon.terminate(), 0);
+  std::string log = daemon.log();
+  EXPECT_NE(log.find(R"("request_id":"trace-me-42")"), std::string::npos) << log;
+  for (const std::string& s : {secret, std::string(kAdminKey), std::string("eyJzdWIiOiJ4In0"),
+                               std::string("cfk_wrong_secret_value_123")}) {
+    EXPECT_EQ(log.find(s), std::string::npos) << "a secret reached the log: " << s;
+  }
+  std::istringstream lines(log);
+  std::string line;
+  int requests = 0;
+  while (std::getline(lines, line)) {
+    auto j = json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not a JSON line: " << line;
+    if (j["msg"] == "request") ++requests;
+  }
+  EXPECT_GE(requests, 4);  // the four above, and the helper's readiness probes
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace codefleet
