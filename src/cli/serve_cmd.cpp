@@ -282,7 +282,10 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   }
   Controller controller(*model, **store, co);
   if (!c.bootstrap_admin_key.empty()) {
-    if (auto r = bootstrap_admin(**store, c.bootstrap_admin_key, controller.daemon_now()); !r) {
+    if (auto r = bootstrap_admin(
+            **store, c.bootstrap_admin_key,
+            std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
+        !r) {
       print_error(r.error());
       return kExitUsage;
     }

@@ -87,7 +87,9 @@ int run_submit(const CommonOptions& common, const SubmitOptions& opts) {
     } else if (r->status == 401 || r->status == 403) {
       auto e = nlohmann::json::parse(r->body, nullptr, false);
       print_error(fmt::format("the daemon refused the key ({}): {}", r->status,
-                              e.is_object() ? e["error"].value("message", "") : r->body));
+                              e.is_object() && e.contains("error") && e["error"].is_object()
+                                  ? e["error"].value("message", "")
+                                  : r->body));
       return kExitUsage;
     } else {
       ++rejected;

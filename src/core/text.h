@@ -20,4 +20,15 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
 std::string_view trim(std::string_view s);
 std::vector<std::string> split(std::string_view s, char sep);
 
+// True when JSON `text` nests arrays and objects deeper than `max_depth` (strings are
+// skipped). Checked before parsing a request body: a parser may take any depth, but code
+// that walks the result recursively must not.
+bool json_nesting_exceeds(std::string_view text, int max_depth);
+
+// True when `text` is well-formed UTF-8 (no overlongs, no surrogates, nothing past U+10FFFF).
+bool is_valid_utf8(std::string_view text);
+
+// `text` as a JSON string literal, quotes included (for hand-built JSON log lines).
+std::string json_quote(std::string_view text);
+
 }  // namespace codefleet

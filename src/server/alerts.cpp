@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -86,8 +88,18 @@ void AlertEngine::set(const std::string& key, const std::string& kind, const std
              firing ? "fired" : "resolved", key, nlohmann::json(a.summary).dump());
   if (!options_.webhook_url.empty()) {
     {
+      // The latest state per alert is what the receiver needs: a flapping alert replaces
+      // its unsent predecessor instead of piling up while the webhook is down.
       std::lock_guard lock(mu_);
-      outbox_.push_back(a);
+      auto same = std::find_if(outbox_.begin(), outbox_.end(),
+                               [&](const Alert& queued) { return queued.key == a.key; });
+      if (same != outbox_.end()) {
+        *same = a;
+      } else if (outbox_.size() < kMaxOutbox) {
+        outbox_.push_back(a);
+      } else {
+        ++webhook_failures_;  // dropped
+      }
     }
     cv_.notify_one();
   }
@@ -192,7 +204,7 @@ void AlertEngine::send_loop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || !outbox_.empty(); });
-      if (outbox_.empty()) return;
+      if (stop_) return;  // shutting down: what is unsent stays in the store and the log
       a = outbox_.front();
       outbox_.pop_front();
     }
@@ -201,7 +213,10 @@ void AlertEngine::send_loop() {
     for (int attempt = 0; attempt < 3 && !ok; ++attempt) {
       auto res = client.Post(path, body, "application/json");
       ok = res && res->status >= 200 && res->status < 300;
-      if (!ok) std::this_thread::sleep_for(milliseconds(200 << attempt));
+      if (!ok) {
+        std::unique_lock lock(mu_);
+        if (cv_.wait_for(lock, milliseconds(200 << attempt), [&] { return stop_; })) return;
+      }
     }
     if (!ok) {
       std::lock_guard lock(mu_);

@@ -54,6 +54,7 @@ class AlertEngine final : public ControllerListener {
   TimePoint last_failure_at_{};
   int64_t month_ = -1;
 
+  static constexpr size_t kMaxOutbox = 1000;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Alert> outbox_;

@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <random>
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
 #include "report/decision_json.h"
 #include "routing/fleet_model.h"
 #include "server/auth.h"
@@ -37,6 +39,26 @@ struct RequestContext {
 thread_local RequestContext tl_request;
 
 int64_t unix_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
+
+// JSON text that never throws: bytes that are not UTF-8 (a path or header echoed in a
+// message) become U+FFFD instead of a type_error out of a handler.
+std::string safe_dump(const ojson& j) {
+  return j.dump(-1, ' ', false, ojson::error_handler_t::replace);
+}
+
+constexpr int kMaxJsonDepth = 32;
+
+// Task ids and tenants: what may appear in a URL path segment and a Location header.
+bool valid_name(const std::string& s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
+        c != ':') {
+      return false;
+    }
+  }
+  return true;
+}
 
 std::string random_hex(size_t bytes) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -89,7 +111,8 @@ void send_error(httplib::Response& res, int status, const std::string& message,
   ojson e{{"code", code_name(status)}, {"message", message}};
   if (!field.empty()) e["field"] = field;
   res.status = status;
-  res.set_content(ojson{{"error", e}, {"request_id", tl_request.id}}.dump(), "application/json");
+  res.set_content(safe_dump(ojson{{"error", e}, {"request_id", tl_request.id}}),
+                  "application/json");
 }
 
 int status_for(const Error& e) {
@@ -110,7 +133,7 @@ int status_for(const Error& e) {
 
 void send_json(httplib::Response& res, int status, const ojson& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(safe_dump(body), "application/json");
 }
 
 std::string iso_ms(int64_t ms) { return format_rfc3339(TimePoint(milliseconds(ms))); }
@@ -191,6 +214,10 @@ struct ApiServer::Impl {
       send_error(res, 415, "the body must be JSON (Content-Type: application/json)");
       return std::nullopt;
     }
+    if (json_nesting_exceeds(req.body, kMaxJsonDepth)) {
+      send_error(res, 400, fmt::format("the body nests deeper than {} levels", kMaxJsonDepth));
+      return std::nullopt;
+    }
     auto j = ojson::parse(req.body, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       send_error(res, 400, "the body is not a JSON object");
@@ -219,7 +246,12 @@ struct ApiServer::Impl {
       auto probe = store.get_task("");
       Snapshot snap = controller.snapshot();
       if (!probe) {
-        send_error(res, 503, "store unreachable: " + probe.error().message);
+        // The details (host, user, SQLSTATE) go to the log, not to an unauthenticated caller.
+        fmt::print(stderr, "{}\n",
+                   safe_dump(ojson{{"level", "error"},
+                                   {"msg", "readiness: store unreachable"},
+                                   {"error", probe.error().message}}));
+        send_error(res, 503, "the store is unreachable");
       } else if (!snap.ready || stopping) {
         send_error(res, 503, stopping ? "shutting down" : "reconcile loop starting");
       } else {
@@ -398,7 +430,13 @@ struct ApiServer::Impl {
       task->tenant = p.tenant;
     }
     if (task->id.empty()) task->id = "t-" + random_hex(12);
-    if (task->id.size() > 128) return send_error(res, 400, "id is longer than 128", "id");
+    if (!valid_name(task->id)) {
+      return send_error(res, 400, "id must be 1-128 letters, digits, '-', '_', '.' or ':'", "id");
+    }
+    if (!valid_name(task->tenant)) {
+      return send_error(res, 400, "tenant must be 1-128 letters, digits, '-', '_', '.' or ':'",
+                        "tenant");
+    }
     TimePoint now = controller.daemon_now();
     task->submitted_at = now;
     StoredTask st;
@@ -414,7 +452,13 @@ struct ApiServer::Impl {
     canonical.submitted_at = TimePoint{};
     st.body_json = task_to_json(canonical);
     std::string key = req.get_header_value("Idempotency-Key");
-    if (key.size() > 255) return send_error(res, 400, "Idempotency-Key is longer than 255");
+    bool printable = std::all_of(key.begin(), key.end(), [](char c) {
+      return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+    });
+    if (key.size() > 255 || !printable) {
+      return send_error(res, 400, "Idempotency-Key must be at most 255 printable ASCII characters",
+                        "Idempotency-Key");
+    }
     bool client_id = body->contains("id");
     auto out = store.create_task({st, key});
     if (!out) {
@@ -493,9 +537,11 @@ struct ApiServer::Impl {
     send_json(res, 200, out);
   }
 
+  // `from`: the states it may end from (empty: any that is not terminal), checked in the
+  // update itself.
   void end_task(const std::string& id, TaskPhase to, const std::string& event,
                 const std::string& reason, httplib::Response& res, const Principal& p,
-                const std::string& detail = "{}") {
+                const std::string& detail = "{}", std::vector<TaskPhase> from = {}) {
     auto t = load_visible(id, p);
     if (!t) return send_error(res, status_for(t.error()), t.error().message);
     if (is_terminal(t->state)) {
@@ -503,9 +549,11 @@ struct ApiServer::Impl {
                         fmt::format("task '{}' is already {}", id, task_phase_name(t->state)));
     }
     auto r = store.update_tasks(
-        {{id, to, "", "", reason, unix_ms(controller.daemon_now()), event, detail}});
+        {{id, to, "", "", reason, unix_ms(controller.daemon_now()), event, detail, from}});
     if (!r) return send_error(res, status_for(r.error()), r.error().message);
-    if (!r->front()) return send_error(res, 409, fmt::format("task '{}' already ended", id));
+    if (!r->front()) {
+      return send_error(res, 409, fmt::format("task '{}' changed state meanwhile", id));
+    }
     controller.task_ended(id);
     auto after = load_visible(id, p);
     if (!after) return send_error(res, status_for(after.error()), after.error().message);
@@ -538,9 +586,19 @@ struct ApiServer::Impl {
                           fmt::format("task '{}' is {}: only an admitted task can start", id,
                                       task_phase_name(t->state)));
       }
-      auto r = store.update_tasks({{id, TaskPhase::kRunning, "", "", "",
-                                    unix_ms(controller.daemon_now()), "started", detail.dump()}});
+      auto r = store.update_tasks({{id,
+                                    TaskPhase::kRunning,
+                                    "",
+                                    "",
+                                    "",
+                                    unix_ms(controller.daemon_now()),
+                                    "started",
+                                    safe_dump(detail),
+                                    {TaskPhase::kAdmitted}}});
       if (!r) return send_error(res, status_for(r.error()), r.error().message);
+      if (!r->front()) {
+        return send_error(res, 409, fmt::format("task '{}' changed state meanwhile", id));
+      }
       auto after = load_visible(id, p);
       if (!after) return send_error(res, status_for(after.error()), after.error().message);
       return send_json(res, 200, task_view(*after));
@@ -556,7 +614,7 @@ struct ApiServer::Impl {
                                     task_phase_name(t->state)));
     }
     end_task(id, type == "finished" ? TaskPhase::kCompleted : TaskPhase::kFailed, type, message,
-             res, p, detail.dump());
+             res, p, safe_dump(detail), {TaskPhase::kAdmitted, TaskPhase::kRunning});
   }
 
   void costs(const httplib::Request& req, httplib::Response& res) {
@@ -611,6 +669,15 @@ struct ApiServer::Impl {
     }
     if (*role == Role::kSubmitter && tenant->empty()) {
       return send_error(res, 400, "a submitter key needs a tenant", "tenant");
+    }
+    // Operators and admins act on every tenant (they manage keys and the fleet): a tenant
+    // on such a key would promise an isolation the key routes cannot give.
+    if ((*role == Role::kOperator || *role == Role::kAdmin) && !tenant->empty()) {
+      return send_error(res, 400, "operator and admin keys are not scoped to a tenant", "tenant");
+    }
+    if (!tenant->empty() && !valid_name(*tenant)) {
+      return send_error(res, 400, "tenant must be 1-128 letters, digits, '-', '_', '.' or ':'",
+                        "tenant");
     }
     ApiKey k;
     std::string secret = new_api_key_secret();
@@ -667,10 +734,17 @@ Result<int> ApiServer::bind() {
     std::string id = req.get_header_value("X-Request-Id");
     tl_request.id = valid_request_id(id) ? id : random_hex(8);
     res.set_header("X-Request-Id", tl_request.id);
+    bool utf8 = is_valid_utf8(req.path);
+    for (const auto& [k, v] : req.params) utf8 = utf8 && is_valid_utf8(k) && is_valid_utf8(v);
+    if (!utf8) {
+      send_error(res, 400, "the path or query string is not UTF-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     return httplib::Server::HandlerResponse::Unhandled;
   });
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
+    if (tl_request.id.empty()) tl_request.id = random_hex(8);
     if (res.status == 404) {
       send_error(res, 404, "no route " + req.method + " " + req.path);
     } else if (res.status == 413) {
@@ -688,30 +762,46 @@ Result<int> ApiServer::bind() {
           what = e.what();
         } catch (...) {
         }
-        send_error(res, 500, "internal error: " + what);
+        fmt::print(stderr, "{}\n",
+                   safe_dump(ojson{{"level", "error"},
+                                   {"msg", "handler failed"},
+                                   {"request_id", tl_request.id},
+                                   {"error", what}}));
+        send_error(res, 500, "internal error (request " + tl_request.id + ")");
       });
   bool log = o.log_requests;
   Metrics* metrics = &impl_->metrics;
   s.set_logger([log, metrics](const httplib::Request& req, const httplib::Response& res) {
+    // httplib answers some malformed requests (bad request line, URI too long) without the
+    // pre-routing handler: those get no context of their own, never the previous one's.
+    if (tl_request.id.empty()) {
+      tl_request.route = "unmatched";
+      tl_request.started = steady_clock::now();
+    }
     double secs = duration<double>(steady_clock::now() - tl_request.started).count();
-    metrics->observe_request(req.method, tl_request.route, res.status, secs);
-    if (!log) return;
-    // One JSON line; never the Authorization header or the body.
-    std::string line = ojson{
-        {"ts", format_rfc3339(time_point_cast<Duration>(system_clock::now()))},
-        {"level", "info"},
-        {"msg", "request"},
-        {"request_id", tl_request.id},
-        {"method", req.method},
-        {"path", req.path},
-        {"route", tl_request.route},
-        {"status", res.status},
-        {"duration_ms", secs * 1000},
-        {"principal", tl_request.principal},
-        {"remote",
-         req.remote_addr}}.dump();
-    line += '\n';
-    fwrite(line.data(), 1, line.size(), stderr);
+    try {
+      metrics->observe_request(req.method, tl_request.route, res.status, secs);
+      if (log) {
+        // One JSON line; never the Authorization header, the body or the query string.
+        std::string line =
+            safe_dump(ojson{{"ts", format_rfc3339(time_point_cast<Duration>(system_clock::now()))},
+                            {"level", "info"},
+                            {"msg", "request"},
+                            {"request_id", tl_request.id},
+                            {"method", req.method},
+                            {"path", req.path},
+                            {"route", tl_request.route},
+                            {"status", res.status},
+                            {"duration_ms", secs * 1000},
+                            {"principal", tl_request.principal},
+                            {"remote", req.remote_addr}});
+        line += '\n';
+        fwrite(line.data(), 1, line.size(), stderr);
+      }
+    } catch (...) {
+      // A log line is never worth the process.
+    }
+    tl_request = RequestContext{};
   });
   impl_->routes();
   int port = o.port;

@@ -83,14 +83,23 @@ Result<Principal> Authenticator::authenticate(const std::string& authorization, 
         return Principal{k.id, k.role, k.tenant, "api-key"};
       }
     }
+    uint64_t generation;
+    {
+      std::lock_guard lock(mu_);
+      generation = generation_;
+    }
     auto found = store_.find_api_key(hash);
     if (!found) return tl::unexpected(found.error());  // store trouble: not the caller's fault
     if (!*found) return tl::unexpected(unauthorized("unknown API key"));
     ApiKey k = **found;
     {
+      // A revocation that ran while we read (forget() bumps the generation) must not be
+      // undone by caching what we read before it.
       std::lock_guard lock(mu_);
-      if (cache_.size() > 100'000) cache_.clear();
-      cache_[hash] = {k, now + kCacheFor};
+      if (generation == generation_) {
+        if (cache_.size() > 100'000) cache_.clear();
+        cache_[hash] = {k, now + kCacheFor};
+      }
     }
     if (k.revoked) return tl::unexpected(unauthorized("the API key was revoked"));
     return Principal{k.id, k.role, k.tenant, "api-key"};
@@ -124,6 +133,7 @@ Result<Principal> Authenticator::authenticate(const std::string& authorization, 
 
 void Authenticator::forget(const std::string& key_id) {
   std::lock_guard lock(mu_);
+  ++generation_;
   for (auto it = cache_.begin(); it != cache_.end();) {
     it = it->second.key.id == key_id ? cache_.erase(it) : std::next(it);
   }

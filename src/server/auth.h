@@ -65,6 +65,7 @@ class Authenticator {
     std::chrono::steady_clock::time_point until;
   };
   std::map<std::string, Cached> cache_;  // by hash
+  uint64_t generation_ = 0;              // bumped by forget()
 };
 
 }  // namespace codefleet

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/text.h"
 #include "scaling/strategy.h"
 #include "scheduling/scheduler.h"
 #include "spec/spec.h"
@@ -63,24 +64,68 @@ Result<void> Controller::start() {
   wall_start_ = steady_clock::now();
   daemon_start_ = options_.start_at == TimePoint{} ? time_point_cast<Duration>(system_clock::now())
                                                    : options_.start_at;
-  TimePoint now = daemon_now();
+  reset_fleet(daemon_now());
+  thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+void Controller::reset_fleet(TimePoint now) {
+  // The scheduler refers to the clock and the region: it goes first.
+  scheduler_.reset();
+  region_.reset();
   clock_ = std::make_unique<SimulatedClock>(now);
   SchedulerOptions so;
   so.full_cycle_min_gap = seconds(1);
   strategy_->configure(so);
+  region_ = std::make_unique<SimulatedRegion>(model_, *model_.spec, options_.region);
   scheduler_ =
       std::make_unique<Scheduler>(model_, QuotaLedger::from_spec(*model_.spec), *clock_, so);
-  region_ = std::make_unique<SimulatedRegion>(model_, *model_.spec, options_.region);
   scheduler_->set_cloud(region_.get());
   region_->advance_to(now);
-  // Cost already accrued this month (earlier runs).
+  live_.clear();
+  by_external_.clear();
+  worker_events_.clear();
+  updates_.clear();
+  journal_.clear();
+  node_states_.clear();
+  billed_.clear();
+  unsent_costs_.clear();
+  recent_waits_.clear();
+  readopt_ = false;
+  dirty_ = true;
+  last_publish_ = TimePoint{};
+  // Cost already accrued this month (earlier runs, other leaders).
+  month_cost_.clear();
   auto costs = store_.costs_by_pool(unix_ms(month_start(now)), unix_ms(now) + 3'600'000);
   if (costs) {
     for (const auto& [pool, micros] : *costs) month_cost_[pool] = Money::from_micros(micros);
   }
   month_key_ = unix_ms(month_start(now));
-  thread_ = std::thread([this] { loop(); });
-  return {};
+}
+
+bool Controller::become_leader(TimePoint now) {
+  // Recovery: the simulated fleet starts empty, so admitted and running work goes back to
+  // pending; then every active task is claimed again. Any store failure: try again later.
+  auto active = store_.active_tasks();
+  if (!active) return false;
+  for (const auto& t : *active) {
+    if (t.state == TaskPhase::kPending) continue;
+    updates_.push_back({t.id,
+                        TaskPhase::kPending,
+                        "",
+                        "",
+                        "",
+                        unix_ms(now),
+                        "requeued",
+                        R"({"reason":"a new leader took over; its fleet starts empty"})",
+                        {TaskPhase::kAdmitted, TaskPhase::kRunning}});
+  }
+  flush(now);
+  if (!updates_.empty()) return false;
+  if (!store_.release_claims()) return false;
+  strategy_->start(*scheduler_, now);
+  next_strategy_tick_ = now;
+  return true;
 }
 
 void Controller::stop() {
@@ -142,6 +187,7 @@ Snapshot Controller::snapshot() const {
 
 void Controller::loop() {
   bool leading = false;
+  auto last_lead_check = steady_clock::now();
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -150,38 +196,50 @@ void Controller::loop() {
       woken_ = false;
     }
     TimePoint now = daemon_now();
-    if (!leading) {
+    if (leading && steady_clock::now() - last_lead_check >= seconds(1)) {
+      // Still the leader? With PostgreSQL, a dropped session frees the advisory lock and
+      // another replica may already lead: step down at once, state and all.
+      last_lead_check = steady_clock::now();
       auto lead = store_.try_lead();
       if (!lead || !*lead) {
-        std::lock_guard lock(mu_);
-        snapshot_.leading = false;
-        snapshot_.ready = true;
-        while (!calls_.empty()) {  // followers still answer dry runs (empty fleet)
-          calls_.front()();
-          calls_.pop_front();
-        }
+        fmt::print(stderr, R"({{"level":"warn","msg":"leadership lost; following"}})"
+                           "\n");
+        leading = false;
+        reset_fleet(now);
+      }
+    }
+    if (!leading) {
+      auto lead = store_.try_lead();
+      if (lead && *lead) {
+        reset_fleet(now);
+        leading = become_leader(now);
+        last_lead_check = steady_clock::now();
+      }
+      if (!leading) {
+        follow(now);
         continue;
       }
-      leading = true;
-      // Recovery: the simulated fleet starts empty, so admitted and running work goes back
-      // to pending; then every active task is claimed again.
-      auto active = store_.active_tasks();
-      if (active) {
-        for (const auto& t : *active) {
-          if (t.state == TaskPhase::kPending) continue;
-          updates_.push_back({t.id, TaskPhase::kPending, "", "", "", unix_ms(now), "requeued",
-                              R"({"reason":"the daemon restarted; its fleet starts empty"})"});
-        }
-      }
-      flush(now);
-      (void)store_.release_claims();
-      strategy_->start(*scheduler_, now);
-      next_strategy_tick_ = now;
+      fmt::print(stderr, R"({{"level":"info","msg":"leading: the reconcile loop runs here"}})"
+                         "\n");
     }
     pass(now);
     std::this_thread::sleep_for(milliseconds(5));  // let submissions batch up
   }
   flush(daemon_now());
+}
+
+void Controller::follow(TimePoint now) {
+  clock_->set(std::max(now, clock_->now()));
+  std::deque<std::function<void()>> calls;
+  {
+    std::lock_guard lock(mu_);
+    calls.swap(calls_);
+    snapshot_ = Snapshot{};
+    snapshot_.at = now;
+    snapshot_.leading = false;
+    snapshot_.ready = true;
+  }
+  for (auto& c : calls) c();  // dry runs are answered against an empty fleet
 }
 
 void Controller::pass(TimePoint now) {
@@ -196,8 +254,15 @@ void Controller::pass(TimePoint now) {
       if (it == live_.end()) continue;
       it->second.epoch++;
       it->second.started = false;
-      updates_.push_back({it->second.external_id, TaskPhase::kPending, "", "", "", unix_ms(now),
-                          "evicted", fmt::format(R"({{"node":"{}"}})", node_name(evicted))});
+      updates_.push_back({it->second.external_id,
+                          TaskPhase::kPending,
+                          "",
+                          "",
+                          "",
+                          unix_ms(now),
+                          "evicted",
+                          fmt::format(R"({{"node":"{}"}})", node_name(evicted)),
+                          {TaskPhase::kAdmitted, TaskPhase::kRunning}});
     }
     dirty_ = true;
   }
@@ -224,32 +289,57 @@ void Controller::pass(TimePoint now) {
   publish(now);
 }
 
+void Controller::adopt(const StoredTask& st, TimePoint now) {
+  if (by_external_.count(st.id)) return;
+  auto task = parse_task_json(st.body_json, *model_.spec, "task " + st.id);
+  Result<uint64_t> id = tl::unexpected(Error{});
+  if (task) {
+    task->id = st.id;
+    task->tenant = st.tenant;
+    task->submitted_at = TimePoint(milliseconds(st.created_ms));
+    id = scheduler_->submit(*task);
+  } else {
+    id = tl::unexpected(task.error());
+  }
+  if (!id) {
+    updates_.push_back({st.id,
+                        TaskPhase::kRejected,
+                        "",
+                        "",
+                        id.error().message,
+                        unix_ms(now),
+                        "rejected",
+                        "{}",
+                        {TaskPhase::kPending}});
+    return;
+  }
+  live_[*id] = Live{st.id, st.class_name, task->submitted_at, 0, false};
+  by_external_[st.id] = *id;
+  dirty_ = true;
+}
+
 void Controller::claim(TimePoint now) {
+  // After a failed claim the rows may have been committed as claimed all the same (an
+  // answer lost after COMMIT): pending tasks nobody holds are adopted from the store.
+  if (readopt_ && now >= next_readopt_) {
+    auto active = store_.active_tasks();
+    if (active) {
+      for (const auto& st : *active) {
+        if (st.state == TaskPhase::kPending) adopt(st, now);
+      }
+      readopt_ = false;
+    }
+    next_readopt_ = now + seconds(30);
+  }
   // Small batches: each is one write transaction that submissions queue behind.
   constexpr int kBatch = 256;
   for (int round = 0; round < 4; ++round) {
     auto claimed = store_.claim_new_tasks(kBatch);
-    if (!claimed || claimed->empty()) return;
-    for (const auto& st : *claimed) {
-      auto task = parse_task_json(st.body_json, *model_.spec, "task " + st.id);
-      Result<uint64_t> id = tl::unexpected(Error{});
-      if (task) {
-        task->id = st.id;
-        task->tenant = st.tenant;
-        task->submitted_at = TimePoint(milliseconds(st.created_ms));
-        id = scheduler_->submit(*task);
-      } else {
-        id = tl::unexpected(task.error());
-      }
-      if (!id) {
-        updates_.push_back({st.id, TaskPhase::kRejected, "", "", id.error().message, unix_ms(now),
-                            "rejected", "{}"});
-        continue;
-      }
-      live_[*id] = Live{st.id, st.class_name, task->submitted_at, 0, false};
-      by_external_[st.id] = *id;
-      dirty_ = true;
+    if (!claimed) {
+      readopt_ = true;
+      return;
     }
+    for (const auto& st : *claimed) adopt(st, now);
     if (static_cast<int>(claimed->size()) < kBatch) return;
   }
 }
@@ -266,12 +356,26 @@ void Controller::workers(TimePoint now) {
     if (!rec || rec->state != TaskState::kAdmitted) continue;
     if (!e.finish) {
       it->second.started = true;
-      updates_.push_back({it->second.external_id, TaskPhase::kRunning, "", "", "", unix_ms(e.at),
-                          "started", "{}"});
+      updates_.push_back({it->second.external_id,
+                          TaskPhase::kRunning,
+                          "",
+                          "",
+                          "",
+                          unix_ms(e.at),
+                          "started",
+                          "{}",
+                          {TaskPhase::kAdmitted}});
       continue;
     }
-    updates_.push_back({it->second.external_id, TaskPhase::kCompleted, "", "", "", unix_ms(e.at),
-                        "finished", "{}"});
+    updates_.push_back({it->second.external_id,
+                        TaskPhase::kCompleted,
+                        "",
+                        "",
+                        "",
+                        unix_ms(e.at),
+                        "finished",
+                        "{}",
+                        {TaskPhase::kAdmitted, TaskPhase::kRunning}});
     (void)scheduler_->complete(e.task);
     by_external_.erase(it->second.external_id);
     live_.erase(it);
@@ -290,8 +394,15 @@ void Controller::run_cycle(TimePoint now) {
     if (it == live_.end()) continue;
     it->second.epoch++;
     it->second.started = false;
-    updates_.push_back(
-        {it->second.external_id, TaskPhase::kPending, "", "", "", unix_ms(now), "preempted", "{}"});
+    updates_.push_back({it->second.external_id,
+                        TaskPhase::kPending,
+                        "",
+                        "",
+                        "",
+                        unix_ms(now),
+                        "preempted",
+                        "{}",
+                        {TaskPhase::kAdmitted, TaskPhase::kRunning}});
   }
   auto cmp = std::greater<WorkerEvent>();
   for (const auto& adm : r.admitted) {
@@ -305,10 +416,16 @@ void Controller::run_cycle(TimePoint now) {
     recent_waits_.emplace_back(now, duration_cast<milliseconds>(wait).count());
     for (auto* l : listeners_) l->on_admitted(it->second.class_name, wait);
     const std::string& pool = model_.pools[adm.pool].name;
-    updates_.push_back({it->second.external_id, TaskPhase::kAdmitted, pool, node_name(adm.node), "",
-                        unix_ms(now), "admitted",
+    updates_.push_back({it->second.external_id,
+                        TaskPhase::kAdmitted,
+                        pool,
+                        node_name(adm.node),
+                        "",
+                        unix_ms(now),
+                        "admitted",
                         fmt::format(R"({{"pool":"{}","node":"{}","starts_at_ms":{}}})", pool,
-                                    node_name(adm.node), unix_ms(start))});
+                                    node_name(adm.node), unix_ms(start)),
+                        {TaskPhase::kPending}});
     if (options_.simulate_workers) {
       worker_events_.push_back({start, adm.task, it->second.epoch, false});
       std::push_heap(worker_events_.begin(), worker_events_.end(), cmp);
@@ -347,7 +464,6 @@ void Controller::account(TimePoint now) {
     month_key_ = key;
   }
   const RegionBill& bill = region_->bill();
-  std::vector<CostAccrual> costs;
   int64_t hour = unix_ms(floor<hours>(now));
   for (const auto& p : model_.pools) {
     Money total = bill.compute(p.name) + bill.disk(p.name);
@@ -355,34 +471,50 @@ void Controller::account(TimePoint now) {
     billed_[p.name] = total.micros();
     if (delta.micros() == 0) continue;
     month_cost_[p.name] = month_cost_[p.name] + delta;
-    costs.push_back({p.name, hour, delta.micros()});
+    unsent_costs_[{p.name, hour}] += delta.micros();
     for (auto* l : listeners_) l->on_cost(p.name, delta);
   }
-  if (!costs.empty()) {
-    if (auto r = store_.add_costs(costs); !r) {
+  if (!unsent_costs_.empty()) {
+    // Kept until written: a store outage delays cost, never loses it.
+    std::vector<CostAccrual> costs;
+    for (const auto& [key, micros] : unsent_costs_)
+      costs.push_back({key.first, key.second, micros});
+    if (auto r = store_.add_costs(costs); r) {
+      unsent_costs_.clear();
+    } else {
       fmt::print(stderr,
-                 R"({{"level":"error","msg":"cost not recorded","error":"{}"}})"
+                 R"({{"level":"error","msg":"cost not written yet; retrying","error":{}}})"
                  "\n",
-                 r.error().message);
+                 json_quote(r.error().message));
     }
   }
 }
 
 void Controller::flush(TimePoint now) {
   (void)now;
+  // On failure everything is kept and written on a later pass: a state change is delayed
+  // by a store outage, never lost.
   if (!updates_.empty()) {
     auto r = store_.update_tasks(updates_);
     if (r) {
       updates_.clear();
     } else {
       fmt::print(stderr,
-                 R"({{"level":"error","msg":"task updates not written; retrying","error":"{}"}})"
+                 R"({{"level":"error","msg":"task updates not written yet; retrying","error":{}}})"
                  "\n",
-                 r.error().message);
+                 json_quote(r.error().message));
     }
   }
   if (!journal_.empty()) {
-    if (store_.append_journal(journal_)) journal_.clear();
+    auto r = store_.append_journal(journal_);
+    if (r) {
+      journal_.clear();
+    } else {
+      fmt::print(stderr,
+                 R"({{"level":"error","msg":"journal not written yet; retrying","error":{}}})"
+                 "\n",
+                 json_quote(r.error().message));
+    }
   }
 }
 
@@ -434,6 +566,10 @@ void Controller::publish(TimePoint now) {
   }
   s.pending = static_cast<int64_t>(scheduler_->pending_count());
   s.admitted = static_cast<int64_t>(live_.size()) - s.pending;
+  // Only the last hour counts, whether or not cycles ran since (an idle fleet too).
+  while (!recent_waits_.empty() && recent_waits_.front().first < now - hours(1)) {
+    recent_waits_.pop_front();
+  }
   std::vector<int64_t> waits;
   for (const auto& [at, w] : recent_waits_) waits.push_back(w);
   if (!waits.empty()) {

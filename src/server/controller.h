@@ -111,10 +111,16 @@ class Controller {
   Snapshot snapshot() const;
 
  private:
-  struct Pending;
   void loop();
+  // A fresh scheduler, region and clock: at start, and whenever leadership changes hands.
+  void reset_fleet(TimePoint now);
+  // Requeues what a previous leader had placed and releases every claim; false (retry on
+  // a later pass) when the store failed.
+  bool become_leader(TimePoint now);
+  void follow(TimePoint now);
   void pass(TimePoint now);
   void claim(TimePoint now);
+  void adopt(const StoredTask& st, TimePoint now);
   void workers(TimePoint now);
   void run_cycle(TimePoint now);
   void account(TimePoint now);
@@ -163,6 +169,9 @@ class Controller {
   std::vector<TaskEvent> journal_;
   std::map<uint64_t, int> node_states_;    // last journaled state per node (-1 = gone)
   std::map<std::string, int64_t> billed_;  // per pool, micro-USD already accounted
+  std::map<std::pair<std::string, int64_t>, int64_t> unsent_costs_;  // (pool, hour) → micro-USD
+  bool readopt_ = false;  // a claim failed: adopt pending tasks nobody holds
+  TimePoint next_readopt_{};
   std::map<std::string, Money> month_cost_;
   int64_t month_key_ = -1;
   std::deque<std::pair<TimePoint, int64_t>> recent_waits_;

@@ -621,8 +621,10 @@ class PostgresStore final : public Store {
           auto r = s.exec(
               "UPDATE tasks SET state = $2, pool = COALESCE(NULLIF($3, ''), pool), "
               "node = COALESCE(NULLIF($4, ''), node), reason = COALESCE(NULLIF($5, ''), reason), "
-              "updated_ms = $6 WHERE id = $1 AND state IN ('pending', 'admitted', 'running')",
-              {u.id, task_phase_name(u.state), u.pool, u.node, u.reason, num(u.at_ms)});
+              "updated_ms = $6 WHERE id = $1 AND state IN ('pending', 'admitted', 'running') "
+              "AND ($7 = '' OR strpos($7, ',' || state || ',') > 0)",
+              {u.id, task_phase_name(u.state), u.pool, u.node, u.reason, num(u.at_ms),
+               phase_list(u.from)});
           if (!r) return tl::unexpected(r.error());
           bool ok = one_row_changed(r->get());
           applied.push_back(ok);

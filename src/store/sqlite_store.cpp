@@ -367,10 +367,11 @@ class SqliteStore final : public Store {
         auto s = c.prepare(
             "UPDATE tasks SET state = ?2, pool = COALESCE(NULLIF(?3, ''), pool), "
             "node = COALESCE(NULLIF(?4, ''), node), reason = COALESCE(NULLIF(?5, ''), reason), "
-            "updated_ms = ?6 WHERE id = ?1 AND state IN ('pending', 'admitted', 'running')");
+            "updated_ms = ?6 WHERE id = ?1 AND state IN ('pending', 'admitted', 'running') "
+            "AND (?7 = '' OR instr(?7, ',' || state || ',') > 0)");
         if (!s) return tl::unexpected(s.error());
         s->bind(1, u.id).bind(2, std::string(task_phase_name(u.state))).bind(3, u.pool);
-        s->bind(4, u.node).bind(5, u.reason).bind(6, u.at_ms);
+        s->bind(4, u.node).bind(5, u.reason).bind(6, u.at_ms).bind(7, phase_list(u.from));
         if (auto r = done(*s, "update task"); !r) return tl::unexpected(r.error());
         bool ok = sqlite3_changes(c.db()) == 1;
         applied.push_back(ok);

@@ -37,6 +37,17 @@ std::optional<Role> parse_role(std::string_view name) {
   return std::nullopt;
 }
 
+std::string phase_list(const std::vector<TaskPhase>& phases) {
+  if (phases.empty()) return "";
+  std::string out = ",";
+  for (auto p : phases) {
+    if (is_terminal(p)) continue;  // a terminal task never changes
+    out += task_phase_name(p);
+    out += ',';
+  }
+  return out == "," ? ",none," : out;
+}
+
 Result<std::unique_ptr<Store>> open_store(const std::string& url) {
   auto starts = [&](std::string_view p) { return url.rfind(p, 0) == 0; };
   if (starts("sqlite:")) return open_sqlite_store(url.substr(7));

@@ -73,7 +73,14 @@ struct TaskUpdate {
   int64_t at_ms = 0;
   std::string event;        // journal kind: "admitted", "started", "finished", ...
   std::string detail_json;  // "{}" when empty
+  // Applied only when the task is in one of these states now (checked in the same
+  // statement, so a concurrent change cannot slip between a check and the update).
+  // Empty: any state that is not terminal.
+  std::vector<TaskPhase> from;
 };
+
+// ",admitted,running," for `from` (the adapters match a state with it); "" when empty.
+std::string phase_list(const std::vector<TaskPhase>& phases);
 
 struct TaskEvent {
   std::string task_id;

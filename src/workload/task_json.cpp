@@ -13,6 +13,16 @@ using nlohmann::json;
 
 namespace {
 
+constexpr int kMaxJsonDepth = 32;
+
+// A value as an error message shows it: scalars as JSON, containers by their type (a
+// deeply nested one must not be serialised: that recurses once per level).
+std::string shown(const json& v) {
+  if (v.is_structured()) return v.is_array() ? "an array" : "an object";
+  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return text.size() > 64 ? text.substr(0, 61) + "..." : text;
+}
+
 struct Reader {
   const std::string& source;
   Error error;
@@ -33,7 +43,7 @@ struct Reader {
           it->get<double>() == static_cast<double>(static_cast<int64_t>(it->get<double>()))) {
         // 4.0 is fine; 4.5 is not.
       } else {
-        fail(field, fmt::format("must be a whole number, got {}", it->dump()));
+        fail(field, fmt::format("must be a whole number, got {}", shown(*it)));
         return std::nullopt;
       }
     }
@@ -55,7 +65,7 @@ struct Reader {
     auto it = o.find(key);
     if (it == o.end() || it->is_null()) return std::nullopt;
     if (!it->is_number()) {
-      fail(field, fmt::format("must be a number, got {}", it->dump()));
+      fail(field, fmt::format("must be a number, got {}", shown(*it)));
       return std::nullopt;
     }
     auto v = parse_scaled_decimal(it->dump(), scale);
@@ -80,7 +90,7 @@ struct Reader {
     auto it = o.find(key);
     if (it == o.end() || it->is_null()) return std::nullopt;
     if (!it->is_boolean()) {
-      fail(field, fmt::format("must be true or false, got {}", it->dump()));
+      fail(field, fmt::format("must be true or false, got {}", shown(*it)));
       return std::nullopt;
     }
     return it->get<bool>();
@@ -105,6 +115,10 @@ Task task_from_class(const WorkloadClass& c) {
 }
 
 Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source) {
+  if (json_nesting_exceeds(text, kMaxJsonDepth)) {
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth), source);
+  }
   json doc;
   try {
     doc = json::parse(text);

@@ -297,6 +297,12 @@ TEST_P(ApiTest, KeysAreCreatedListedAndRevoked) {
   EXPECT_EQ(call("DELETE", "/v1/keys/nope", kAdmin).status, 404);
   EXPECT_EQ(call("POST", "/v1/keys", kAdmin, R"({"name":"x","role":"root"})").status, 400);
   EXPECT_EQ(call("POST", "/v1/keys", kAdmin, R"({"name":"x","role":"submitter"})").status, 400);
+  // Operator and admin keys are never tenant-scoped (no scoped admin can mint a global key).
+  EXPECT_EQ(call("POST", "/v1/keys", kAdmin, R"({"name":"x","role":"admin","tenant":"a"})").status,
+            400);
+  EXPECT_EQ(
+      call("POST", "/v1/keys", kAdmin, R"({"name":"x","role":"operator","tenant":"a"})").status,
+      400);
 }
 
 TEST_P(ApiTest, BadInputGetsACleanJsonErrorAndTheDaemonKeepsServing) {
@@ -335,6 +341,35 @@ TEST_P(ApiTest, BadInputGetsACleanJsonErrorAndTheDaemonKeepsServing) {
                              R"({"class":"build"})", "text/plain");
   ASSERT_TRUE(wrong);
   EXPECT_EQ(wrong->status, 415);
+  // Bytes that are not UTF-8 in the path or query, with or without a key: a 400, not a
+  // crash (the error body and the log line echo the path).
+  client_->set_url_encode(false);
+  for (const char* path :
+       {"/%FF", "/v1/tasks/%FF", "/v1/tasks?state=%FF", "/v1/costs?from=%C0%AF"}) {
+    auto r = client_->Get(path, {{"Authorization", "Bearer " + operator_}});
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 400) << path;
+    EXPECT_TRUE(json::parse(r->body, nullptr, false).is_object()) << path;
+    auto anonymous = client_->Get(path);
+    ASSERT_TRUE(anonymous) << path;
+    EXPECT_EQ(anonymous->status, 400) << path;
+  }
+  client_->set_url_encode(true);
+  // Deep nesting (within the 64 KiB body limit) is refused before anything walks it.
+  std::string deep = R"({"class": "build", "duration_s": )" + std::string(30'000, '[') +
+                     std::string(30'000, ']') + "}";
+  for (const char* path : {"/v1/tasks", "/v1/route"}) {
+    auto r = call("POST", path, operator_, deep);
+    EXPECT_EQ(r.status, 400) << path << ": " << r.text.substr(0, 200);
+  }
+  // Ids and tenants that could not be a path segment, and unprintable idempotency keys.
+  EXPECT_EQ(call("POST", "/v1/tasks", operator_, R"({"class": "build", "id": "a/b"})").status, 400);
+  EXPECT_EQ(call("POST", "/v1/tasks", operator_, R"({"class": "build", "tenant": "x y"})").status,
+            400);
+  EXPECT_EQ(
+      call("POST", "/v1/tasks", operator_, R"({"class": "build"})", {{"Idempotency-Key", "a\tb"}})
+          .status,
+      400);
   // A client-chosen request id is echoed.
   auto rid = client_->Get("/healthz", {{"X-Request-Id", "req-abc-123"}});
   EXPECT_EQ(rid->get_header_value("X-Request-Id"), "req-abc-123");

@@ -50,6 +50,10 @@ class Webhook {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~Webhook() {
+    // httplib ignores stop() until the listener runs: wait for it first.
+    for (int i = 0; i < 500 && !server_.is_running(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     server_.stop();
     thread_.join();
   }
@@ -108,16 +112,16 @@ class Daemon {
     port_ = *port;
     if (!controller_->start()) throw std::runtime_error("controller");
     thread_ = std::thread([this] { api_->run(); });
-    // Wait until the server answers: httplib's stop() does nothing before listen_after_bind
-    // has started, so a Daemon destroyed before then would never return from run().
+    // Wait until the daemon is ready: the reconcile loop has published its first snapshot
+    // (so /v1/pools and friends show the fleet), and the listener runs.
     httplib::Client probe("127.0.0.1", port_);
     probe.set_connection_timeout(std::chrono::seconds(1));
     for (int i = 0; i < 500; ++i) {
-      if (auto r = probe.Get("/healthz"); r && r->status == 200) return;
+      if (auto r = probe.Get("/readyz"); r && r->status == 200) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     // Neither stoppable nor joinable for sure: give up on the whole run.
-    std::fprintf(stderr, "daemon_fixture.h: the API server never answered /healthz\n");
+    std::fprintf(stderr, "daemon_fixture.h: the API server never became ready (/readyz)\n");
     std::abort();
   }
   ~Daemon() {
