@@ -8,7 +8,7 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev libexpected-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libpq-dev postgresql libcpp-httplib-dev libssl-dev prometheus-cpp-dev
-  prometheus wrk sqlite3
+  prometheus wrk sqlite3 libcurl4-openssl-dev
   nodejs npm chromium
 )
 
