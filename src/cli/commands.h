@@ -111,4 +111,28 @@ struct SubmitOptions {
 };
 int run_submit(const CommonOptions& common, const SubmitOptions& opts);
 
+// `codefleet azure …` (see azure_cmd.cpp for the exit codes, including 3 = gave up).
+struct AzureOptions {
+  std::string arm_endpoint = "https://management.azure.com";
+  std::string login_endpoint;  // "" = AZURE_AUTHORITY_HOST or https://login.microsoftonline.com
+  bool dry_run = false;
+  bool verbose = false;
+  std::string subscription, region;
+  std::string action;       // vm: hibernate | deallocate | start
+  std::string resource_id;  // vm id, or the AKS cluster id
+  std::string pool;
+  int64_t count = 0;
+};
+int run_azure_quota(const CommonOptions& common, const AzureOptions& opts);
+int run_azure_vm(const CommonOptions& common, const AzureOptions& opts);
+int run_azure_pool_scale(const CommonOptions& common, const AzureOptions& opts);
+int run_azure_cost(const CommonOptions& common, const AzureOptions& opts);
+
+struct RefreshOptions {
+  std::string region;
+  std::string sku;
+  std::string endpoint = "https://prices.azure.com";
+};
+int run_catalog_refresh(const CommonOptions& common, const RefreshOptions& opts);
+
 }  // namespace codefleet::cli

@@ -66,6 +66,49 @@ int main(int argc, char** argv) {
       cat->add_subcommand("import-skus", "import `az vm list-skus --output json` into an overlay");
   is->add_option("file", import_skus.files, "list-skus JSON file")->required()->expected(1);
   is->add_option("--catalog", common.catalog_dirs, "overlay directory to write")->required();
+  RefreshOptions refresh;
+  auto* rf = cat->add_subcommand(
+      "refresh", "fetch a region's VM prices from the Azure Retail Prices API into an overlay");
+  rf->add_option("--region", refresh.region, "Azure region, e.g. westeurope")->required();
+  rf->add_option("--sku", refresh.sku, "only this size, e.g. Standard_NC40ads_H100_v5");
+  rf->add_option("--prices-endpoint", refresh.endpoint,
+                 "Retail Prices API (default https://prices.azure.com)");
+  rf->add_option("--catalog", common.catalog_dirs, "overlay directory to write")->required();
+
+  // `azure`: straight against Azure Resource Manager.
+  AzureOptions azure;
+  auto* az = app.add_subcommand("azure", "quota, VMs, AKS pools and cost in an Azure subscription");
+  az->require_subcommand(1);
+  auto add_azure = [&](CLI::App* cmd) {
+    cmd->add_option("--arm-endpoint", azure.arm_endpoint,
+                    "Resource Manager endpoint (default https://management.azure.com)");
+    cmd->add_option("--login-endpoint", azure.login_endpoint,
+                    "Entra ID endpoint (default https://login.microsoftonline.com)");
+    cmd->add_flag("--dry-run", azure.dry_run, "print the exact requests, send nothing");
+    cmd->add_flag("-v,--verbose", azure.verbose, "log each request and its answer to stderr");
+    cmd->add_option("-o,--output", common.output, "output format")
+        ->check(CLI::IsMember({"table", "json"}));
+  };
+  auto* azq = az->add_subcommand("quota", "vCPU quota use per family in a region");
+  azq->add_option("--subscription", azure.subscription, "subscription id")->required();
+  azq->add_option("--region", azure.region, "region, e.g. westeurope")->required();
+  add_azure(azq);
+  auto* azv = az->add_subcommand("vm", "hibernate, deallocate or start a VM");
+  azv->add_option("action", azure.action, "hibernate | deallocate | start")
+      ->required()
+      ->check(CLI::IsMember({"hibernate", "deallocate", "start"}));
+  azv->add_option("vm", azure.resource_id, "the VM's resource id")->required();
+  add_azure(azv);
+  auto* azp = az->add_subcommand("pool", "AKS node pools");
+  azp->require_subcommand(1);
+  auto* azps = azp->add_subcommand("scale", "set an AKS node pool's node count");
+  azps->add_option("cluster", azure.resource_id, "the AKS cluster's resource id")->required();
+  azps->add_option("pool", azure.pool, "node pool name")->required();
+  azps->add_option("--count", azure.count, "nodes")->required();
+  add_azure(azps);
+  auto* azc = az->add_subcommand("cost", "month-to-date actual cost by resource group");
+  azc->add_option("--subscription", azure.subscription, "subscription id")->required();
+  add_azure(azc);
 
   RouteOptions route;
   auto* r = app.add_subcommand(
@@ -179,6 +222,11 @@ int main(int argc, char** argv) {
     if (*s) return run_catalog_show(common, show);
     if (*ip) return run_import_prices(common, import_prices);
     if (*is) return run_import_skus(common, import_skus);
+    if (*rf) return run_catalog_refresh(common, refresh);
+    if (*azq) return run_azure_quota(common, azure);
+    if (*azv) return run_azure_vm(common, azure);
+    if (*azps) return run_azure_pool_scale(common, azure);
+    if (*azc) return run_azure_cost(common, azure);
     if (*r) return run_route(common, route);
     if (*sm) return run_simulate(common, sim);
     if (*pl) return run_plan(common, plan);
