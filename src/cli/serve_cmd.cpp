@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 
 #include "cli/common.h"
+#include "cloud/azure/aks_cloud.h"
+#include "core/text.h"
 #include "server/alerts.h"
 #include "server/api.h"
 #include "server/auth.h"
@@ -42,6 +44,11 @@ struct ServeConfig {
   size_t max_body_bytes = 1 << 20;
   std::optional<EntraConfig> entra;
   std::string entra_jwks_file;
+  // cloud: simulated (default) or azure (node decisions also go to an AKS cluster).
+  std::string cloud = "simulated";
+  std::string arm_endpoint = "https://management.azure.com";
+  std::string login_endpoint;
+  AksCloudOptions aks;
 };
 
 void log_line(const std::string& level, const std::string& msg, const std::string& extra = "") {
@@ -95,6 +102,16 @@ Result<void> read_config_file(const std::string& path, ServeConfig& c) {
         if (v["log_requests"]) c.log_requests = v["log_requests"].as<bool>();
       } else if (key == "alerts") {
         if (v["webhook"]) c.webhook_url = v["webhook"].as<std::string>();
+      } else if (key == "cloud") {
+        if (v["kind"]) c.cloud = v["kind"].as<std::string>();
+        if (v["arm_endpoint"]) c.arm_endpoint = v["arm_endpoint"].as<std::string>();
+        if (v["login_endpoint"]) c.login_endpoint = v["login_endpoint"].as<std::string>();
+        if (v["cluster_id"]) c.aks.cluster_id = v["cluster_id"].as<std::string>();
+        if (v["pools"]) {
+          for (const auto& p : v["pools"]) {
+            c.aks.agent_pools[p.first.as<std::string>()] = p.second.as<std::string>();
+          }
+        }
       } else if (key == "entra") {
         EntraConfig e;
         if (!v["issuer"] || !v["audience"] || !v["jwks_file"]) {
@@ -280,6 +297,34 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
     }
     co.start_at = *t;
   }
+  // cloud: azure — every node decision also becomes an AKS agent pool count.
+  SystemClock wall;
+  std::unique_ptr<AzureCredentials> azure_credentials;
+  std::unique_ptr<ArmClient> arm;
+  std::unique_ptr<AksCloud> aks;
+  if (c.cloud == "azure") {
+    if (auto ok = AksCloud::check(*model, c.aks); !ok) {
+      print_error(ok.error());
+      return kExitUsage;
+    }
+    AzureAuthConfig auth = AzureAuthConfig::from_environment();
+    if (!c.login_endpoint.empty()) auth.login_endpoint = c.login_endpoint;
+    azure_credentials = std::make_unique<AzureCredentials>(auth, wall);
+    ArmOptions ao;
+    ao.endpoint = c.arm_endpoint;
+    ao.log = [](const std::string& line) {
+      fmt::print(stderr,
+                 R"({{"level":"info","msg":"arm","request":{}}})"
+                 "\n",
+                 json_quote(line));
+    };
+    arm = std::make_unique<ArmClient>(ao, *azure_credentials);
+    aks = std::make_unique<AksCloud>(*arm, c.aks);
+    co.mirror = aks.get();
+  } else if (c.cloud != "simulated") {
+    print_error(Error{ErrorCode::kInvalidInput, "cloud.kind must be simulated or azure", "cloud"});
+    return kExitUsage;
+  }
   Controller controller(*model, **store, co);
   if (!c.bootstrap_admin_key.empty()) {
     if (auto r = bootstrap_admin(
@@ -308,12 +353,12 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
     print_error(r.error());
     return kExitUsage;
   }
-  log_line(
-      "info", "serving",
-      fmt::format(R"("listen":"{}:{}","tls":{},"store":"{}","schema_version":{},)"
-                  R"("strategy":"{}","speed":{},"workers":"{}","spec":"{}")",
-                  listen->first, *port, c.tls_cert.empty() ? "false" : "true", (*store)->kind(),
-                  (*store)->schema_version(), c.strategy, c.speed, c.workers, c.spec_file));
+  log_line("info", "serving",
+           fmt::format(R"("listen":"{}:{}","tls":{},"store":"{}","schema_version":{},)"
+                       R"("strategy":"{}","speed":{},"workers":"{}","cloud":"{}","spec":"{}")",
+                       listen->first, *port, c.tls_cert.empty() ? "false" : "true",
+                       (*store)->kind(), (*store)->schema_version(), c.strategy, c.speed, c.workers,
+                       c.cloud, c.spec_file));
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);

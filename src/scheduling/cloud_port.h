@@ -6,6 +6,8 @@
 //                                                          // QuotaExceeded; retry later
 #pragma once
 
+#include <vector>
+
 #include "core/result.h"
 #include "core/time.h"
 #include "routing/fleet_model.h"
@@ -25,6 +27,11 @@ class CloudPort {
   // Deallocate (or hibernate) a VM. It keeps its disks, and its quota.
   virtual void stop_vm(const PoolModel& pool, NodeId id, bool hibernate, TimePoint now) = 0;
   virtual void delete_vm(const PoolModel& pool, NodeId id, TimePoint now) = 0;
+  // Nodes that turned out not to exist after all (a create the cloud accepted, then failed
+  // asynchronously), once each: the caller tells the scheduler they are lost.
+  virtual std::vector<NodeId> take_lost() { return {}; }
+  // Operations that failed since start (for alerts).
+  virtual int64_t failures() const { return 0; }
 };
 
 }  // namespace codefleet

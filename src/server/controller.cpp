@@ -43,6 +43,36 @@ TimePoint next_month_start(TimePoint t) {
   return sys_days{next};
 }
 
+// Every call to the region (which decides the answer and keeps the cost estimate), then to
+// the mirror (the real cloud).
+class MirrorCloud final : public CloudPort {
+ public:
+  MirrorCloud(CloudPort& region, CloudPort& mirror) : region_(region), mirror_(mirror) {}
+  Result<Duration> create_vm(const PoolModel& p, NodeId id, TimePoint now) override {
+    auto r = region_.create_vm(p, id, now);
+    if (r) (void)mirror_.create_vm(p, id, now);
+    return r;
+  }
+  Result<Duration> start_vm(const PoolModel& p, NodeId id, bool hibernated,
+                            TimePoint now) override {
+    auto r = region_.start_vm(p, id, hibernated, now);
+    if (r) (void)mirror_.start_vm(p, id, hibernated, now);
+    return r;
+  }
+  void stop_vm(const PoolModel& p, NodeId id, bool hibernate, TimePoint now) override {
+    region_.stop_vm(p, id, hibernate, now);
+    mirror_.stop_vm(p, id, hibernate, now);
+  }
+  void delete_vm(const PoolModel& p, NodeId id, TimePoint now) override {
+    region_.delete_vm(p, id, now);
+    mirror_.delete_vm(p, id, now);
+  }
+
+ private:
+  CloudPort& region_;
+  CloudPort& mirror_;
+};
+
 }  // namespace
 
 Controller::Controller(const FleetModel& model, Store& store, ControllerOptions options)
@@ -80,7 +110,12 @@ void Controller::reset_fleet(TimePoint now) {
   region_ = std::make_unique<SimulatedRegion>(model_, *model_.spec, options_.region);
   scheduler_ =
       std::make_unique<Scheduler>(model_, QuotaLedger::from_spec(*model_.spec), *clock_, so);
-  scheduler_->set_cloud(region_.get());
+  if (options_.mirror) {
+    tee_ = std::make_unique<MirrorCloud>(*region_, *options_.mirror);
+    scheduler_->set_cloud(tee_.get());
+  } else {
+    scheduler_->set_cloud(region_.get());
+  }
   region_->advance_to(now);
   live_.clear();
   by_external_.clear();
@@ -246,7 +281,19 @@ void Controller::pass(TimePoint now) {
   // 1. clock
   clock_->set(std::max(now, clock_->now()));
   now = clock_->now();
-  for (NodeId evicted : region_->advance_to(now)) {
+  // Nodes that are gone: spot evictions in the region, and nodes the real cloud would not
+  // provide (their scale-up failed), which leave the region's books too.
+  std::vector<std::pair<NodeId, const char*>> gone;
+  for (NodeId id : region_->advance_to(now)) gone.emplace_back(id, "evicted");
+  if (options_.mirror) {
+    for (NodeId id : options_.mirror->take_lost()) {
+      auto it = scheduler_->nodes().find(id);
+      if (it == scheduler_->nodes().end()) continue;
+      region_->delete_vm(model_.pools[it->second.pool], id, now);
+      gone.emplace_back(id, "node_lost");
+    }
+  }
+  for (const auto& [evicted, why] : gone) {
     auto lost = scheduler_->lose_node(evicted);
     if (!lost) continue;
     for (auto tid : *lost) {
@@ -260,7 +307,7 @@ void Controller::pass(TimePoint now) {
                           "",
                           "",
                           unix_ms(now),
-                          "evicted",
+                          why,
                           fmt::format(R"({{"node":"{}"}})", node_name(evicted)),
                           {TaskPhase::kAdmitted, TaskPhase::kRunning}});
     }
@@ -577,7 +624,8 @@ void Controller::publish(TimePoint now) {
     std::nth_element(waits.begin(), waits.begin() + static_cast<long>(k), waits.end());
     s.wait_p95_ms = waits[k];
   }
-  s.cloud_failures = region_->allocation_failures();
+  s.cloud_failures =
+      region_->allocation_failures() + (options_.mirror ? options_.mirror->failures() : 0);
   for (auto* l : listeners_) l->on_snapshot(s);
   std::lock_guard lock(mu_);
   snapshot_ = std::move(s);

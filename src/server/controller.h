@@ -44,6 +44,9 @@ struct ControllerOptions {
   bool simulate_workers = true;                   // tasks run for their duration, then finish
   Duration tick{std::chrono::milliseconds(100)};  // wall time between loop passes at most
   RegionOptions region;
+  // A real cloud (AKS) that every node decision is also sent to. The simulated region still
+  // keeps node states and the cost estimate; nodes the mirror reports lost are lost.
+  CloudPort* mirror = nullptr;
 };
 
 struct PoolStatus {
@@ -134,6 +137,7 @@ class Controller {
   std::vector<ControllerListener*> listeners_;
   std::unique_ptr<SimulatedClock> clock_;
   std::unique_ptr<SimulatedRegion> region_;
+  std::unique_ptr<CloudPort> tee_;  // region + mirror
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<ScalingStrategy> strategy_;
   std::chrono::steady_clock::time_point wall_start_;

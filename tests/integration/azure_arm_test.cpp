@@ -17,8 +17,15 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "catalog/catalog.h"
+#include "cloud/azure/aks_cloud.h"
 #include "cloud/azure/arm.h"
 #include "cloud/azure/operations.h"
+#include "integration/test_stores.h"
+#include "routing/fleet_model.h"
+#include "server/controller.h"
+#include "spec/spec.h"
+#include "workload/task.h"
 
 namespace codefleet {
 namespace {
@@ -538,6 +545,119 @@ TEST_F(TokenTest, AzureCliAsTheLastResort) {
   auto missing = AzureCredentials(c, clock_).token("https://management.azure.com/.default");
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("az login"), std::string::npos);
+}
+
+// --- the daemon on a real AKS cluster: node decisions become agent pool counts
+
+class AksMirrorTest : public ArmTest {
+ protected:
+  void SetUp() override {
+    ArmTest::SetUp();
+    parsed_ = std::make_unique<ParsedSpec>(
+        *parse_spec_file(std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml"));
+    FleetModelOptions mo;
+    mo.price_fallback_region = "eastus";
+    model_ = std::make_unique<FleetModel>(
+        *build_fleet_model(parsed_->spec, *Catalog::load_default(), mo));
+    fresh_ = std::make_unique<testing::FreshStore>("sqlite");
+    store_ = std::move(*open_store(fresh_->url()));
+    fake_.server().Get(pool_path_, [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(pool_mu_);
+      res.set_content(
+          json{{"properties", {{"count", count_}, {"enableAutoScaling", false}}}}.dump(),
+          "application/json");
+    });
+    fake_.server().Put(pool_path_, [this](const httplib::Request& req, httplib::Response& res) {
+      int64_t want = json::parse(req.body)["properties"]["count"];
+      std::lock_guard lock(pool_mu_);
+      puts_.push_back(want);
+      if (want > limit_) {
+        res.status = 400;
+        res.set_content(
+            R"({"error":{"code":"QuotaExceeded","message":"Operation could not be completed as it results in exceeding approved standardDSv5Family Cores quota."}})",
+            "application/json");
+        return;
+      }
+      count_ = want;
+      res.set_content(json{{"properties", {{"count", count_}}}}.dump(), "application/json");
+    });
+  }
+  void submit(int n) {
+    for (int i = 0; i < n; ++i) {
+      StoredTask t;
+      t.id = "t" + std::to_string(i);
+      t.tenant = "default";
+      t.class_name = "build";
+      t.body_json = R"({"class": "build"})";
+      t.created_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+      ASSERT_TRUE(store_->create_task({t, ""}));
+    }
+  }
+  int64_t azure_count() {
+    std::lock_guard lock(pool_mu_);
+    return count_;
+  }
+  std::string pool_path_ = std::string(kCluster) + "/agentPools/cpupool";
+  std::unique_ptr<ParsedSpec> parsed_;
+  std::unique_ptr<FleetModel> model_;
+  std::unique_ptr<testing::FreshStore> fresh_;
+  std::unique_ptr<Store> store_;
+  std::mutex pool_mu_;
+  int64_t count_ = 0, limit_ = 100;
+  std::vector<int64_t> puts_;
+};
+
+TEST_F(AksMirrorTest, NodeDecisionsBecomeAgentPoolCounts) {
+  AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};
+  ASSERT_TRUE(AksCloud::check(*model_, ao));
+  auto a = arm();
+  AksCloud aks(a, ao);
+  ControllerOptions co;
+  co.strategy = "cluster-autoscaler";
+  co.simulate_workers = false;
+  co.speed = 600;
+  co.mirror = &aks;
+  Controller controller(*model_, *store_, co);
+  ASSERT_TRUE(controller.start());
+  submit(3);  // three 4-vCPU tasks, one per D4s_v5 node
+  controller.notify();
+  for (int i = 0; i < 200 && azure_count() != 3; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(azure_count(), 3);
+  EXPECT_EQ(aks.applied().at("cpupool"), 3);
+  EXPECT_EQ(aks.failures(), 0);
+  controller.stop();
+}
+
+TEST_F(AksMirrorTest, ARefusedScaleUpLosesTheNodesAndRequeuesTheirTasks) {
+  limit_ = 2;  // Azure holds at most two nodes (QuotaExceeded beyond)
+  AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};
+  auto a = arm();
+  AksCloud aks(a, ao);
+  ControllerOptions co;
+  co.strategy = "cluster-autoscaler";
+  co.simulate_workers = false;
+  co.speed = 600;
+  co.mirror = &aks;
+  Controller controller(*model_, *store_, co);
+  ASSERT_TRUE(controller.start());
+  submit(4);
+  controller.notify();
+  bool lost = false;
+  for (int i = 0; i < 300 && !lost; ++i) {
+    std::this_thread::sleep_for(20ms);
+    for (int t = 0; t < 4 && !lost; ++t) {
+      auto events = store_->task_events("t" + std::to_string(t));
+      for (const auto& e : *events) lost = lost || e.kind == "node_lost";
+    }
+  }
+  EXPECT_TRUE(lost) << "no task was requeued after the refused scale-up";
+  EXPECT_GE(aks.failures(), 1);
+  EXPECT_NE(aks.last_error().find("QuotaExceeded"), std::string::npos);
+  EXPECT_LE(azure_count(), 2);
+  controller.stop();
+  auto missing = AksCloud::check(*model_, AksCloudOptions{kCluster, {}, milliseconds(50)});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("cpu"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,139 @@
+#include "cloud/azure/aks_cloud.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "cloud/azure/operations.h"
+
+namespace codefleet {
+
+AksCloud::AksCloud(ArmClient& arm, AksCloudOptions options)
+    : arm_(arm), options_(std::move(options)) {
+  thread_ = std::thread([this] { worker(); });
+}
+
+AksCloud::~AksCloud() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<void> AksCloud::check(const FleetModel& model, const AksCloudOptions& options) {
+  if (options.cluster_id.empty()) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                "the AKS cluster's resource id is missing", "cloud.cluster_id"});
+  }
+  std::string missing;
+  for (const auto& p : model.pools) {
+    if (!options.agent_pools.count(p.name)) missing += (missing.empty() ? "" : ", ") + p.name;
+  }
+  if (!missing.empty()) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                "no AKS agent pool for the spec pool(s) " + missing,
+                                "cloud.pools"});
+  }
+  return {};
+}
+
+void AksCloud::set_active(const PoolModel& pool, NodeId id, bool active) {
+  auto it = options_.agent_pools.find(pool.name);
+  if (it == options_.agent_pools.end()) return;
+  {
+    std::lock_guard lock(mu_);
+    auto& nodes = active_[it->second];
+    if (active) {
+      if (nodes.insert(id).second) added_[it->second].push_back(id);
+    } else {
+      nodes.erase(id);
+      auto& added = added_[it->second];
+      added.erase(std::remove(added.begin(), added.end(), id), added.end());
+    }
+  }
+  cv_.notify_one();
+}
+
+Result<Duration> AksCloud::create_vm(const PoolModel& pool, NodeId id, TimePoint) {
+  set_active(pool, id, true);
+  return pool.create_latency;
+}
+
+Result<Duration> AksCloud::start_vm(const PoolModel& pool, NodeId id, bool, TimePoint) {
+  set_active(pool, id, true);
+  return pool.start_latency;
+}
+
+void AksCloud::stop_vm(const PoolModel& pool, NodeId id, bool, TimePoint) {
+  set_active(pool, id, false);
+}
+
+void AksCloud::delete_vm(const PoolModel& pool, NodeId id, TimePoint) {
+  set_active(pool, id, false);
+}
+
+std::vector<NodeId> AksCloud::take_lost() {
+  std::lock_guard lock(mu_);
+  std::vector<NodeId> out;
+  out.swap(lost_);
+  return out;
+}
+
+int64_t AksCloud::failures() const {
+  std::lock_guard lock(mu_);
+  return failures_;
+}
+
+std::string AksCloud::last_error() const {
+  std::lock_guard lock(mu_);
+  return last_error_;
+}
+
+std::map<std::string, int64_t> AksCloud::applied() const {
+  std::lock_guard lock(mu_);
+  return applied_;
+}
+
+void AksCloud::worker() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, options_.apply_every);
+    if (stop_) break;
+    // What differs from what Azure holds, one pool at a time, without the lock.
+    std::vector<std::pair<std::string, int64_t>> todo;
+    for (const auto& [pool, nodes] : active_) {
+      auto want = static_cast<int64_t>(nodes.size());
+      auto it = applied_.find(pool);
+      if (it == applied_.end() || it->second != want) todo.emplace_back(pool, want);
+    }
+    for (const auto& [pool, want] : todo) {
+      lock.unlock();
+      auto r = scale_agent_pool(arm_, options_.cluster_id, pool, want);
+      lock.lock();
+      if (r) {
+        applied_[pool] = want;
+        added_[pool].clear();
+        continue;
+      }
+      ++failures_;
+      last_error_ = r.error().message;
+      fmt::print(stderr,
+                 R"({{"level":"error","msg":"AKS scale failed","pool":"{}","count":{}}})"
+                 "\n",
+                 pool, want);
+      // The nodes added since the last success never came: they are lost, and Azure keeps
+      // what it had.
+      auto& added = added_[pool];
+      for (NodeId id : added) {
+        active_[pool].erase(id);
+        lost_.push_back(id);
+      }
+      added.clear();
+      if (!r.error().retryable()) applied_[pool] = static_cast<int64_t>(active_[pool].size());
+    }
+  }
+}
+
+}  // namespace codefleet
