@@ -111,19 +111,46 @@ int run_azure_vm(const CommonOptions& common, const AzureOptions& o) {
 }
 
 int run_azure_pool_scale(const CommonOptions& common, const AzureOptions& o) {
-  if (o.count < 0 || o.count > 1000) {
-    print_error(Error{ErrorCode::kInvalidInput, "must be 0 to 1000", "--count"});
+  AgentPoolChange change{o.count, o.autoscale, o.min_count, o.max_count, o.scale_down_mode};
+  if (!change.count && !change.autoscale && !change.min_count && !change.max_count &&
+      !change.scale_down_mode) {
+    print_error("nothing to change: give --count, --autoscale, --min, --max or --scale-down-mode");
     return kExitUsage;
   }
+  for (auto [flag, v] : {std::pair{"--count", o.count}, std::pair{"--min", o.min_count},
+                         std::pair{"--max", o.max_count}}) {
+    if (v && (*v < 0 || *v > 1000)) {
+      print_error(Error{ErrorCode::kInvalidInput, "must be 0 to 1000", flag});
+      return kExitUsage;
+    }
+  }
   auto az = connect(o);
-  auto r = scale_agent_pool(*az->arm, o.resource_id, o.pool, o.count);
+  auto r = update_agent_pool(*az->arm, o.resource_id, o.pool, change);
   if (!r) return exit_for(r.error());
   if (o.dry_run) return kExitOk;
   if (common.output == "json") {
     std::cout << *r << "\n";
-  } else {
-    std::cout << fmt::format("pool {} scaled to {} nodes\n", o.pool, o.count);
+    return kExitOk;
   }
+  auto j = nlohmann::json::parse(*r, nullptr, false);
+  auto props =
+      j.is_object() && j.contains("properties") ? j["properties"] : nlohmann::json::object();
+  std::cout << fmt::format(
+      "pool {}: {} nodes{}{}\n", o.pool, props.value("count", int64_t{0}),
+      props.value("enableAutoScaling", false)
+          ? fmt::format(", autoscaling {}–{}", props.value("minCount", 0),
+                        props.value("maxCount", 0))
+          : "",
+      props.contains("scaleDownMode") ? ", scale-down " + props.value("scaleDownMode", "") : "");
+  return kExitOk;
+}
+
+int run_azure_cluster(const CommonOptions& common, const AzureOptions& o) {
+  (void)common;
+  auto az = connect(o);
+  auto r = cluster_power(*az->arm, o.resource_id, o.action == "start");
+  if (!r) return exit_for(r.error());
+  if (!o.dry_run) std::cout << fmt::format("cluster {}: {} done\n", o.resource_id, o.action);
   return kExitOk;
 }
 

@@ -121,12 +121,15 @@ struct AzureOptions {
   std::string action;       // vm: hibernate | deallocate | start
   std::string resource_id;  // vm id, or the AKS cluster id
   std::string pool;
-  int64_t count = 0;
+  std::optional<int64_t> count, min_count, max_count;
+  std::optional<bool> autoscale;
+  std::optional<std::string> scale_down_mode;
 };
 int run_azure_quota(const CommonOptions& common, const AzureOptions& opts);
 int run_azure_vm(const CommonOptions& common, const AzureOptions& opts);
 int run_azure_pool_scale(const CommonOptions& common, const AzureOptions& opts);
 int run_azure_cost(const CommonOptions& common, const AzureOptions& opts);
+int run_azure_cluster(const CommonOptions& common, const AzureOptions& opts);  // action: stop|start
 
 struct RefreshOptions {
   std::string region;

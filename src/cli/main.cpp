@@ -101,11 +101,23 @@ int main(int argc, char** argv) {
   add_azure(azv);
   auto* azp = az->add_subcommand("pool", "AKS node pools");
   azp->require_subcommand(1);
-  auto* azps = azp->add_subcommand("scale", "set an AKS node pool's node count");
+  auto* azps = azp->add_subcommand(
+      "scale", "set an AKS node pool's node count, autoscaler bounds or scale-down mode");
   azps->add_option("cluster", azure.resource_id, "the AKS cluster's resource id")->required();
   azps->add_option("pool", azure.pool, "node pool name")->required();
-  azps->add_option("--count", azure.count, "nodes")->required();
+  azps->add_option("--count", azure.count, "nodes");
+  azps->add_option("--autoscale", azure.autoscale, "enable the cluster autoscaler (true/false)");
+  azps->add_option("--min", azure.min_count, "autoscaler minimum");
+  azps->add_option("--max", azure.max_count, "autoscaler maximum");
+  azps->add_option("--scale-down-mode", azure.scale_down_mode, "Delete | Deallocate")
+      ->check(CLI::IsMember({"Delete", "Deallocate"}));
   add_azure(azps);
+  auto* azk = az->add_subcommand("cluster", "stop or start an AKS cluster");
+  azk->add_option("action", azure.action, "stop | start")
+      ->required()
+      ->check(CLI::IsMember({"stop", "start"}));
+  azk->add_option("cluster", azure.resource_id, "the AKS cluster's resource id")->required();
+  add_azure(azk);
   auto* azc = az->add_subcommand("cost", "month-to-date actual cost by resource group");
   azc->add_option("--subscription", azure.subscription, "subscription id")->required();
   add_azure(azc);
@@ -227,6 +239,7 @@ int main(int argc, char** argv) {
     if (*azv) return run_azure_vm(common, azure);
     if (*azps) return run_azure_pool_scale(common, azure);
     if (*azc) return run_azure_cost(common, azure);
+    if (*azk) return run_azure_cluster(common, azure);
     if (*r) return run_route(common, route);
     if (*sm) return run_simulate(common, sim);
     if (*pl) return run_plan(common, plan);

@@ -78,6 +78,29 @@ class FakeArm {
           R"({"error":{"code":"QuotaExceeded","message":"Operation could not be completed as it results in exceeding approved standardNCadsH100v5Family Cores quota."}})",
           "application/json");
     });
+    server_.Get(std::string(kCluster) + "/agentPools/general", [](const httplib::Request&,
+                                                                  httplib::Response& res) {
+      res.set_content(
+          R"({"properties":{"count":2,"enableAutoScaling":false,"vmSize":"Standard_D8s_v5","provisioningState":"Succeeded"}})",
+          "application/json");
+    });
+    server_.Put(std::string(kCluster) + "/agentPools/general",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  {
+                    std::lock_guard lock(mu_);
+                    last_put_ = req.body;
+                  }
+                  res.set_content(req.body, "application/json");
+                });
+    server_.Post(std::string(kCluster) + "/stop",
+                 [this](const httplib::Request&, httplib::Response& res) {
+                   res.status = 202;
+                   res.set_header("Azure-AsyncOperation", url() + "/operations/stop-1");
+                   res.set_header("Retry-After", "0");
+                 });
+    server_.Get("/operations/stop-1", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"Succeeded"})", "application/json");
+    });
     server_.Post("/subscriptions/s1/providers/Microsoft.CostManagement/query", [](const httplib::
                                                                                       Request&,
                                                                                   httplib::Response&
@@ -115,6 +138,10 @@ class FakeArm {
     std::lock_guard lock(mu_);
     return requests_;
   }
+  std::string last_put() {
+    std::lock_guard lock(mu_);
+    return last_put_;
+  }
 
  private:
   httplib::Server server_;
@@ -122,6 +149,7 @@ class FakeArm {
   std::thread thread_;
   std::mutex mu_;
   std::vector<std::string> requests_;
+  std::string last_put_;
   std::atomic<int> polls_{0};
 };
 
@@ -192,6 +220,31 @@ TEST_F(AzureCli, DryRunPrintsTheRequestsAndSendsNothing) {
       << r.out;
   EXPECT_NE(r.out.find("Authorization: Bearer <redacted>"), std::string::npos);
   EXPECT_TRUE(fake_.requests().empty());
+}
+
+TEST_F(AzureCli, PoolAutoscalerBoundsAndScaleDownMode) {
+  auto r = run(std::string("azure pool scale ") + kCluster +
+               " general --autoscale true --min 1 --max 6 --scale-down-mode Deallocate");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto sent = json::parse(fake_.last_put());
+  EXPECT_EQ(sent["properties"]["enableAutoScaling"], true);
+  EXPECT_EQ(sent["properties"]["minCount"], 1);
+  EXPECT_EQ(sent["properties"]["maxCount"], 6);
+  EXPECT_EQ(sent["properties"]["scaleDownMode"], "Deallocate");
+  EXPECT_FALSE(sent["properties"].contains("provisioningState"));
+  EXPECT_NE(r.out.find("autoscaling 1–6, scale-down Deallocate"), std::string::npos) << r.out;
+  // The count must sit inside the bounds, checked before anything is sent.
+  auto outside = run(std::string("azure pool scale ") + kCluster +
+                     " general --autoscale true --min 1 --max 6 --count 9");
+  EXPECT_EQ(outside.exit_code, 1) << outside.out;
+  EXPECT_EQ(run(std::string("azure pool scale ") + kCluster + " general").exit_code, 2);
+}
+
+TEST_F(AzureCli, ClusterStopWaitsForTheOperation) {
+  auto r = run(std::string("azure cluster stop ") + kCluster);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  auto seen = fake_.requests();
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), std::string("POST ") + kCluster + "/stop"), 1);
 }
 
 TEST_F(AzureCli, CostByResourceGroup) {

@@ -76,8 +76,13 @@ Result<void> vm_action(ArmClient& arm, const std::string& vm_id, VmAction action
   return {};
 }
 
-Result<std::string> scale_agent_pool(ArmClient& arm, const std::string& cluster_id,
-                                     const std::string& pool, int64_t count) {
+Result<std::string> update_agent_pool(ArmClient& arm, const std::string& cluster_id,
+                                      const std::string& pool, const AgentPoolChange& change) {
+  if (change.scale_down_mode && *change.scale_down_mode != "Delete" &&
+      *change.scale_down_mode != "Deallocate") {
+    return tl::unexpected(
+        Error{ErrorCode::kInvalidInput, "must be Delete or Deallocate", "--scale-down-mode"});
+  }
   std::string path =
       fmt::format("{}/agentPools/{}?api-version={}", cluster_id, percent_encode(pool), kAksApi);
   auto current = arm.get(path);
@@ -87,17 +92,30 @@ Result<std::string> scale_agent_pool(ArmClient& arm, const std::string& cluster_
     return tl::unexpected(bad_answer("an agent pool"));
   }
   auto& p = j["properties"];
+  if (change.autoscale) p["enableAutoScaling"] = *change.autoscale;
+  if (change.min_count) p["minCount"] = *change.min_count;
+  if (change.max_count) p["maxCount"] = *change.max_count;
+  if (change.scale_down_mode) p["scaleDownMode"] = *change.scale_down_mode;
+  if (change.count) p["count"] = *change.count;
   if (p.value("enableAutoScaling", false)) {
     int64_t lo = p.value("minCount", int64_t{0}), hi = p.value("maxCount", int64_t{0});
-    if (count < lo || count > hi) {
+    int64_t count = p.value("count", int64_t{0});
+    if (lo > hi) {
+      return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                  fmt::format("minCount {} is above maxCount {}", lo, hi),
+                                  "--min"});
+    }
+    if (change.count && (count < lo || count > hi)) {
       return tl::unexpected(Error{ErrorCode::kInfeasible,
                                   fmt::format("pool {} autoscales between {} and {} nodes: {} is "
                                               "outside; change its min/max instead",
                                               pool, lo, hi, count),
                                   "--count"});
     }
+  } else {
+    p.erase("minCount");
+    p.erase("maxCount");
   }
-  p["count"] = count;
   // Read-only properties ARM rejects on PUT.
   for (const char* ro :
        {"provisioningState", "powerState", "nodeImageVersion", "currentOrchestratorVersion"}) {
@@ -105,6 +123,13 @@ Result<std::string> scale_agent_pool(ArmClient& arm, const std::string& cluster_
   }
   json body{{"properties", p}};
   return arm.put(path, body.dump());
+}
+
+Result<std::string> scale_agent_pool(ArmClient& arm, const std::string& cluster_id,
+                                     const std::string& pool, int64_t count) {
+  AgentPoolChange change;
+  change.count = count;
+  return update_agent_pool(arm, cluster_id, pool, change);
 }
 
 Result<void> cluster_power(ArmClient& arm, const std::string& cluster_id, bool start) {

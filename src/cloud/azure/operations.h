@@ -6,6 +6,7 @@
 //   auto done = vm_action(arm, vm_id, VmAction::kHibernate);     // deallocate?hibernate=true
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,8 +38,19 @@ enum class VmAction { kHibernate, kDeallocate, kStart };
 const char* vm_action_name(VmAction a);
 Result<void> vm_action(ArmClient& arm, const std::string& vm_id, VmAction action);
 
-// Sets an AKS agent pool's node count (GET, then PUT of the same pool with the new count;
-// a pool that autoscales gets its min/max widened to hold the count is refused instead).
+// What to change on an AKS agent pool; unset fields keep their value.
+struct AgentPoolChange {
+  std::optional<int64_t> count;
+  std::optional<bool> autoscale;  // enableAutoScaling
+  std::optional<int64_t> min_count, max_count;
+  std::optional<std::string> scale_down_mode;  // "Delete" | "Deallocate"
+};
+// GET the pool, apply the change, PUT it back (idempotent) and wait for it. A count outside
+// an autoscaling pool's [min, max], min > max, or an unknown scale-down mode is refused
+// (kInfeasible / kInvalidInput) before anything is sent.
+Result<std::string> update_agent_pool(ArmClient& arm, const std::string& cluster_id,
+                                      const std::string& pool, const AgentPoolChange& change);
+// The node count alone.
 Result<std::string> scale_agent_pool(ArmClient& arm, const std::string& cluster_id,
                                      const std::string& pool, int64_t count);
 Result<void> cluster_power(ArmClient& arm, const std::string& cluster_id, bool start);
