@@ -366,8 +366,3 @@ Files emit_terraform(const Deployment& d) {
 }
 
 }  // namespace codefleet::iac
-
-namespace codefleet::iac {
-// Bicep arrives in bicep.cpp.
-Files emit_bicep(const Deployment&) { return {}; }
-}  // namespace codefleet::iac
