@@ -3,9 +3,11 @@
 // reconcile loop against the simulated region and serves the HTTP API until SIGTERM or
 // SIGINT, then stops accepting, lets requests in flight finish and flushes the store.
 #include <algorithm>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
 #include <pthread.h>
@@ -15,6 +17,7 @@
 
 #include "cli/common.h"
 #include "cloud/azure/aks_cloud.h"
+#include "cloud/http.h"
 #include "core/text.h"
 #include "server/alerts.h"
 #include "server/api.h"
@@ -44,6 +47,7 @@ struct ServeConfig {
   size_t max_body_bytes = 1 << 20;
   std::optional<EntraConfig> entra;
   std::string entra_jwks_file;
+  std::string entra_jwks_url;  // fetched at start and every hour (Entra rotates its keys)
   // cloud: simulated (default) or azure (node decisions also go to an AKS cluster).
   std::string cloud = "simulated";
   std::string arm_endpoint = "https://management.azure.com";
@@ -114,13 +118,15 @@ Result<void> read_config_file(const std::string& path, ServeConfig& c) {
         }
       } else if (key == "entra") {
         EntraConfig e;
-        if (!v["issuer"] || !v["audience"] || !v["jwks_file"]) {
-          return tl::unexpected(
-              Error{ErrorCode::kInvalidInput, "entra needs issuer, audience and jwks_file", at});
+        if (!v["issuer"] || !v["audience"] || (!v["jwks_file"] == !v["jwks_url"])) {
+          return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                      "entra needs issuer, audience, and jwks_file or jwks_url",
+                                      at});
         }
         e.policy.issuer = v["issuer"].as<std::string>();
         e.policy.audience = v["audience"].as<std::string>();
-        c.entra_jwks_file = v["jwks_file"].as<std::string>();
+        if (v["jwks_file"]) c.entra_jwks_file = v["jwks_file"].as<std::string>();
+        if (v["jwks_url"]) c.entra_jwks_url = v["jwks_url"].as<std::string>();
         if (v["tenant_claim"]) e.tenant_claim = v["tenant_claim"].as<std::string>();
         if (v["roles"]) {
           e.role_map.clear();
@@ -159,6 +165,68 @@ void from_env(ServeConfig& c) {
   if (auto v = env("CODEFLEET_BOOTSTRAP_ADMIN_KEY")) c.bootstrap_admin_key = *v;
   if (auto v = env("CODEFLEET_WEBHOOK_URL")) c.webhook_url = *v;
 }
+
+// The Entra signing keys, from the JWKS file or URL.
+Result<Jwks> fetch_jwks(const ServeConfig& c) {
+  std::string text, source = c.entra_jwks_file;
+  if (!c.entra_jwks_url.empty()) {
+    source = c.entra_jwks_url;
+    HttpClient http;
+    auto r = http.send(
+        {"GET", c.entra_jwks_url, {{"Accept", "application/json"}}, "", std::chrono::seconds(10)});
+    if (!r) return tl::unexpected(r.error().error);
+    if (r->status != 200) {
+      return tl::unexpected(Error{ErrorCode::kUnavailable,
+                                  fmt::format("the JWKS URL answered {}", r->status), source});
+    }
+    text = r->body;
+  } else {
+    auto file = read_text_file(c.entra_jwks_file);
+    if (!file) return tl::unexpected(file.error());
+    text = *file;
+  }
+  auto keys = Jwks::parse(text);
+  if (!keys) {
+    return tl::unexpected(
+        Error{keys.error().code, keys.error().message, source + ": " + keys.error().location});
+  }
+  return keys;
+}
+
+// Reads the JWKS URL again every hour on its own thread; a failure keeps the keys in hand
+// and is logged. Stops (and joins) when destroyed, on every way out of run_serve.
+class JwksRefresher {
+ public:
+  JwksRefresher(const ServeConfig& c, Authenticator& auth)
+      : thread_([this, &c, &auth] {
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, std::chrono::hours(1), [&] { return stop_; })) {
+            lock.unlock();
+            auto keys = fetch_jwks(c);
+            if (keys) {
+              auth.set_keys(*keys);
+            } else {
+              log_line("error", "JWKS refresh failed; keeping the current keys",
+                       R"("error":)" + json_quote(keys.error().message));
+            }
+            lock.lock();
+          }
+        }) {}
+  ~JwksRefresher() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 Result<std::pair<std::string, int>> parse_listen(const std::string& listen) {
   auto colon = listen.rfind(':');
@@ -243,15 +311,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
     return kExitUsage;
   }
   if (c.entra) {
-    auto text = read_text_file(c.entra_jwks_file);
-    if (!text) {
-      print_error(text.error());
-      return kExitUsage;
-    }
-    auto keys = Jwks::parse(*text);
+    auto keys = fetch_jwks(c);
     if (!keys) {
-      print_error(Error{keys.error().code, keys.error().message,
-                        c.entra_jwks_file + ": " + keys.error().location});
+      print_error(keys.error());
       return kExitUsage;
     }
     c.entra->keys = *keys;
@@ -341,6 +403,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   controller.add_listener(&metrics);
   controller.add_listener(&alerts);
   Authenticator auth(**store, c.entra);
+  // Entra rotates its signing keys: a JWKS URL is read again every hour.
+  std::optional<JwksRefresher> refresher;
+  if (c.entra && !c.entra_jwks_url.empty()) refresher.emplace(c, auth);
   ApiServer api(*model, **store, controller, auth, metrics,
                 {listen->first, listen->second, c.tls_cert, c.tls_key, c.threads, c.max_body_bytes,
                  c.log_requests});
@@ -368,6 +433,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   });
   api.run();
   controller.stop();
+  refresher.reset();
   // The waiter may still wait (the server stopped for another reason): wake it.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();

@@ -109,7 +109,12 @@ Result<Principal> Authenticator::authenticate(const std::string& authorization, 
         unauthorized("not an API key, and Entra ID tokens are not configured (entra: in the "
                      "config)"));
   }
-  auto claims = verify_jwt(credential, entra_->keys, entra_->policy, now_s);
+  Jwks keys;
+  {
+    std::lock_guard lock(mu_);
+    keys = entra_->keys;  // shares the key material; a refresh may swap it meanwhile
+  }
+  auto claims = verify_jwt(credential, keys, entra_->policy, now_s);
   if (!claims) return tl::unexpected(unauthorized("invalid token: " + claims.error().message));
   std::optional<Role> role;
   for (const auto& r : claims->roles) {
@@ -129,6 +134,11 @@ Result<Principal> Authenticator::authenticate(const std::string& authorization, 
   }
   std::string id = claims->object_id.empty() ? claims->subject : claims->object_id;
   return Principal{id, *role, tenant, "entra"};
+}
+
+void Authenticator::set_keys(Jwks keys) {
+  std::lock_guard lock(mu_);
+  if (entra_) entra_->keys = std::move(keys);
 }
 
 void Authenticator::forget(const std::string& key_id) {

@@ -55,10 +55,12 @@ class Authenticator {
   // kInvalidInput (→ 401) with a message that never repeats the credential.
   Result<Principal> authenticate(const std::string& authorization, int64_t now_s);
   void forget(const std::string& key_id);  // a key was revoked
+  // New signing keys (a refreshed JWKS document); no-op without Entra configured.
+  void set_keys(Jwks keys);
 
  private:
   Store& store_;
-  std::optional<EntraConfig> entra_;
+  std::optional<EntraConfig> entra_;  // keys guarded by mu_
   std::mutex mu_;
   struct Cached {
     ApiKey key;

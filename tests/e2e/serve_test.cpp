@@ -15,6 +15,7 @@
 
 #include "e2e/daemon_process.h"
 #include "integration/test_stores.h"
+#include "support/test_jwt.h"
 
 namespace codefleet {
 namespace {
@@ -415,6 +416,55 @@ TEST(Serve, RequestLogsCarryRequestIdsAndNoSecrets) {
     if (j["msg"] == "request") ++requests;
   }
   EXPECT_GE(requests, 4);  // the four above, and the helper's readiness probes
+  std::filesystem::remove_all(dir);
+}
+
+// Entra ID tokens with the signing keys fetched from a JWKS URL (as Entra publishes them).
+TEST(Serve, EntraTokensCheckedAgainstAJwksUrl) {
+  testing::TestKey key("kid-1");
+  httplib::Server jwks;
+  std::string doc = testing::jwks_document({&key}).dump();
+  jwks.Get("/discovery/v2.0/keys", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(doc, "application/json");
+  });
+  int port = jwks.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { jwks.listen_after_bind(); });
+  for (int i = 0; i < 500 && !jwks.is_running(); ++i) std::this_thread::sleep_for(milliseconds(10));
+  FreshStore store("sqlite");
+  auto dir = temp_dir("entra");
+  auto config = dir / "codefleet.yaml";
+  std::ofstream(config) << "entra:\n"
+                        << "  issuer: https://login.microsoftonline.com/tid-1/v2.0\n"
+                        << "  audience: api://codefleet\n"
+                        << "  jwks_url: http://127.0.0.1:" << port << "/discovery/v2.0/keys\n";
+  auto args = base_args(store.url());
+  args.insert(args.end(), {"--config", config.string()});
+  DaemonProcess daemon(args, (dir / "serve.log").string());
+  std::string why;
+  ASSERT_TRUE(daemon.start(&why)) << why;
+  int64_t now = duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+  json payload{{"iss", "https://login.microsoftonline.com/tid-1/v2.0"},
+               {"aud", "api://codefleet"},
+               {"sub", "s"},
+               {"oid", "o"},
+               {"azp", "app"},
+               {"roles", {"CodeFleet.Viewer"}},
+               {"iat", now},
+               {"nbf", now},
+               {"exp", now + 600}};
+  std::string token = testing::sign_token(testing::rs256_header(key), payload, key);
+  httplib::Client c("127.0.0.1", daemon.port());
+  auto ok = c.Get("/v1/pools", {{"Authorization", "Bearer " + token}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  payload["aud"] = "api://someone-else";
+  std::string wrong = testing::sign_token(testing::rs256_header(key), payload, key);
+  auto refused = c.Get("/v1/pools", {{"Authorization", "Bearer " + wrong}});
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  EXPECT_EQ(daemon.terminate(), 0);
+  jwks.stop();
+  t.join();
   std::filesystem::remove_all(dir);
 }
 
