@@ -138,4 +138,19 @@ struct RefreshOptions {
 };
 int run_catalog_refresh(const CommonOptions& common, const RefreshOptions& opts);
 
+// `codefleet iac`: the deployment as Terraform or Bicep, then linted (iac_cmd.cpp).
+struct IacGenerateOptions {
+  std::string spec_file;
+  std::string format = "terraform";  // terraform | bicep
+  std::string out_dir;
+  std::string environment;  // "" = every environment
+};
+int run_iac(const CommonOptions& common, const IacGenerateOptions& opts);
+
+struct IacLintOptions {
+  std::string dir;
+  std::vector<std::string> required_tags;  // default: the generated files' marker
+};
+int run_iac_lint(const CommonOptions& common, const IacLintOptions& opts);
+
 }  // namespace codefleet::cli

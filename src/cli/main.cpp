@@ -122,6 +122,23 @@ int main(int argc, char** argv) {
   azc->add_option("--subscription", azure.subscription, "subscription id")->required();
   add_azure(azc);
 
+  IacGenerateOptions iac_gen;
+  auto* ia = app.add_subcommand(
+      "iac", "the deployment as code: Terraform or Bicep, Kueue manifests, linted");
+  ia->add_option("spec", iac_gen.spec_file, "fleet spec (YAML)");
+  ia->add_option("--format", iac_gen.format, "terraform | bicep")
+      ->check(CLI::IsMember({"terraform", "bicep"}));
+  ia->add_option("--out", iac_gen.out_dir, "directory to write");
+  ia->add_option("--environment", iac_gen.environment, "only this environment");
+  add_common(ia, true);
+  IacLintOptions iac_lint;
+  auto* il = ia->add_subcommand("lint", "lint Terraform and Bicep files (CIS-style rules)");
+  il->add_option("dir", iac_lint.dir, "directory of .tf and .bicep files")->required();
+  il->add_option("--required-tags", iac_lint.required_tags, "tags every resource must carry")
+      ->delimiter(',');
+  il->add_option("-o,--output", common.output, "output format")
+      ->check(CLI::IsMember({"table", "json"}));
+
   RouteOptions route;
   auto* r = app.add_subcommand(
       "route", "route one task: the chosen pool or deployment, and why the others lost");
@@ -240,6 +257,8 @@ int main(int argc, char** argv) {
     if (*azps) return run_azure_pool_scale(common, azure);
     if (*azc) return run_azure_cost(common, azure);
     if (*azk) return run_azure_cluster(common, azure);
+    if (*il) return run_iac_lint(common, iac_lint);
+    if (*ia) return run_iac(common, iac_gen);
     if (*r) return run_route(common, route);
     if (*sm) return run_simulate(common, sim);
     if (*pl) return run_plan(common, plan);
