@@ -257,8 +257,7 @@ Result<void> bootstrap_admin(Store& store, const std::string& key, TimePoint now
   k.name = "bootstrap admin";
   k.hash_hex = hash;
   k.role = Role::kAdmin;
-  k.created_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  k.created_ms = unix_ms(now);
   if (auto r = store.put_api_key(k); !r) return r;
   log_line("info", "bootstrap admin key created", fmt::format(R"("key_id":"{}")", k.id));
   return {};

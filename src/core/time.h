@@ -26,6 +26,14 @@ std::string format_duration(Duration d);
 
 // RFC 3339: "2026-01-05T10:00:00Z", "2026-01-05T11:00:00.250+01:00".
 Result<TimePoint> parse_rfc3339(std::string_view text);
+// Milliseconds and seconds since the Unix epoch (stores, tokens, wire formats), and back.
+inline int64_t unix_ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline int64_t unix_s(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+inline TimePoint from_unix_ms(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 // Always UTC with a "Z"; milliseconds only when non-zero.
 std::string format_rfc3339(TimePoint t);
 

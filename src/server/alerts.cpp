@@ -15,9 +15,7 @@ using namespace std::chrono;
 
 namespace {
 
-int64_t unix_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
-
-std::string iso(int64_t ms) { return format_rfc3339(TimePoint(milliseconds(ms))); }
+std::string iso(int64_t ms) { return format_rfc3339(from_unix_ms(ms)); }
 
 // A stable id for an alert key (FNV-1a, 64 bits): the same key, the same alertId.
 std::string stable_id(const std::string& key) {

@@ -38,8 +38,6 @@ struct RequestContext {
 };
 thread_local RequestContext tl_request;
 
-int64_t unix_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
-
 // JSON text that never throws: bytes that are not UTF-8 (a path or header echoed in a
 // message) become U+FFFD instead of a type_error out of a handler.
 std::string safe_dump(const ojson& j) {
@@ -136,7 +134,7 @@ void send_json(httplib::Response& res, int status, const ojson& body) {
   res.set_content(safe_dump(body), "application/json");
 }
 
-std::string iso_ms(int64_t ms) { return format_rfc3339(TimePoint(milliseconds(ms))); }
+std::string iso_ms(int64_t ms) { return format_rfc3339(from_unix_ms(ms)); }
 
 ojson task_view(const StoredTask& t) {
   ojson j{{"id", t.id},

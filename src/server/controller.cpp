@@ -26,8 +26,6 @@ using namespace std::chrono;
 
 namespace {
 
-int64_t unix_ms(TimePoint t) { return duration_cast<milliseconds>(t.time_since_epoch()).count(); }
-
 std::string node_name(NodeId id) { return fmt::format("node-{}", id); }
 
 // Start of the UTC calendar month holding `t`.
@@ -343,7 +341,7 @@ void Controller::adopt(const StoredTask& st, TimePoint now) {
   if (task) {
     task->id = st.id;
     task->tenant = st.tenant;
-    task->submitted_at = TimePoint(milliseconds(st.created_ms));
+    task->submitted_at = from_unix_ms(st.created_ms);
     id = scheduler_->submit(*task);
   } else {
     id = tl::unexpected(task.error());

@@ -23,10 +23,6 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-int64_t unix_s(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 // A number that may be a JSON number or a string of digits ("3599").
 std::optional<int64_t> number_of(const json& j, const char* key) {
   if (!j.contains(key)) return std::nullopt;
