@@ -310,11 +310,17 @@ std::string ai_tf(const Deployment& d) {
     v.push_back(acc);
     v.push_back(private_endpoint(d, "ai_" + a.id, "azurerm_cognitive_account." + a.id, "account",
                                  {"cognitive", "openai"}));
+    std::string previous;
     for (const auto& dep : a.deployments) {
       HclBlock r("resource", {"azurerm_cognitive_deployment", dep.id},
                  dep.tpm > 0 ? fmt::format("{} tokens per minute = capacity {} (1,000 TPM a unit).",
                                            dep.tpm, dep.capacity)
                              : "No TPM limit in the spec: the smallest capacity.");
+      if (!previous.empty()) {
+        // Azure takes one deployment change per account at a time.
+        r.attr("depends_on", Value::list({expr("azurerm_cognitive_deployment." + previous)}));
+      }
+      previous = dep.id;
       r.attr("name", str(dep.name));
       r.attr("cognitive_account_id", expr("azurerm_cognitive_account." + a.id + ".id"));
       auto& m = r.block("model");
