@@ -650,7 +650,14 @@ TEST_F(AksMirrorTest, ARefusedScaleUpLosesTheNodesAndRequeuesTheirTasks) {
       for (const auto& e : *events) lost = lost || e.kind == "node_lost";
     }
   }
-  EXPECT_TRUE(lost) << "no task was requeued after the refused scale-up";
+  std::string history;
+  for (int t = 0; t < 4; ++t) {
+    history += "t" + std::to_string(t) + ":";
+    auto events = store_->task_events("t" + std::to_string(t));
+    for (const auto& e : *events) history += " " + e.kind;
+    history += "\n";
+  }
+  EXPECT_TRUE(lost) << "no task was requeued after the refused scale-up\n" << history;
   EXPECT_GE(aks.failures(), 1);
   EXPECT_NE(aks.last_error().find("QuotaExceeded"), std::string::npos);
   EXPECT_LE(azure_count(), 2);

@@ -101,20 +101,30 @@ void AksCloud::worker() {
   while (!stop_) {
     cv_.wait_for(lock, options_.apply_every);
     if (stop_) break;
-    // What differs from what Azure holds, one pool at a time, without the lock.
-    std::vector<std::pair<std::string, int64_t>> todo;
+    // What differs from what Azure holds, one pool at a time, without the lock. Nodes
+    // added while a PUT is in flight are not part of it: they wait for the next one.
+    struct Todo {
+      std::string pool;
+      int64_t want;
+      std::vector<NodeId> added;  // the nodes this count adds
+    };
+    std::vector<Todo> todo;
     for (const auto& [pool, nodes] : active_) {
       auto want = static_cast<int64_t>(nodes.size());
       auto it = applied_.find(pool);
-      if (it == applied_.end() || it->second != want) todo.emplace_back(pool, want);
+      if (it == applied_.end() || it->second != want) todo.push_back({pool, want, added_[pool]});
     }
-    for (const auto& [pool, want] : todo) {
+    for (const auto& t : todo) {
       lock.unlock();
-      auto r = scale_agent_pool(arm_, options_.cluster_id, pool, want);
+      auto r = scale_agent_pool(arm_, options_.cluster_id, t.pool, t.want);
       lock.lock();
+      auto& added = added_[t.pool];
+      auto forget = [&](NodeId id) {
+        added.erase(std::remove(added.begin(), added.end(), id), added.end());
+      };
       if (r) {
-        applied_[pool] = want;
-        added_[pool].clear();
+        applied_[t.pool] = t.want;
+        for (NodeId id : t.added) forget(id);
         continue;
       }
       ++failures_;
@@ -122,16 +132,13 @@ void AksCloud::worker() {
       fmt::print(stderr,
                  R"({{"level":"error","msg":"AKS scale failed","pool":"{}","count":{}}})"
                  "\n",
-                 pool, want);
-      // The nodes added since the last success never came: they are lost, and Azure keeps
+                 t.pool, t.want);
+      // The nodes this count would have added never came: they are lost, and Azure keeps
       // what it had.
-      auto& added = added_[pool];
-      for (NodeId id : added) {
-        active_[pool].erase(id);
-        lost_.push_back(id);
+      for (NodeId id : t.added) {
+        if (active_[t.pool].erase(id)) lost_.push_back(id);
+        forget(id);
       }
-      added.clear();
-      if (!r.error().retryable()) applied_[pool] = static_cast<int64_t>(active_[pool].size());
     }
   }
 }
