@@ -3,6 +3,7 @@
 // reconcile loop against the simulated region and serves the HTTP API until SIGTERM or
 // SIGINT, then stops accepting, lets requests in flight finish and flushes the store.
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
@@ -23,6 +24,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/controller.h"
+#include "server/gateway.h"
 #include "server/metrics.h"
 #include "spec/validate.h"
 #include "store/store.h"
@@ -402,12 +404,27 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   controller.add_listener(&metrics);
   controller.add_listener(&alerts);
   Authenticator auth(**store, c.entra);
+  // The LLM gateway: Foundry keys from CODEFLEET_FOUNDRY_KEY_<NAME> (auth: api-key), Entra
+  // tokens from the Azure credentials (auth: managed-identity or entra).
+  GatewayOptions go;
+  for (const auto& f : loaded->parsed.spec.foundry) {
+    if (f.auth != "api-key") continue;
+    std::string var = "CODEFLEET_FOUNDRY_KEY_";
+    for (char ch : f.name)
+      var +=
+          std::isalnum(static_cast<unsigned char>(ch)) ? static_cast<char>(std::toupper(ch)) : '_';
+    if (const char* key = std::getenv(var.c_str()); key && *key) go.api_keys[f.name] = key;
+  }
+  SystemClock llm_clock;
+  AzureCredentials llm_credentials(AzureAuthConfig::from_environment(), llm_clock);
+  go.credentials = &llm_credentials;
+  Gateway gateway(*model, **store, controller, metrics, go);
   // Entra rotates its signing keys: a JWKS URL is read again every hour.
   std::optional<JwksRefresher> refresher;
   if (c.entra && !c.entra_jwks_url.empty()) refresher.emplace(c, auth);
   ApiServer api(*model, **store, controller, auth, metrics,
                 {listen->first, listen->second, c.tls_cert, c.tls_key, c.threads, c.max_body_bytes,
-                 c.log_requests});
+                 c.log_requests, &gateway});
   auto port = api.bind();
   if (!port) {
     print_error(port.error());

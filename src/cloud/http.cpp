@@ -72,15 +72,39 @@ std::string form_encode(const std::vector<std::pair<std::string, std::string>>& 
   return out;
 }
 
-tl::expected<HttpResponse, HttpError> HttpClient::send(const HttpRequest& request) {
+namespace {
+
+struct Transfer {
+  HttpResponse* response;
+  CURL* curl;
+  const std::function<bool(int, const std::map<std::string, std::string>&)>* on_start;
+  const std::function<bool(std::string_view)>* on_data;
+  bool started = false;
+};
+
+size_t on_stream(char* data, size_t size, size_t n, void* out) {
+  auto* t = static_cast<Transfer*>(out);
+  if (!t->started) {
+    t->started = true;
+    long status = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+    t->response->status = static_cast<int>(status);
+    if (!(*t->on_start)(t->response->status, t->response->headers)) return 0;
+  }
+  return (*t->on_data)(std::string_view(data, size * n)) ? size * n : 0;
+}
+
+tl::expected<HttpResponse, HttpError> perform(const HttpRequest& request, Transfer* streaming) {
   global_init();
   CURL* curl = curl_easy_init();
-  if (!curl)
+  if (!curl) {
     return tl::unexpected(HttpError{Error{ErrorCode::kInternal, "curl_easy_init failed", ""}});
+  }
   HttpResponse response;
   curl_slist* headers = nullptr;
-  for (const auto& [k, v] : request.headers)
+  for (const auto& [k, v] : request.headers) {
     headers = curl_slist_append(headers, (k + ": " + v).c_str());
+  }
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
       request.method == "PATCH") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
@@ -92,8 +116,15 @@ tl::expected<HttpResponse, HttpError> HttpClient::send(const HttpRequest& reques
   }
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  if (streaming) {
+    streaming->response = &response;
+    streaming->curl = curl;
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_stream);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, streaming);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  }
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
@@ -106,6 +137,12 @@ tl::expected<HttpResponse, HttpError> HttpClient::send(const HttpRequest& reques
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  response.status = static_cast<int>(status);
+  if (streaming && !streaming->started && rc == CURLE_OK) {
+    // An empty body: the start still happens, with no data.
+    streaming->started = true;
+    (*streaming->on_start)(response.status, response.headers);
+  }
   if (rc != CURLE_OK) {
     // The URL is named without its query string (it may carry a SAS token or a key).
     std::string where = request.url.substr(0, request.url.find('?'));
@@ -114,8 +151,21 @@ tl::expected<HttpResponse, HttpError> HttpClient::send(const HttpRequest& reques
               fmt::format("{} {}: {}", request.method, where, curl_easy_strerror(rc)), ""},
         rc == CURLE_OPERATION_TIMEDOUT});
   }
-  response.status = static_cast<int>(status);
   return response;
+}
+
+}  // namespace
+
+tl::expected<HttpResponse, HttpError> HttpClient::send(const HttpRequest& request) {
+  return perform(request, nullptr);
+}
+
+tl::expected<HttpResponse, HttpError> HttpClient::stream(
+    const HttpRequest& request,
+    const std::function<bool(int, const std::map<std::string, std::string>&)>& on_start,
+    const std::function<bool(std::string_view)>& on_data) {
+  Transfer t{nullptr, nullptr, &on_start, &on_data};
+  return perform(request, &t);
 }
 
 }  // namespace codefleet

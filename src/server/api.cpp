@@ -13,10 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
+#include "llm/openai.h"
 #include "report/decision_json.h"
 #include "routing/fleet_model.h"
 #include "server/auth.h"
 #include "server/controller.h"
+#include "server/gateway.h"
 #include "server/metrics.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -35,6 +37,7 @@ struct RequestContext {
   std::string id;
   std::string route = "unmatched";
   std::string principal;
+  bool openai = false;  // an /openai/ path: errors in OpenAI's shape
 };
 thread_local RequestContext tl_request;
 
@@ -106,6 +109,16 @@ const char* code_name(int status) {
 
 void send_error(httplib::Response& res, int status, const std::string& message,
                 const std::string& field = "") {
+  if (tl_request.openai) {
+    const char* type = status == 401   ? "authentication_error"
+                       : status == 403 ? "permission_error"
+                       : status == 429 ? "rate_limit_error"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+    res.status = status;
+    res.set_content(openai_error(type, message, field, code_name(status)), "application/json");
+    return;
+  }
   ojson e{{"code", code_name(status)}, {"message", message}};
   if (!field.empty()) e["field"] = field;
   res.status = status;
@@ -369,6 +382,19 @@ struct ApiServer::Impl {
             }
             send_json(res, 200, {{"items", items}});
           }));
+    // The LLM gateway (OpenAI-compatible).
+    if (options.gateway) {
+      Gateway* gw = options.gateway;
+      s.Post("/openai/v1/chat/completions",
+             guarded("/openai/v1/chat/completions", Role::kSubmitter,
+                     [gw](auto& req, auto& res, auto& p) {
+                       gw->chat(req.body, req.get_header_value("X-CodeFleet-Class"), p, res);
+                     }));
+      s.Get("/openai/v1/models",
+            guarded("/openai/v1/models", Role::kViewer, [gw](auto&, auto& res, auto&) {
+              res.set_content(gw->models_json(), "application/json");
+            }));
+    }
     // API keys (admin).
     s.Post("/v1/keys", guarded("/v1/keys", Role::kAdmin,
                                [this](auto& req, auto& res, auto&) { create_key(req, res); }));
@@ -729,6 +755,7 @@ Result<int> ApiServer::bind() {
     tl_request.started = steady_clock::now();
     tl_request.route = "unmatched";
     tl_request.principal.clear();
+    tl_request.openai = req.path.rfind("/openai/", 0) == 0;
     std::string id = req.get_header_value("X-Request-Id");
     tl_request.id = valid_request_id(id) ? id : random_hex(8);
     res.set_header("X-Request-Id", tl_request.id);

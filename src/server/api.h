@@ -29,6 +29,7 @@ struct ApiOptions {
   int threads = 64;               // connections served at once (keep-alive holds one)
   size_t max_body_bytes = 1 << 20;
   bool log_requests = true;
+  class Gateway* gateway = nullptr;  // serves /openai/v1/… when set (not owned)
 };
 
 class ApiServer {

@@ -213,6 +213,10 @@ void Controller::task_ended(const std::string& id) {
   });
 }
 
+void Controller::record_cost(const std::string& name, Money amount) {
+  post([this, name, amount] { month_cost_[name] = month_cost_[name] + amount; });
+}
+
 Snapshot Controller::snapshot() const {
   std::lock_guard lock(mu_);
   return snapshot_;
@@ -605,6 +609,11 @@ void Controller::publish(TimePoint now) {
       auto it = month_cost_.find(p.name);
       if (it != month_cost_.end()) bs.spent_month_to_date = bs.spent_month_to_date + it->second;
       rate = rate + run_rate[p.index];
+    }
+    if (b.scope == "subscription") {  // LLM calls ("llm:<target>") count against it too
+      for (const auto& [name, cost] : month_cost_) {
+        if (name.rfind("llm:", 0) == 0) bs.spent_month_to_date = bs.spent_month_to_date + cost;
+      }
     }
     bs.forecast_month = bs.spent_month_to_date + rate.mul_div(left_ms, 3'600'000);
     s.budgets.push_back(std::move(bs));

@@ -110,6 +110,9 @@ class Controller {
   // Thread-safe: these run on the loop thread and return its answer.
   Decision route(const Task& task);
   void task_ended(const std::string& id);  // cancelled, finished or failed through the API
+  // Cost accrued outside the fleet (LLM calls to AI Foundry): counts toward the month's
+  // budgets (the caller has stored it).
+  void record_cost(const std::string& name, Money amount);
 
   Snapshot snapshot() const;
 

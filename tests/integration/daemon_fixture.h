@@ -29,6 +29,7 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/controller.h"
+#include "server/gateway.h"
 #include "server/metrics.h"
 #include "spec/spec.h"
 
@@ -76,9 +77,11 @@ class Webhook {
 class Daemon {
  public:
   Daemon(const std::string& store_url, const std::string& webhook,
-         std::optional<EntraConfig> entra = std::nullopt) {
+         std::optional<EntraConfig> entra = std::nullopt,
+         std::string spec_file = std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml",
+         std::optional<GatewayOptions> gateway = std::nullopt) {
     using namespace std::chrono;
-    auto parsed = parse_spec_file(std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml");
+    auto parsed = parse_spec_file(spec_file);
     if (!parsed) throw std::runtime_error("spec");
     parsed_ = std::make_unique<ParsedSpec>(std::move(*parsed));
     auto catalog = Catalog::load_default();
@@ -106,6 +109,10 @@ class Daemon {
     ao.port = 0;
     ao.max_body_bytes = 64 * 1024;
     ao.log_requests = false;
+    if (gateway) {
+      gateway_ = std::make_unique<Gateway>(*model_, *store_, *controller_, metrics_, *gateway);
+      ao.gateway = gateway_.get();
+    }
     api_ = std::make_unique<ApiServer>(*model_, *store_, *controller_, *auth_, metrics_, ao);
     auto port = api_->bind();
     if (!port) throw std::runtime_error(port.error().describe());
@@ -143,6 +150,7 @@ class Daemon {
   Metrics metrics_;
   std::unique_ptr<AlertEngine> alerts_;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<ApiServer> api_;
   std::thread thread_;
   int port_ = 0;

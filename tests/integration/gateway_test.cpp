@@ -1,0 +1,310 @@
+// The LLM gateway over real HTTP, with OpenAI-compatible upstreams on loopback: routing by
+// class and cost, fallback on 429 / 500 / a dead upstream, streaming passed through chunk
+// by chunk (not buffered), usage accounted exactly, a spent budget answering 429, 401
+// without a key, and OpenAI-style errors for bad input.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "integration/daemon_fixture.h"
+#include "integration/test_stores.h"
+
+namespace codefleet {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono;
+using testing::Daemon;
+using testing::kAdminKey;
+
+// An OpenAI-compatible server: answers as told, records what it was sent.
+class FakeLlm {
+ public:
+  explicit FakeLlm(std::string name) : name_(std::move(name)) {
+    auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard lock(mu_);
+        bodies_.push_back(json::parse(req.body, nullptr, false));
+        api_keys_.push_back(req.get_header_value("api-key"));
+      }
+      int status = status_.load();
+      if (status != 200) {
+        res.status = status;
+        if (status == 429) res.set_header("Retry-After", "2");
+        res.set_content(R"({"error":{"message":"busy","type":"rate_limit_error"}})",
+                        "application/json");
+        return;
+      }
+      bool stream = json::parse(req.body)["stream"].is_boolean() &&
+                    json::parse(req.body)["stream"].get<bool>();
+      if (!stream) {
+        res.set_content(json{{"id", "c1"},
+                             {"object", "chat.completion"},
+                             {"model", name_},
+                             {"choices",
+                              {{{"index", 0},
+                                {"message", {{"role", "assistant"}, {"content", "hi"}}},
+                                {"finish_reason", "stop"}}}},
+                             {"usage", {{"prompt_tokens", 1000}, {"completion_tokens", 200}}}}
+                            .dump(),
+                        "application/json");
+        return;
+      }
+      res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
+        for (const char* piece : {"Hel", "lo", "!"}) {
+          std::string e =
+              std::string("data: {\"choices\":[{\"delta\":{\"content\":\"") + piece + "\"}}]}\n\n";
+          sink.write(e.data(), e.size());
+          std::this_thread::sleep_for(milliseconds(200));
+        }
+        std::string usage =
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":3}}\n\n"
+            "data: [DONE]\n\n";
+        sink.write(usage.data(), usage.size());
+        sink.done();
+        return true;
+      });
+    };
+    server_.Post("/openai/deployments/d/chat/completions", handler);
+    server_.Post("/v1/chat/completions", handler);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(10ms);
+  }
+  ~FakeLlm() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void answer(int status) { status_ = status; }
+  size_t calls() {
+    std::lock_guard lock(mu_);
+    return bodies_.size();
+  }
+  json last_body() {
+    std::lock_guard lock(mu_);
+    return bodies_.empty() ? json() : bodies_.back();
+  }
+  std::string last_api_key() {
+    std::lock_guard lock(mu_);
+    return api_keys_.empty() ? "" : api_keys_.back();
+  }
+
+ private:
+  std::string name_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<json> bodies_;
+  std::vector<std::string> api_keys_;
+  std::atomic<int> status_{200};
+};
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("cf_gw_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    // The small serving spec plus two Foundry deployments and a self-hosted endpoint.
+    std::ifstream in(std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml");
+    std::stringstream spec;
+    spec << in.rdbuf();
+    std::string text = spec.str();
+    auto at = text.find("budgets:");
+    text = text.substr(0, at) + fmt::format(R"(foundry:
+  deployments:
+    - {{name: cheap, endpoint: "{}", deployment: d, model: gpt-4o-mini, region: westeurope,
+       usd_per_1m_input_tokens: "0.15", usd_per_1m_output_tokens: "0.60", tpm: 100000, rpm: 600,
+       classes: [chat], auth: api-key}}
+    - {{name: dear, endpoint: "{}", deployment: d, model: gpt-4o, region: westeurope,
+       usd_per_1m_input_tokens: "2.50", usd_per_1m_output_tokens: "10.00", tpm: 100000, rpm: 600,
+       classes: [chat, big], auth: api-key}}
+budgets:
+  - {{name: monthly, amount_usd: "{}", thresholds_pct: [50, 100]}}
+)",
+                                            dead_cheap_ ? "http://127.0.0.1:1" : cheap_.url(),
+                                            dear_.url(), budget_usd_);
+    text.replace(text.find("workload_classes:"), 17,
+                 "workload_classes:\n  - {name: chat, kind: llm, duration: 20s, priority: 50}\n"
+                 "  - {name: big, kind: llm, duration: 20s, priority: 50}");
+    // The original budget line goes (replaced above).
+    std::ofstream(dir_ / "spec.yaml") << text;
+    fresh_ = std::make_unique<testing::FreshStore>("sqlite");
+    GatewayOptions go;
+    go.api_keys = {{"cheap", "key-cheap"}, {"dear", "key-dear"}};
+    go.upstream_timeout = milliseconds(2000);
+    daemon_ = std::make_unique<Daemon>(fresh_->url(), "", std::nullopt,
+                                       (dir_ / "spec.yaml").string(), go);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->port());
+  }
+  void TearDown() override {
+    client_.reset();
+    daemon_.reset();
+    fresh_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  httplib::Result chat(const std::string& body, const std::string& key = kAdminKey) {
+    httplib::Headers h;
+    if (!key.empty()) h.emplace("Authorization", "Bearer " + key);
+    return client_->Post("/openai/v1/chat/completions", h, body, "application/json");
+  }
+
+  FakeLlm cheap_{"gpt-4o-mini"}, dear_{"gpt-4o"};
+  std::string budget_usd_ = "100";
+  bool dead_cheap_ = false;  // the cheap deployment's endpoint refuses connections
+  std::filesystem::path dir_;
+  std::unique_ptr<testing::FreshStore> fresh_;
+  std::unique_ptr<Daemon> daemon_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+constexpr const char* kChat =
+    R"({"model": "chat", "messages": [{"role": "user", "content": "hi"}]})";
+
+TEST_F(GatewayTest, RoutesByClassAndCostAndAccountsUsageExactly) {
+  auto r = chat(kChat);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "cheap");  // the cheaper deployment
+  EXPECT_EQ(cheap_.calls(), 1u);
+  EXPECT_EQ(dear_.calls(), 0u);
+  EXPECT_EQ(cheap_.last_body()["model"], "gpt-4o-mini");
+  EXPECT_EQ(cheap_.last_api_key(), "key-cheap");
+  // 1,000 prompt tokens at $0.15/1M + 200 completion at $0.60/1M = $0.00015 + $0.00012.
+  auto costs = daemon_->store().costs_by_pool(0, INT64_MAX);
+  ASSERT_TRUE(costs);
+  EXPECT_EQ(costs->at("llm:cheap"), 270);
+  // A class only the dear deployment serves goes there.
+  auto big = chat(R"({"model": "big", "messages": [{"role": "user", "content": "x"}]})");
+  ASSERT_EQ(big->status, 200);
+  EXPECT_EQ(big->get_header_value("X-CodeFleet-Upstream"), "dear");
+  auto models =
+      client_->Get("/openai/v1/models", {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  EXPECT_NE(models->body.find("\"chat\""), std::string::npos);
+}
+
+TEST_F(GatewayTest, FallsBackOn429And500) {
+  cheap_.answer(429);
+  auto r = chat(kChat);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear");
+  // Retry-After: cheap is skipped without being asked while it lasts.
+  cheap_.answer(200);
+  size_t before = cheap_.calls();
+  ASSERT_EQ(chat(kChat)->get_header_value("X-CodeFleet-Upstream"), "dear");
+  EXPECT_EQ(cheap_.calls(), before);
+  dear_.answer(500);
+  cheap_.answer(500);
+  auto none = chat(kChat);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 502);
+  EXPECT_EQ(json::parse(none->body)["error"]["type"], "server_error");
+}
+
+TEST_F(GatewayTest, StreamsChunkByChunk) {
+  std::vector<steady_clock::duration> arrivals;
+  std::string received;
+  auto start = steady_clock::now();
+  httplib::Headers h{{"Authorization", std::string("Bearer ") + kAdminKey}};
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/openai/v1/chat/completions";
+  req.headers = h;
+  req.body =
+      R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]})";
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    arrivals.push_back(steady_clock::now() - start);
+    received.append(data, n);
+    return true;
+  };
+  auto r = client_->send(req);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(received.find("\"Hel\""), std::string::npos);
+  EXPECT_NE(received.find("[DONE]"), std::string::npos);
+  ASSERT_GE(arrivals.size(), 3u);
+  // Not buffered: the first piece arrived well before the last (the upstream spaces them
+  // 200 ms apart).
+  EXPECT_GE(arrivals.back() - arrivals.front(), milliseconds(300));
+  // The usage chunk was asked for and counted: 40 × 0.15 + 3 × 0.60 per 1M = 6 + 1.8 → 8 µ$.
+  EXPECT_TRUE(cheap_.last_body()["stream_options"]["include_usage"].get<bool>());
+  for (int i = 0; i < 100; ++i) {
+    auto costs = daemon_->store().costs_by_pool(0, INT64_MAX);
+    if (costs && costs->count("llm:cheap")) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(daemon_->store().costs_by_pool(0, INT64_MAX)->at("llm:cheap"), 8);
+}
+
+TEST_F(GatewayTest, KeysAndBadInputGetOpenAiErrors) {
+  auto anonymous = chat(kChat, "");
+  ASSERT_EQ(anonymous->status, 401);
+  auto e = json::parse(anonymous->body);
+  EXPECT_EQ(e["error"]["type"], "authentication_error");
+  EXPECT_TRUE(e["error"]["message"].is_string());
+  auto unknown = chat(R"({"model": "gpt-5", "messages": [{"role": "user", "content": "x"}]})");
+  ASSERT_EQ(unknown->status, 404);
+  EXPECT_EQ(json::parse(unknown->body)["error"]["code"], "model_not_found");
+  auto compute = chat(R"({"model": "build", "messages": [{"role": "user", "content": "x"}]})");
+  EXPECT_EQ(compute->status, 404);
+  auto garbage = chat("{not json");
+  ASSERT_EQ(garbage->status, 400);
+  EXPECT_EQ(json::parse(garbage->body)["error"]["type"], "invalid_request_error");
+  auto no_messages = chat(R"({"model": "chat"})");
+  ASSERT_EQ(no_messages->status, 400);
+  EXPECT_EQ(json::parse(no_messages->body)["error"]["param"], "messages");
+  EXPECT_EQ(chat(kChat)->status, 200);  // still serving
+}
+
+class DeadUpstream : public GatewayTest {
+ protected:
+  void SetUp() override {
+    dead_cheap_ = true;
+    GatewayTest::SetUp();
+  }
+};
+
+TEST_F(DeadUpstream, ARefusedConnectionFallsBack) {
+  auto r = chat(kChat);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear");
+  auto s =
+      chat(R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "x"}]})");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, 200);
+  EXPECT_EQ(s->get_header_value("X-CodeFleet-Upstream"), "dear");
+  EXPECT_NE(s->body.find("[DONE]"), std::string::npos);
+}
+
+class SpentBudget : public GatewayTest {
+ protected:
+  void SetUp() override {
+    budget_usd_ = "0.0002";  // $0.0002: the first call ($0.00027) spends it
+    GatewayTest::SetUp();
+  }
+};
+
+TEST_F(SpentBudget, AnswersTooManyRequests) {
+  ASSERT_EQ(chat(kChat)->status, 200);
+  // The cost reaches the budget with the next snapshot (at most a second).
+  httplib::Result r = chat(kChat);
+  for (int i = 0; i < 60 && r && r->status == 200; ++i) {
+    std::this_thread::sleep_for(50ms);
+    r = chat(kChat);
+  }
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 429) << r->body;
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "budget_exhausted");
+  EXPECT_NE(json::parse(r->body)["error"]["message"].get<std::string>().find("monthly"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace codefleet
