@@ -15,6 +15,7 @@
 #include "routing/router.h"
 #include "server/auth.h"
 #include "server/controller.h"
+#include "server/metrics.h"
 #include "spec/spec.h"
 #include "store/store.h"
 #include "workload/task.h"
@@ -145,7 +146,10 @@ struct Gateway::Impl {
     return std::nullopt;
   }
 
-  void account(const Upstream& u, const TokenUsage& usage, TimePoint now) {
+  void account(const Upstream& u, const TokenUsage& usage, TimePoint now,
+               steady_clock::time_point started) {
+    metrics.observe_llm(u.name, 200, duration<double>(steady_clock::now() - started).count(),
+                        usage.prompt, usage.completion);
     Money cost;
     if (u.deployment) {
       cost = token_cost(usage, u.deployment->usd_per_1m_input, u.deployment->usd_per_1m_output);
@@ -217,6 +221,11 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     return fail(res, 503, "server_error", "no upstream can serve '" + cls_name + "': " + d.reason);
   }
   int64_t estimate = task.tokens->prompt + task.tokens->completion;
+  auto failed_call = [&](const std::string& upstream, int status,
+                         steady_clock::time_point started) {
+    g.metrics.observe_llm(upstream, status, duration<double>(steady_clock::now() - started).count(),
+                          0, 0);
+  };
   std::string last_error = "no upstream answered";
   for (const auto& target : order) {
     auto up = g.upstream_for(target);
@@ -247,13 +256,16 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       TimePoint w = Impl::wall();
       g.limiter(*up->deployment, w).throttled_until(w + seconds(std::max<int64_t>(1, s)));
     };
+    auto started = steady_clock::now();
     if (!req->stream) {
       auto r = g.http.send(hr);
       if (!r) {
+        failed_call(up->name, 0, started);
         last_error = target.name + ": " + r.error().error.message;
         continue;
       }
       if (retryable_status(r->status)) {
+        failed_call(up->name, r->status, started);
         if (r->status == 429) throttle(r->headers);
         last_error = fmt::format("{}: answered {}", target.name, r->status);
         continue;
@@ -261,10 +273,11 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       if (r->status == 200) {
         auto usage = usage_of_response(r->body);
         if (!usage) {
+          failed_call(up->name, 200, started);
           last_error = target.name + ": answered 200 without a chat completion";
           continue;  // garbage: try the next one
         }
-        g.account(*up, *usage, now);
+        g.account(*up, *usage, now, started);
       }
       res.status = r->status;
       res.set_header("X-CodeFleet-Upstream", up->name);
@@ -312,6 +325,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       auto failure = st->failure;
       lock.unlock();
       st->worker.join();
+      failed_call(up->name, status, started);
       if (!status || retryable_status(status)) {
         if (status == 429) throttle(headers);
         last_error = failure ? target.name + ": " + failure->message
@@ -329,7 +343,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     Upstream chosen = *up;
     res.set_chunked_content_provider(
         "text/event-stream",
-        [st, chosen, now, &g](size_t, httplib::DataSink& sink) {
+        [st, chosen, now, started, &g](size_t, httplib::DataSink& sink) {
           std::unique_lock lock(st->mu);
           st->cv.wait(lock, [&] { return !st->chunks.empty() || st->finished; });
           while (!st->chunks.empty()) {
@@ -346,7 +360,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
           if (st->finished) {
             TokenUsage usage = st->usage.result();
             lock.unlock();
-            g.account(chosen, usage, now);
+            g.account(chosen, usage, now, started);
             sink.done();
           }
           return true;

@@ -74,6 +74,22 @@ struct Metrics::Impl {
           .Name("codefleet_http_request_duration_seconds")
           .Help("HTTP request handling time by route")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& llm_requests =
+      BuildCounter()
+          .Name("codefleet_llm_requests_total")
+          .Help("Calls to LLM upstreams by upstream and status (0 = no answer)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& llm_tokens =
+      BuildCounter()
+          .Name("codefleet_llm_tokens_total")
+          .Help("Tokens through each LLM upstream, by kind (prompt, completion)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& llm_seconds =
+      BuildHistogram()
+          .Name("codefleet_llm_request_duration_seconds")
+          .Help("LLM upstream call time, to the last byte")
+          .Register(*registry);
+  std::map<std::string, prometheus::Histogram*> llm_by_upstream;
   std::mutex mu;  // guards the label sets below (prometheus-cpp's metrics are atomic)
   std::set<std::pair<std::string, std::string>> task_labels;
   std::map<std::string, prometheus::Histogram*> admission_by_class;
@@ -150,6 +166,31 @@ void Metrics::observe_request(const std::string& method, const std::string& rout
     std::lock_guard lock(impl_->mu);
     auto& slot = impl_->request_by_route[route];
     if (!slot) slot = &impl_->request_seconds.Add({{"route", route}}, request_buckets());
+    h = slot;
+  }
+  h->Observe(seconds);
+}
+
+void Metrics::observe_llm(const std::string& upstream, int status, double seconds,
+                          int64_t prompt_tokens, int64_t completion_tokens) {
+  impl_->llm_requests.Add({{"upstream", upstream}, {"code", std::to_string(status)}}).Increment();
+  if (prompt_tokens > 0) {
+    impl_->llm_tokens.Add({{"upstream", upstream}, {"kind", "prompt"}})
+        .Increment(static_cast<double>(prompt_tokens));
+  }
+  if (completion_tokens > 0) {
+    impl_->llm_tokens.Add({{"upstream", upstream}, {"kind", "completion"}})
+        .Increment(static_cast<double>(completion_tokens));
+  }
+  prometheus::Histogram* h;
+  {
+    std::lock_guard lock(impl_->mu);
+    auto& slot = impl_->llm_by_upstream[upstream];
+    if (!slot) {
+      static const prometheus::Histogram::BucketBoundaries b{0.05, 0.1, 0.25, 0.5, 1,
+                                                             2.5,  5,   10,   30,  60};
+      slot = &impl_->llm_seconds.Add({{"upstream", upstream}}, b);
+    }
     h = slot;
   }
   h->Observe(seconds);

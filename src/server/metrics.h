@@ -30,6 +30,9 @@ class Metrics final : public ControllerListener {
 
   void observe_request(const std::string& method, const std::string& route, int status,
                        double seconds);
+  // One call to an LLM upstream: its answer (0 = no answer), time, and tokens.
+  void observe_llm(const std::string& upstream, int status, double seconds, int64_t prompt_tokens,
+                   int64_t completion_tokens);
   void set_task_counts(const std::map<std::pair<std::string, std::string>, int64_t>& counts);
   void set_alerts(const std::vector<Alert>& alerts);
   std::string render() const;

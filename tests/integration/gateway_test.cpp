@@ -32,6 +32,10 @@ class FakeLlm {
         api_keys_.push_back(req.get_header_value("api-key"));
       }
       int status = status_.load();
+      if (status == 299) {  // garbage: a 200 that is no completion
+        res.set_content("<html>upstream proxy error</html>", "text/html");
+        return;
+      }
       if (status != 200) {
         res.status = status;
         if (status == 429) res.set_header("Retry-After", "2");
@@ -80,7 +84,7 @@ class FakeLlm {
     thread_.join();
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  void answer(int status) { status_ = status; }
+  void answer(int status) { status_ = status; }  // 299: a 200 with garbage
   size_t calls() {
     std::lock_guard lock(mu_);
     return bodies_.size();
@@ -204,6 +208,15 @@ TEST_F(GatewayTest, FallsBackOn429And500) {
   ASSERT_TRUE(none);
   EXPECT_EQ(none->status, 502);
   EXPECT_EQ(json::parse(none->body)["error"]["type"], "server_error");
+}
+
+TEST_F(GatewayTest, AnUpstreamSendingGarbageIsPassedOver) {
+  cheap_.answer(299);
+  auto r = chat(kChat);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear");
+  EXPECT_EQ(json::parse(r->body)["object"], "chat.completion");
 }
 
 TEST_F(GatewayTest, StreamsChunkByChunk) {
