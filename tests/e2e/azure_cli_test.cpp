@@ -16,6 +16,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/server_thread.h"
+
 namespace codefleet {
 namespace {
 
@@ -123,17 +125,10 @@ class FakeArm {
       }
       res.set_content(page.dump(), "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 500 && !server_.is_running(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    thread_.start();
   }
-  ~FakeArm() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  ~FakeArm() { thread_.stop(); }
+  std::string url() const { return thread_.url(); }
   std::vector<std::string> requests() {
     std::lock_guard lock(mu_);
     return requests_;
@@ -145,8 +140,7 @@ class FakeArm {
 
  private:
   httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  testing::ServerThread thread_{server_};
   std::mutex mu_;
   std::vector<std::string> requests_;
   std::string last_put_;

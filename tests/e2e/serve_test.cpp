@@ -15,6 +15,7 @@
 
 #include "e2e/daemon_process.h"
 #include "integration/test_stores.h"
+#include "support/server_thread.h"
 #include "support/test_jwt.h"
 
 namespace codefleet {
@@ -427,9 +428,9 @@ TEST(Serve, EntraTokensCheckedAgainstAJwksUrl) {
   jwks.Get("/discovery/v2.0/keys", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(doc, "application/json");
   });
-  int port = jwks.bind_to_any_port("127.0.0.1");
-  std::thread t([&] { jwks.listen_after_bind(); });
-  for (int i = 0; i < 500 && !jwks.is_running(); ++i) std::this_thread::sleep_for(milliseconds(10));
+  testing::ServerThread jwks_thread(jwks);
+  jwks_thread.start();
+  int port = jwks_thread.port();
   FreshStore store("sqlite");
   auto dir = temp_dir("entra");
   auto config = dir / "codefleet.yaml";
@@ -463,8 +464,6 @@ TEST(Serve, EntraTokensCheckedAgainstAJwksUrl) {
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 401);
   EXPECT_EQ(daemon.terminate(), 0);
-  jwks.stop();
-  t.join();
   std::filesystem::remove_all(dir);
 }
 

@@ -25,6 +25,7 @@
 #include "routing/fleet_model.h"
 #include "server/controller.h"
 #include "spec/spec.h"
+#include "support/server_thread.h"
 #include "workload/task.h"
 
 namespace codefleet {
@@ -88,16 +89,11 @@ class FakeAzure {
           json{{"token_type", "Bearer"}, {"expires_in", 3599}, {"access_token", kToken}}.dump(),
           "application/json");
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(10ms);
+    thread_.start();
   }
-  ~FakeAzure() {
-    server_.stop();
-    thread_.join();
-  }
+  ~FakeAzure() { thread_.stop(); }
   httplib::Server& server() { return server_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string url() const { return thread_.url(); }
   std::vector<Seen> seen(const std::string& method_filter = "") {
     std::lock_guard lock(mu_);
     std::vector<Seen> out;
@@ -122,8 +118,7 @@ class FakeAzure {
 
  private:
   httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  testing::ServerThread thread_{server_};
   std::mutex mu_;
   std::vector<Seen> seen_;
   std::map<const httplib::Request*, size_t> index_;

@@ -32,6 +32,7 @@
 #include "server/gateway.h"
 #include "server/metrics.h"
 #include "spec/spec.h"
+#include "support/server_thread.h"
 
 namespace codefleet::testing {
 
@@ -47,18 +48,10 @@ class Webhook {
       bodies_.push_back(nlohmann::json::parse(req.body, nullptr, false));
       res.status = 204;
     });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_.start();
   }
-  ~Webhook() {
-    // httplib ignores stop() until the listener runs: wait for it first.
-    for (int i = 0; i < 500 && !server_.is_running(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  ~Webhook() { thread_.stop(); }
+  std::string url() const { return thread_.url() + "/hook"; }
   std::vector<nlohmann::json> bodies() {
     std::lock_guard lock(mu_);
     return bodies_;
@@ -66,8 +59,7 @@ class Webhook {
 
  private:
   httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  ServerThread thread_{server_};
   std::mutex mu_;
   std::vector<nlohmann::json> bodies_;
 };

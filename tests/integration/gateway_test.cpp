@@ -75,15 +75,10 @@ class FakeLlm {
     };
     server_.Post("/openai/deployments/d/chat/completions", handler);
     server_.Post("/v1/chat/completions", handler);
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    for (int i = 0; i < 500 && !server_.is_running(); ++i) std::this_thread::sleep_for(10ms);
+    thread_.start();
   }
-  ~FakeLlm() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  ~FakeLlm() { thread_.stop(); }
+  std::string url() const { return thread_.url(); }
   void answer(int status) { status_ = status; }  // 299: a 200 with garbage
   size_t calls() {
     std::lock_guard lock(mu_);
@@ -101,8 +96,7 @@ class FakeLlm {
  private:
   std::string name_;
   httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
+  testing::ServerThread thread_{server_};
   std::mutex mu_;
   std::vector<json> bodies_;
   std::vector<std::string> api_keys_;
