@@ -262,6 +262,23 @@ Decision route(const FleetModel& model, const Task& task, const FleetView& view,
       a.available = w.can_place;
       a.wait = w.wait;
       if (!w.can_place) a.rejected_because = w.why_waiting;
+      // Its load: the queue ahead of this call at the endpoint's throughput.
+      auto load = view.endpoint_load(s, now);
+      if (load.tokens_in_flight > 0) {
+        int64_t per_s =
+            std::max<int64_t>(1, s.tokens_per_second) * std::max<int64_t>(1, load.nodes);
+        Duration queue =
+            duration_cast<Duration>(milliseconds(load.tokens_in_flight * 1000 / per_s));
+        a.wait += queue;
+        if (a.available && queue > task.duration) {
+          a.available = false;
+          a.rejected_because = fmt::format(
+              "saturated: {} tokens in flight on {} node(s), a {} queue (longer than the "
+              "class's {} call)",
+              load.tokens_in_flight, std::max<int64_t>(1, load.nodes), wait_text(queue),
+              wait_text(task.duration));
+        }
+      }
       options.push_back({a, prefer_rank(model, task, s.name)});
     }
   }

@@ -70,6 +70,15 @@ class FleetView {
   virtual Duration rate_wait(const DeploymentModel&, int64_t /*tokens*/, TimePoint /*now*/) const {
     return Duration{0};
   }
+  // A self-hosted endpoint's load: tokens admitted and not yet served (queued or in flight)
+  // and the nodes serving it. The router turns it into a queue wait at `tokens_per_second`
+  // per node; an endpoint whose queue is longer than the class's expected call duration is
+  // saturated, and the next target takes the call.
+  struct EndpointLoad {
+    int64_t tokens_in_flight = 0;
+    int64_t nodes = 1;
+  };
+  virtual EndpointLoad endpoint_load(const SelfHostedModel&, TimePoint /*now*/) const { return {}; }
 };
 
 class EmptyFleetView final : public FleetView {

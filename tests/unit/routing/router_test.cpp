@@ -132,6 +132,49 @@ TEST(Router, PromptGenFallsBackWhenCheapestIsOverItsTpm) {
   EXPECT_EQ(d.cost.micros(), 10'000);
 }
 
+// A view where the self-hosted endpoint has `tokens` queued on `nodes` nodes.
+class EndpointBusy final : public FleetView {
+ public:
+  EndpointBusy(const FleetModel& m, int64_t tokens, int64_t nodes)
+      : empty_(m), tokens_(tokens), nodes_(nodes) {}
+  PoolWait pool_wait(const PoolModel& p, const Task& t, TimePoint now) const override {
+    return empty_.pool_wait(p, t, now);
+  }
+  EndpointLoad endpoint_load(const SelfHostedModel&, TimePoint) const override {
+    return {tokens_, nodes_};
+  }
+
+ private:
+  EmptyFleetView empty_;
+  int64_t tokens_, nodes_;
+};
+
+TEST(Router, ASaturatedSelfHostedEndpointSendsTheCallToFoundry) {
+  ExampleFleet f = load_example("recommended.yaml");
+  Task t = task_json(
+      f, R"({"class": "code-completion", "tokens": {"prompt": 4000, "completion": 1000}})");
+  // vllm-h100: 2,500 tokens/s per node; code-completion calls take 20 s. 25,000 tokens
+  // queued on one node is a 10 s queue: still the cheapest, and it waits 10 s longer.
+  Decision light = route(f.model, t, EndpointBusy(f.model, 25'000, 1), at(kMondayTenLocal));
+  EXPECT_EQ(light.target.name, "vllm-h100") << light.reason;
+  Decision idle = route(f.model, t, EmptyFleetView(f.model), at(kMondayTenLocal));
+  EXPECT_EQ(light.wait - idle.wait, std::chrono::seconds(10));
+  // 75,000 tokens on one node is a 30 s queue, longer than the call: Foundry takes it.
+  Decision busy = route(f.model, t, EndpointBusy(f.model, 75'000, 1), at(kMondayTenLocal));
+  EXPECT_EQ(busy.target.name, "foundry-large") << busy.reason;
+  bool said = false;
+  for (const auto& a : busy.alternatives) {
+    if (a.target.name == "vllm-h100") {
+      said = a.rejected_because.find("saturated: 75000 tokens in flight on 1 node(s)") !=
+             std::string::npos;
+    }
+  }
+  EXPECT_TRUE(said);
+  // The same queue spread over four nodes is 7.5 s: back to the endpoint.
+  Decision spread = route(f.model, t, EndpointBusy(f.model, 75'000, 4), at(kMondayTenLocal));
+  EXPECT_EQ(spread.target.name, "vllm-h100") << spread.reason;
+}
+
 TEST(Router, OneCallLargerThanTheTpmLimitIsRejectedThere) {
   ExampleFleet f = load_example("recommended.yaml");
   Task t =
