@@ -66,6 +66,7 @@ struct SimulateOptions {
   double spot_evictions_per_hour = 0.0;
   std::optional<std::string> disk_price;
   std::optional<std::string> llm_class, gpu_class, cpu_class;
+  std::optional<std::string> llm_route_class;  // the `llm` section's class (azure-llm traces)
   std::string timeseries;
   std::string report;
   bool quiet = false;

@@ -170,6 +170,10 @@ int main(int argc, char** argv) {
   sm->add_option("--disk-usd-per-gib-month", sim.disk_price, "managed OS disk price");
   sm->add_option("--llm-class", sim.llm_class,
                  "class for azure-llm requests (default online-inference)");
+  sm->add_option("--llm-route-class", sim.llm_route_class,
+                 "azure-llm traces: the kind: llm class the llm section routes the calls as, "
+                 "on Foundry, self-hosted and hybrid (default: the first served by a Foundry "
+                 "deployment and a self-hosted endpoint)");
   sm->add_option("--gpu-class", sim.gpu_class,
                  "class for alibaba-pods GPU pods (default batch-inference)");
   sm->add_option("--cpu-class", sim.cpu_class,

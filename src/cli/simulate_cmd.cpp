@@ -17,6 +17,7 @@
 #include "report/sim_report.h"
 #include "report/table.h"
 #include "sim/engine.h"
+#include "sim/llm.h"
 
 namespace codefleet::cli {
 
@@ -28,6 +29,65 @@ ojson money(Money m) { return ojson::parse(m.to_string(2)); }
 double seconds_of(int64_t ms) { return static_cast<double>(ms) / 1000.0; }
 double round3(double x) {
   return static_cast<double>(static_cast<int64_t>(x * 1000 + 0.5)) / 1000.0;
+}
+
+// The class of the `llm` section: --llm-route-class, checked, or the default. Exit code 2
+// (through `bad`) when the option names no llm class.
+std::optional<std::string> llm_route_class(const Spec& spec, const FleetModel& model,
+                                           const SimulateOptions& opts, bool& bad) {
+  bad = false;
+  if (opts.llm_route_class) {
+    const WorkloadClass* c = spec.find_class(*opts.llm_route_class);
+    if (!c) {
+      std::vector<std::string> llm;
+      for (const auto& k : spec.classes) {
+        if (k.kind == ClassKind::kLlm) llm.push_back(k.name);
+      }
+      std::string names = llm.empty() ? "none" : fmt::format("{}", fmt::join(llm, ", "));
+      print_error(
+          fmt::format("--llm-route-class: the spec has no workload class '{}' (llm "
+                      "classes: {})",
+                      *opts.llm_route_class, names));
+      bad = true;
+      return std::nullopt;
+    }
+    if (c->kind != ClassKind::kLlm) {
+      print_error(fmt::format(
+          "--llm-route-class: class '{}' is a compute class; the llm section needs a `kind: "
+          "llm` class",
+          c->name));
+      bad = true;
+      return std::nullopt;
+    }
+    return c->name;
+  }
+  return default_llm_route_class(model);
+}
+
+ojson llm_json(const LlmReplay& r) {
+  ojson scenarios = ojson::array();
+  for (const auto& s : r.scenarios) {
+    ojson cost = ojson::object(), calls = ojson::object();
+    for (const auto& [k, v] : s.cost_by_target) cost[k] = money(v);
+    for (const auto& [k, v] : s.calls_by_target) calls[k] = v;
+    scenarios.push_back({{"name", s.name},
+                         {"cost_usd", money(s.cost)},
+                         {"cost_by_target", cost},
+                         {"calls_by_target", calls},
+                         {"gpu_node_hours", round3(s.gpu_node_hours())},
+                         {"peak_nodes", s.peak_nodes},
+                         {"wait_s",
+                          {{"p50", seconds_of(s.wait_p50_ms)},
+                           {"p95", seconds_of(s.wait_p95_ms)},
+                           {"p99", seconds_of(s.wait_p99_ms)}}},
+                         {"served", s.served},
+                         {"unserved", s.unserved}});
+  }
+  return {{"class", r.class_name},
+          {"calls", r.calls},
+          {"tokens", {{"prompt", r.prompt_tokens}, {"completion", r.completion_tokens}}},
+          {"scenarios", scenarios},
+          {"cheapest", r.cheapest.empty() ? ojson(nullptr) : ojson(r.cheapest)}};
 }
 
 }  // namespace
@@ -58,6 +118,23 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     return kExitUsage;
   }
   workload = reshape(std::move(workload), opts.days, opts.load_scale);
+
+  // The `llm` section: the trace's calls routed as one llm class, three ways.
+  bool bad_class = false;
+  auto route_class = llm_route_class(spec, *model, opts, bad_class);
+  if (bad_class) return kExitUsage;
+  std::optional<LlmReplay> llm;
+  if (!opts.trace.empty() && opts.trace_format == "azure-llm") {
+    if (route_class) {
+      LlmSimOptions lo;
+      lo.period = workload.span;
+      llm = replay_llm(*model, *route_class, llm_calls_of(workload), lo);
+    } else {
+      std::cerr << "codefleet: note: no llm section: no `kind: llm` class is served by both a "
+                   "Foundry deployment and a self-hosted endpoint (name one with "
+                   "--llm-route-class)\n";
+    }
+  }
 
   std::vector<std::string> names = opts.strategies.empty() ? strategy_names() : opts.strategies;
   std::vector<std::unique_ptr<ScalingStrategy>> strategies;
@@ -149,7 +226,8 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
       print_error(Error{ErrorCode::kInternal, "cannot write file", opts.report});
       return kExitUsage;
     }
-    html << render_simulation_report(spec.name, workload.description, results, estimated);
+    html << render_simulation_report(spec.name, workload.description, results, estimated,
+                                     llm ? &*llm : nullptr);
   }
 
   if (common.output == "json") {
@@ -198,6 +276,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
                                       static_cast<double>(oracle->cost.micros()));
       j["strategies"].push_back(sj);
     }
+    if (llm) j["llm"] = llm_json(*llm);
     j["events"] = events;
     j["wall_seconds"] = round3(wall);
     j["events_per_second"] = static_cast<int64_t>(eps);
@@ -227,6 +306,26 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     std::string line;
     for (const auto& [family, v] : r.peak_quota_vcpus) line += fmt::format("  {}={}", family, v);
     std::cout << fmt::format("  {:<20}{}\n", r.strategy, line);
+  }
+  if (llm) {
+    std::cout << fmt::format(
+        "\nLLM calls as class {}: {} calls, {} prompt + {} completion tokens\n", llm->class_name,
+        llm->calls, llm->prompt_tokens, llm->completion_tokens);
+    Table lt({"SCENARIO", "COST_USD", "GPU_NODE_HOURS", "PEAK_NODES", "WAIT_P50", "WAIT_P95",
+              "WAIT_P99", "UNSERVED", "CALLS_BY_TARGET"});
+    for (size_t c = 1; c <= 7; ++c) lt.align_right(c);
+    for (const auto& s : llm->scenarios) {
+      std::vector<std::string> by;
+      for (const auto& [k, v] : s.calls_by_target) by.push_back(fmt::format("{}={}", k, v));
+      lt.add({s.name, s.cost.to_string(2), fmt::format("{:.1f}", s.gpu_node_hours()),
+              std::to_string(s.peak_nodes), fmt::format("{:.1f}s", seconds_of(s.wait_p50_ms)),
+              fmt::format("{:.1f}s", seconds_of(s.wait_p95_ms)),
+              fmt::format("{:.1f}s", seconds_of(s.wait_p99_ms)), std::to_string(s.unserved),
+              fmt::format("{}", fmt::join(by, " "))});
+    }
+    std::cout << lt.render();
+    std::cout << fmt::format("  cheapest: {}\n",
+                             llm->cheapest.empty() ? "none served every call" : llm->cheapest);
   }
   std::cout << fmt::format("\n{} events in {:.2f} s ({:.0f} events/s)\n", events, wall, eps);
   return kExitOk;

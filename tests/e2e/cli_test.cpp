@@ -456,6 +456,118 @@ TEST(Simulate, BadTraceExits2UnlessSkipped) {
   EXPECT_EQ(run("simulate examples/recommended.yaml").exit_code, 2);  // no workload
 }
 
+// The `llm` section: what holds by construction, whatever the figures.
+void check_llm_section(const nlohmann::json& llm, int64_t calls) {
+  ASSERT_EQ(llm["calls"].get<int64_t>(), calls);
+  ASSERT_EQ(llm["scenarios"].size(), 3u);
+  std::vector<std::string> names;
+  std::map<std::string, double> all_served;  // scenario → cost, where every call was served
+  for (const auto& s : llm["scenarios"]) {
+    SCOPED_TRACE(s.dump());
+    names.push_back(s["name"]);
+    int64_t served = s["served"], unserved = s["unserved"], by_target = 0;
+    EXPECT_EQ(served + unserved, calls);  // every call counted exactly once
+    for (const auto& [k, v] : s["calls_by_target"].items()) by_target += v.get<int64_t>();
+    EXPECT_EQ(by_target, served);
+    double cost = 0;
+    for (const auto& [k, v] : s["cost_by_target"].items()) cost += v.get<double>();
+    EXPECT_NEAR(cost, s["cost_usd"].get<double>(), 0.011 * s["cost_by_target"].size());
+    EXPECT_LE(s["wait_s"]["p50"].get<double>(), s["wait_s"]["p95"].get<double>());
+    EXPECT_LE(s["wait_s"]["p95"].get<double>(), s["wait_s"]["p99"].get<double>());
+    if (unserved == 0) all_served[s["name"]] = s["cost_usd"];
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"foundry", "self-hosted", "hybrid"}));
+  EXPECT_EQ(llm["scenarios"][0]["gpu_node_hours"].get<double>(), 0.0);
+  if (all_served.empty()) {
+    EXPECT_TRUE(llm["cheapest"].is_null());
+  } else {
+    ASSERT_TRUE(llm["cheapest"].is_string());
+    auto it = all_served.find(llm["cheapest"].get<std::string>());
+    ASSERT_NE(it, all_served.end());  // it served every call
+    for (const auto& [name, cost] : all_served) EXPECT_LE(it->second, cost + 0.005) << name;
+  }
+}
+
+TEST(Simulate, AzureLlmTraceHasAnLlmSection) {
+  std::string cmd =
+      "simulate examples/recommended.yaml --trace "
+      "tests/fixtures/traces/azure-llm-conv-2023-first300.csv --trace-format azure-llm --output "
+      "json";
+  CliRun a = run(cmd);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  auto j = json_of(a);
+  ASSERT_TRUE(j.contains("llm")) << a.out;
+  const auto& llm = j["llm"];
+  EXPECT_EQ(llm["class"], "code-completion");  // the first served by Foundry and vllm-h100
+  check_llm_section(llm, 300);
+  int64_t prompt = llm["tokens"]["prompt"], completion = llm["tokens"]["completion"];
+  EXPECT_GT(prompt, 0);
+  EXPECT_GT(completion, 0);
+  const auto& foundry = llm["scenarios"][0];
+  // foundry-large ($2.50 / $10 per 1M) is the only deployment for code-completion.
+  EXPECT_EQ(foundry["calls_by_target"].size(), 1u);
+  EXPECT_EQ(foundry["calls_by_target"]["foundry-large"], 300);
+  EXPECT_NEAR(foundry["cost_usd"].get<double>(), (prompt * 2.5 + completion * 10.0) / 1e6, 0.006);
+  const auto& self_hosted = llm["scenarios"][1];
+  EXPECT_EQ(self_hosted["calls_by_target"]["vllm-h100"], 300);
+  EXPECT_GT(self_hosted["gpu_node_hours"].get<double>(), 0.0);
+  EXPECT_GE(self_hosted["peak_nodes"].get<int64_t>(), 1);  // h100-infer: 1 to 6 nodes
+  EXPECT_LE(self_hosted["peak_nodes"].get<int64_t>(), 6);
+  EXPECT_GT(llm["scenarios"][2]["gpu_node_hours"].get<double>(), 0.0);
+
+  CliRun b = run(cmd);
+  EXPECT_EQ(llm.dump(), json_of(b)["llm"].dump());
+
+  std::string dir = temp_dir("simllm");
+  CliRun table =
+      run("simulate examples/recommended.yaml --trace "
+          "tests/fixtures/traces/azure-llm-conv-2023-first300.csv --trace-format azure-llm "
+          "--strategies oracle --quiet --report " +
+          dir + "/report.html");
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_NE(table.out.find("LLM calls as class code-completion: 300 calls"), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("self-hosted"), std::string::npos) << table.out;
+  std::stringstream page;
+  page << std::ifstream(dir + "/report.html").rdbuf();
+  EXPECT_NE(page.str().find("LLM calls as class code-completion"), std::string::npos);
+  EXPECT_NE(page.str().find("<td>hybrid</td>"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Simulate, LlmRouteClassIsChecked) {
+  std::string base =
+      "simulate examples/recommended.yaml --trace "
+      "tests/fixtures/traces/azure-llm-conv-2023-first300.csv --trace-format azure-llm "
+      "--strategies oracle --quiet --output json --llm-route-class ";
+  // prompt-gen has Foundry deployments and no self-hosted endpoint: the self-hosted scenario
+  // serves nothing, and the hybrid routes to Foundry only.
+  CliRun r = run(base + "prompt-gen");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto llm = json_of(r)["llm"];
+  EXPECT_EQ(llm["class"], "prompt-gen");
+  check_llm_section(llm, 300);
+  EXPECT_EQ(llm["scenarios"][1]["unserved"], 300);
+  EXPECT_EQ(llm["scenarios"][2]["cost_usd"], llm["scenarios"][0]["cost_usd"]);
+  EXPECT_EQ(llm["cheapest"], "foundry");
+
+  CliRun unknown = run(base + "nope");
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("--llm-route-class"), std::string::npos) << unknown.out;
+  EXPECT_NE(unknown.out.find("code-completion"), std::string::npos) << unknown.out;
+  CliRun compute = run(base + "ci");
+  EXPECT_EQ(compute.exit_code, 2);
+  EXPECT_NE(compute.out.find("--llm-route-class"), std::string::npos) << compute.out;
+  EXPECT_NE(compute.out.find("compute class"), std::string::npos) << compute.out;
+
+  // Only azure-llm traces have the section.
+  CliRun pods =
+      run("simulate examples/recommended.yaml --trace tests/fixtures/traces/alibaba-pods-small.csv "
+          "--trace-format alibaba-pods --strategies oracle --quiet --output json");
+  ASSERT_EQ(pods.exit_code, 0) << pods.out;
+  EXPECT_FALSE(json_of(pods).contains("llm"));
+}
+
 }  // namespace
 
 namespace {
