@@ -12,6 +12,8 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +54,70 @@ class HttpClient {
       const HttpRequest& request,
       const std::function<bool(int, const std::map<std::string, std::string>&)>& on_start,
       const std::function<bool(std::string_view)>& on_data);
+};
+
+// A request whose answer the calling thread reads as it arrives — the status line and
+// headers first, then the body piece by piece — with no other thread involved. Calls take
+// their libcurl handle from a pool, where each keeps its connection alive (and its TLS
+// session) for the next call to the same host.
+//
+//   HttpCallPool pool;
+//   HttpCall call(pool, request, std::chrono::seconds(30));  // no status line in 30 s: timeout
+//   auto status = call.start();                               // blocks until the headers
+//   while (true) {
+//     auto piece = call.next();                                // blocks until bytes arrive
+//     if (!piece) → a transport error;  if (!*piece) → the end;  else use **piece
+//   }
+class HttpCallPool {
+ public:
+  explicit HttpCallPool(size_t max_idle = 1024) : max_idle_(max_idle) {}
+  ~HttpCallPool();
+  HttpCallPool(const HttpCallPool&) = delete;
+  HttpCallPool& operator=(const HttpCallPool&) = delete;
+  struct Channel;
+
+ private:
+  friend class HttpCall;
+  Channel* take();
+  void give_back(Channel* c);
+  size_t max_idle_;
+  std::mutex mu_;
+  std::vector<Channel*> idle_;
+};
+
+class HttpCall {
+ public:
+  // `request.timeout` bounds the whole exchange; `first_byte_timeout` (0 = none) the wait
+  // for the status line.
+  HttpCall(HttpCallPool& pool, HttpRequest request,
+           std::chrono::milliseconds first_byte_timeout = std::chrono::milliseconds(0));
+  ~HttpCall();  // a transfer still running is ended (its connection is not reused)
+  HttpCall(const HttpCall&) = delete;
+  HttpCall& operator=(const HttpCall&) = delete;
+
+  tl::expected<int, HttpError> start();  // the status; headers() then holds the headers
+  const std::map<std::string, std::string>& headers() const { return headers_; }
+  // The next piece of the body, nullopt at its end.
+  tl::expected<std::optional<std::string>, HttpError> next();
+  // The rest of the body, at most `cap` bytes (more: kInvalidInput).
+  tl::expected<std::string, HttpError> rest(size_t cap);
+
+ private:
+  void pump(int wait_ms);
+  static size_t on_write(char* data, size_t size, size_t n, void* self);
+  static size_t on_header_line(char* data, size_t size, size_t n, void* self);
+
+  HttpCallPool& pool_;
+  HttpCallPool::Channel* channel_ = nullptr;
+  HttpRequest request_;
+  std::chrono::milliseconds first_byte_timeout_;
+  std::chrono::steady_clock::time_point first_byte_deadline_{};
+  void* header_list_ = nullptr;
+  std::map<std::string, std::string> headers_;
+  std::string buffer_;
+  int status_ = 0;
+  bool headers_done_ = false, done_ = false, added_ = false, performed_ = false;
+  int result_ = 0;  // CURLcode once done_
 };
 
 // "a=b&c=d" with each value percent-encoded (form bodies, query strings).
