@@ -3,10 +3,6 @@
 
 #include <httplib.h>
 
-#include <condition_variable>
-#include <deque>
-#include <thread>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -46,19 +42,13 @@ struct Upstream {
   const DeploymentModel* deployment = nullptr;  // Foundry: prices and limits
 };
 
-// A streamed attempt: the upstream transfer runs on its own thread and hands the bytes
-// over as they arrive.
-struct StreamState {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::string> chunks;
-  std::string error_body;
-  bool started = false, finished = false, client_gone = false;
-  int status = 0;
-  std::map<std::string, std::string> headers;
-  std::optional<Error> failure;
+constexpr size_t kMaxAnswerBytes = 32u << 20;  // a non-streamed answer held in memory
+constexpr size_t kMaxErrorBytes = 64u << 10;
+
+// A stream being passed on: the upstream's call, read by the client's connection thread.
+struct Relay {
+  std::unique_ptr<HttpCall> call;
   SseUsage usage;
-  std::thread worker;
 };
 
 }  // namespace
@@ -71,7 +61,7 @@ struct Gateway::Impl {
   Controller& controller;
   Metrics& metrics;
   GatewayOptions options;
-  HttpClient http;
+  HttpCallPool http;  // upstream connections, kept alive between calls
   mutable std::mutex mu;
   std::map<std::string, RateLimiter> limiters;  // per Foundry deployment
 
@@ -257,120 +247,84 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       g.limiter(*up->deployment, w).throttled_until(w + seconds(std::max<int64_t>(1, s)));
     };
     auto started = steady_clock::now();
+    if (req->stream) hr.timeout = g.options.stream_timeout;  // the whole stream
+    // The call runs on this thread, the client's: the answer starts only once the upstream
+    // said 200 (streams) or answered in full, so every earlier failure can go elsewhere.
+    auto call = std::make_unique<HttpCall>(g.http, std::move(hr), g.options.upstream_timeout);
+    auto status = call->start();
+    std::string body;
+    std::optional<HttpError> failure;
+    if (status && (*status != 200 || !req->stream)) {
+      auto all = call->rest(*status == 200 ? kMaxAnswerBytes : kMaxErrorBytes);
+      if (all) {
+        body = std::move(*all);
+      } else {
+        failure = all.error();
+      }
+    } else if (!status) {
+      failure = status.error();
+    }
+    int code = status ? *status : 0;
+    if (failure || code != 200) {
+      failed_call(up->name, code, started);
+      if (failure || code < 400 || retryable_status(code)) {
+        if (code == 429) throttle(call->headers());
+        last_error = failure ? target.name + ": " + failure->error.message
+                             : fmt::format("{}: answered {}", target.name, code);
+        continue;
+      }
+      res.status = code;  // the upstream's own refusal (400, 401…): passed on
+      res.set_content(body, "application/json");
+      return;
+    }
     if (!req->stream) {
-      auto r = g.http.send(hr);
-      if (!r) {
-        failed_call(up->name, 0, started);
-        last_error = target.name + ": " + r.error().error.message;
-        continue;
+      auto usage = usage_of_response(body);
+      if (!usage) {
+        failed_call(up->name, 200, started);
+        last_error = target.name + ": answered 200 without a chat completion";
+        continue;  // garbage: try the next one
       }
-      if (retryable_status(r->status)) {
-        failed_call(up->name, r->status, started);
-        if (r->status == 429) throttle(r->headers);
-        last_error = fmt::format("{}: answered {}", target.name, r->status);
-        continue;
-      }
-      if (r->status == 200) {
-        auto usage = usage_of_response(r->body);
-        if (!usage) {
-          failed_call(up->name, 200, started);
-          last_error = target.name + ": answered 200 without a chat completion";
-          continue;  // garbage: try the next one
-        }
-        g.account(*up, *usage, now, started);
-      }
-      res.status = r->status;
+      res.status = 200;
       res.set_header("X-CodeFleet-Upstream", up->name);
-      res.set_content(r->body, "application/json");
-      return;
-    }
-    // Streaming: the transfer runs on its own thread; the answer starts only once the
-    // upstream said 200, so every earlier failure can still go elsewhere.
-    auto st = std::make_shared<StreamState>();
-    st->worker = std::thread([st, hr, &http = g.http] {
-      auto r = http.stream(
-          hr,
-          [st](int status, const std::map<std::string, std::string>& headers) {
-            std::lock_guard lock(st->mu);
-            st->started = true;
-            st->status = status;
-            st->headers = headers;
-            st->cv.notify_all();
-            return true;
+      // Accounted once the answer is out: the store's write is not the caller's wait.
+      auto answer = std::make_shared<std::string>(std::move(body));
+      Upstream chosen = *up;
+      TokenUsage counted = *usage;
+      res.set_content_provider(
+          answer->size(), "application/json",
+          [answer](size_t offset, size_t length, httplib::DataSink& sink) {
+            return sink.write(answer->data() + offset, length);
           },
-          [st](std::string_view data) {
-            std::lock_guard lock(st->mu);
-            if (st->client_gone) return false;
-            if (st->status == 200) {
-              st->usage.feed(data);
-              st->chunks.emplace_back(data);
-            } else if (st->error_body.size() < 65536) {
-              st->error_body.append(data);
-            }
-            st->cv.notify_all();
-            return true;
-          });
-      std::lock_guard lock(st->mu);
-      if (!r) st->failure = r.error().error;
-      st->finished = true;
-      st->cv.notify_all();
-    });
-    std::unique_lock lock(st->mu);
-    st->cv.wait(lock, [&] { return st->started || st->finished; });
-    if (!st->started || st->status != 200) {
-      st->cv.wait(lock, [&] { return st->finished; });
-      int status = st->status;
-      std::string error_body = st->error_body;
-      auto headers = st->headers;
-      auto failure = st->failure;
-      lock.unlock();
-      st->worker.join();
-      failed_call(up->name, status, started);
-      if (!status || retryable_status(status)) {
-        if (status == 429) throttle(headers);
-        last_error = failure ? target.name + ": " + failure->message
-                             : fmt::format("{}: answered {}", target.name, status);
-        continue;
-      }
-      res.status = status;  // the upstream's own refusal (400, 401…): passed on
-      res.set_content(error_body, "application/json");
+          [&g, chosen, counted, now, started](bool) { g.account(chosen, counted, now, started); });
       return;
     }
-    lock.unlock();
     res.status = 200;
     res.set_header("X-CodeFleet-Upstream", up->name);
     res.set_header("Cache-Control", "no-cache");
+    auto relay = std::make_shared<Relay>();
+    relay->call = std::move(call);
     Upstream chosen = *up;
     res.set_chunked_content_provider(
         "text/event-stream",
-        [st, chosen, now, started, &g](size_t, httplib::DataSink& sink) {
-          std::unique_lock lock(st->mu);
-          st->cv.wait(lock, [&] { return !st->chunks.empty() || st->finished; });
-          while (!st->chunks.empty()) {
-            std::string chunk = std::move(st->chunks.front());
-            st->chunks.pop_front();
-            lock.unlock();
-            bool ok = sink.write(chunk.data(), chunk.size());
-            lock.lock();
-            if (!ok) {
-              st->client_gone = true;
-              return false;
-            }
-          }
-          if (st->finished) {
-            TokenUsage usage = st->usage.result();
-            lock.unlock();
-            g.account(chosen, usage, now, started);
+        // Each piece goes out as it comes in, on this one thread.
+        [relay](size_t, httplib::DataSink& sink) {
+          auto piece = relay->call->next();
+          // The upstream broke off mid-stream: nothing can go elsewhere now, and the client
+          // must not take it for a whole answer — the connection ends without the last chunk.
+          if (!piece) return false;
+          if (!*piece) {
             sink.done();
+            return true;
           }
-          return true;
+          relay->usage.feed(**piece);
+          return sink.write((*piece)->data(), (*piece)->size());
         },
-        [st](bool) {
-          {
-            std::lock_guard lock(st->mu);
-            st->client_gone = true;
-          }
-          if (st->worker.joinable()) st->worker.join();
+        // After the last byte, or when the client left: the tokens streamed so far are
+        // what the upstream bills.
+        [relay, chosen, now, started, &g](bool) {
+          TokenUsage usage = relay->usage.result();
+          relay->call.reset();  // ends a transfer still running
+          g.account(chosen, usage, now, started);
         });
     return;
   }

@@ -37,7 +37,10 @@ struct GatewayOptions {
   // CODEFLEET_FOUNDRY_KEY_<NAME>). `managed-identity` and `entra` use these credentials.
   std::map<std::string, std::string> api_keys;
   AzureCredentials* credentials = nullptr;
+  // No status line from an upstream within this: the next one is tried.
   std::chrono::milliseconds upstream_timeout{120'000};
+  // A stream's whole length, at most.
+  std::chrono::milliseconds stream_timeout{30 * 60'000};
   std::string api_version = "2024-10-21";
 };
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -30,7 +31,9 @@ class FakeLlm {
         std::lock_guard lock(mu_);
         bodies_.push_back(json::parse(req.body, nullptr, false));
         api_keys_.push_back(req.get_header_value("api-key"));
+        ports_.insert(req.remote_port);
       }
+      if (int ms = stall_ms_.load()) std::this_thread::sleep_for(milliseconds(ms));
       int status = status_.load();
       if (status == 299) {  // garbage: a 200 that is no completion
         res.set_content("<html>upstream proxy error</html>", "text/html");
@@ -80,6 +83,11 @@ class FakeLlm {
   ~FakeLlm() { thread_.stop(); }
   std::string url() const { return thread_.url(); }
   void answer(int status) { status_ = status; }  // 299: a 200 with garbage
+  void stall(milliseconds ms) { stall_ms_ = static_cast<int>(ms.count()); }  // before answering
+  size_t connections() {  // distinct client ports seen
+    std::lock_guard lock(mu_);
+    return ports_.size();
+  }
   size_t calls() {
     std::lock_guard lock(mu_);
     return bodies_.size();
@@ -100,7 +108,9 @@ class FakeLlm {
   std::mutex mu_;
   std::vector<json> bodies_;
   std::vector<std::string> api_keys_;
+  std::set<int> ports_;
   std::atomic<int> status_{200};
+  std::atomic<int> stall_ms_{0};
 };
 
 class GatewayTest : public ::testing::Test {
@@ -157,6 +167,16 @@ budgets:
   bool dead_cheap_ = false;  // the cheap deployment's endpoint refuses connections
   std::filesystem::path dir_;
   std::unique_ptr<testing::FreshStore> fresh_;
+  // The cost recorded for `pool`, once it is there (-1 if it never comes).
+  int64_t accrued(const std::string& pool) {
+    for (int i = 0; i < 200; ++i) {
+      auto costs = daemon_->store().costs_by_pool(0, INT64_MAX);
+      if (costs && costs->count(pool)) return costs->at(pool);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
   std::unique_ptr<Daemon> daemon_;
   std::unique_ptr<httplib::Client> client_;
 };
@@ -174,9 +194,8 @@ TEST_F(GatewayTest, RoutesByClassAndCostAndAccountsUsageExactly) {
   EXPECT_EQ(cheap_.last_body()["model"], "gpt-4o-mini");
   EXPECT_EQ(cheap_.last_api_key(), "key-cheap");
   // 1,000 prompt tokens at $0.15/1M + 200 completion at $0.60/1M = $0.00015 + $0.00012.
-  auto costs = daemon_->store().costs_by_pool(0, INT64_MAX);
-  ASSERT_TRUE(costs);
-  EXPECT_EQ(costs->at("llm:cheap"), 270);
+  // Accounted once the answer is out: just after the client has it.
+  EXPECT_EQ(accrued("llm:cheap"), 270);
   // A class only the dear deployment serves goes there.
   auto big = chat(R"({"model": "big", "messages": [{"role": "user", "content": "x"}]})");
   ASSERT_EQ(big->status, 200);
@@ -184,6 +203,33 @@ TEST_F(GatewayTest, RoutesByClassAndCostAndAccountsUsageExactly) {
   auto models =
       client_->Get("/openai/v1/models", {{"Authorization", std::string("Bearer ") + kAdminKey}});
   EXPECT_NE(models->body.find("\"chat\""), std::string::npos);
+}
+
+TEST_F(GatewayTest, FallsBackWhenAnUpstreamDoesNotAnswerInTime) {
+  // The fixture's upstream timeout is 2 s; the cheap deployment answers after 3 s.
+  cheap_.stall(milliseconds(3000));
+  for (bool stream : {false, true}) {
+    auto t0 = steady_clock::now();
+    auto r = chat(
+        stream
+            ? R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]})"
+            : kChat);
+    auto took = steady_clock::now() - t0;
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear") << stream;
+    EXPECT_GE(took, milliseconds(2000));
+    EXPECT_LT(took, milliseconds(2900));
+    if (stream) EXPECT_NE(r->body.find("[DONE]"), std::string::npos);
+  }
+  EXPECT_EQ(cheap_.calls(), 2u);
+}
+
+TEST_F(GatewayTest, KeepsUpstreamConnectionsAlive) {
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(chat(kChat)->status, 200);
+  // Five calls one after another: one connection, kept alive from call to call.
+  EXPECT_EQ(cheap_.calls(), 5u);
+  EXPECT_EQ(cheap_.connections(), 1u);
 }
 
 TEST_F(GatewayTest, FallsBackOn429And500) {
@@ -241,12 +287,7 @@ TEST_F(GatewayTest, StreamsChunkByChunk) {
   EXPECT_GE(arrivals.back() - arrivals.front(), milliseconds(300));
   // The usage chunk was asked for and counted: 40 × 0.15 + 3 × 0.60 per 1M = 6 + 1.8 → 8 µ$.
   EXPECT_TRUE(cheap_.last_body()["stream_options"]["include_usage"].get<bool>());
-  for (int i = 0; i < 100; ++i) {
-    auto costs = daemon_->store().costs_by_pool(0, INT64_MAX);
-    if (costs && costs->count("llm:cheap")) break;
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_EQ(daemon_->store().costs_by_pool(0, INT64_MAX)->at("llm:cheap"), 8);
+  EXPECT_EQ(accrued("llm:cheap"), 8);
 }
 
 TEST_F(GatewayTest, KeysAndBadInputGetOpenAiErrors) {
