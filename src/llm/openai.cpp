@@ -97,38 +97,115 @@ std::optional<TokenUsage> usage_of_response(const std::string& body) {
   return usage_of(j);
 }
 
+namespace {
+
+// What a streamed chunk holds, read without building it: the choices' deltas with content
+// (or tool calls), and whether it has a `usage` object.
+struct ChunkScan final : nlohmann::json_sax<json> {
+  // The key each open object or array sits under ("" for the top and for array items).
+  std::vector<std::string> path;
+  std::string key_;
+  bool object = false, usage = false;
+  int64_t contents = 0;
+
+  bool in_delta() const { return !path.empty() && path.back() == "delta"; }
+  std::string take_key() {
+    std::string k;
+    k.swap(key_);
+    return k;
+  }
+  bool value() {
+    key_.clear();
+    return true;
+  }
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool string(string_t& v) override {
+    if (in_delta() && key_ == "content" && !v.empty()) ++contents;
+    return value();
+  }
+  bool start_object(std::size_t) override {
+    if (path.empty()) object = true;
+    std::string k = take_key();
+    if (k == "usage" && path.size() == 1) usage = true;
+    path.push_back(std::move(k));
+    return true;
+  }
+  bool key(string_t& k) override {
+    key_ = k;
+    return true;
+  }
+  bool end_object() override {
+    path.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    std::string k = take_key();
+    if (k == "tool_calls" && in_delta()) ++contents;
+    path.push_back(std::move(k));
+    return true;
+  }
+  bool end_array() override {
+    path.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+};
+
+}  // namespace
+
 void SseUsage::feed(std::string_view bytes) {
   pending_.append(bytes);
   // Events end with a blank line; lines may end with \n or \r\n.
+  size_t consumed = 0;
+  std::string joined;
   for (;;) {
-    size_t end = pending_.find("\n\n");
-    size_t crlf = pending_.find("\r\n\r\n");
+    std::string_view rest(pending_);
+    rest.remove_prefix(consumed);
+    size_t end = rest.find("\n\n");
+    size_t crlf = rest.find("\r\n\r\n");
     size_t len = 2;
-    if (crlf != std::string::npos && (end == std::string::npos || crlf < end)) {
+    if (crlf != std::string_view::npos && (end == std::string_view::npos || crlf < end)) {
       end = crlf;
       len = 4;
     }
-    if (end == std::string::npos) break;
-    std::string block = pending_.substr(0, end);
-    pending_.erase(0, end + len);
-    std::string data;
+    if (end == std::string_view::npos) break;
+    std::string_view block = rest.substr(0, end);
+    consumed += end + len;
+    // Its `data:` lines, joined by newlines (one line, the usual case, is used in place).
+    std::string_view data;
+    int lines = 0;
+    joined.clear();
     size_t pos = 0;
     while (pos <= block.size()) {
       size_t nl = block.find('\n', pos);
-      std::string line = block.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.rfind("data:", 0) == 0) {
-        std::string_view v(line);
-        v.remove_prefix(5);
-        if (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-        if (!data.empty()) data += '\n';
-        data += v;
+      std::string_view line =
+          block.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.substr(0, 5) == "data:") {
+        line.remove_prefix(5);
+        if (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+        if (lines++ == 0) {
+          data = line;
+        } else {
+          if (lines == 2) joined.assign(data);
+          joined += '\n';
+          joined += line;
+          data = joined;
+        }
       }
-      if (nl == std::string::npos) break;
+      if (nl == std::string_view::npos) break;
       pos = nl + 1;
     }
-    if (!data.empty()) event(data);
+    if (lines > 0 && !data.empty()) event(data);
   }
+  pending_.erase(0, consumed);
   if (pending_.size() > (1u << 20)) pending_.clear();  // a runaway line: stop buffering it
 }
 
@@ -138,19 +215,14 @@ void SseUsage::event(std::string_view data) {
     done_ = true;
     return;
   }
-  auto j = json::parse(data, nullptr, false);
-  if (!j.is_object()) return;
-  if (auto u = usage_of(j)) reported_ = u;
-  if (j.contains("choices") && j["choices"].is_array()) {
-    for (const auto& c : j["choices"]) {
-      if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) continue;
-      const auto& d = c["delta"];
-      if ((d.contains("content") && d["content"].is_string() &&
-           !d["content"].get<std::string>().empty()) ||
-          d.contains("tool_calls")) {
-        ++content_chunks_;
-      }
-    }
+  // Every chunk of every stream passes here: a SAX scan, no document built, except for the
+  // one chunk that carries a `usage` object.
+  ChunkScan scan;
+  if (!json::sax_parse(data, &scan, json::input_format_t::json, false) || !scan.object) return;
+  content_chunks_ += scan.contents;
+  if (scan.usage) {
+    auto j = json::parse(data, nullptr, false);
+    if (auto u = usage_of(j)) reported_ = u;
   }
 }
 
