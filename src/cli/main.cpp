@@ -210,7 +210,8 @@ int main(int argc, char** argv) {
   sv->add_option("--tls-key", serve.tls_key, "PEM private key for --tls-cert");
   sv->add_option("--alert-webhook", serve.webhook_url,
                  "POST alerts here (Azure Monitor common alert schema)");
-  sv->add_option("--http-threads", serve.threads, "connections served at once (default 64)");
+  sv->add_option("--http-threads", serve.threads,
+                 "connections served at once, one thread each (default 1024)");
   sv->add_option("--log-requests", serve.log_requests, "one JSON log line per request (true)");
   sv->add_option("--workers", serve.workers,
                  "simulated: tasks finish after their duration (default); external: workers "

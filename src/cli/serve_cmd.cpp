@@ -44,7 +44,7 @@ struct ServeConfig {
   std::string start_at;
   std::string tls_cert, tls_key;
   std::string webhook_url;
-  int threads = 64;
+  int threads = 1024;
   bool log_requests = true;
   size_t max_body_bytes = 1 << 20;
   std::optional<EntraConfig> entra;

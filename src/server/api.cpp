@@ -2,6 +2,7 @@
 #include "server/api.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -179,6 +180,7 @@ struct ApiServer::Impl {
   Metrics& metrics;
   ApiOptions options;
   std::unique_ptr<httplib::Server> server;
+  int listen_fd = -1;
   std::atomic<bool> stopping{false};
   std::atomic<bool> run_called{false};
   std::atomic<bool> run_returned{false};
@@ -751,6 +753,10 @@ Result<int> ApiServer::bind() {
   s.set_read_timeout(30);
   s.set_tcp_nodelay(true);
   s.set_payload_max_length(o.max_body_bytes);
+  s.set_socket_options([this](socket_t sock) {
+    httplib::default_socket_options(sock);
+    impl_->listen_fd = sock;
+  });
   s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
     tl_request.started = steady_clock::now();
     tl_request.route = "unmatched";
@@ -840,6 +846,10 @@ Result<int> ApiServer::bind() {
     return tl::unexpected(Error{ErrorCode::kUnavailable,
                                 fmt::format("cannot listen on {}:{}", o.host, o.port), "--listen"});
   }
+  // httplib listens with a queue of 5: a burst of new connections (hundreds of LLM streams
+  // opening at once) would overflow it, and the kernel retries a dropped one only a second
+  // later. Listening again on the bound socket deepens the queue.
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, 1024);
   return port;
 }
 
