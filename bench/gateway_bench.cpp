@@ -61,7 +61,12 @@ int run_upstream(int argc, char** argv) {
     httplib::default_socket_options(sock);
     listen_fd = sock;
   });
-  s.Post(R"(.*/chat/completions)", [&](const httplib::Request&, httplib::Response& res) {
+  std::atomic<int64_t> deployment_calls{0};
+  s.Get("/deployment-calls", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::to_string(deployment_calls.load()), "text/plain");
+  });
+  s.Post(R"(.*/chat/completions)", [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.path.rfind("/openai/deployments/", 0) == 0) ++deployment_calls;
     res.set_header("Cache-Control", "no-cache");
     auto sent = std::make_shared<int>(0);
     auto next =
