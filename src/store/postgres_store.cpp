@@ -113,6 +113,27 @@ CREATE TABLE journal (
 -- every pending row per claim would stall writers. Only unclaimed pending rows are indexed.
 CREATE INDEX tasks_unclaimed ON tasks (seq) WHERE state = 'pending' AND NOT claimed;
 )sql",
+    R"sql(
+-- 3: per-key LLM limits; LLM usage per hour, tenant, key and deployment. A key's month
+-- (its budget) and a tenant's range are read by their indexes.
+ALTER TABLE api_keys ADD COLUMN llm_budget_micros bigint NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN llm_rpm bigint NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN llm_tpm bigint NOT NULL DEFAULT 0;
+CREATE TABLE llm_usage (
+  hour_start_ms bigint NOT NULL,
+  tenant text NOT NULL,
+  key_id text NOT NULL,
+  deployment text NOT NULL,
+  requests bigint NOT NULL,
+  prompt_tokens bigint NOT NULL,
+  completion_tokens bigint NOT NULL,
+  cached_tokens bigint NOT NULL,
+  cost_micros bigint NOT NULL,
+  PRIMARY KEY (hour_start_ms, tenant, key_id, deployment)
+);
+CREATE INDEX llm_usage_key ON llm_usage (key_id, hour_start_ms);
+CREATE INDEX llm_usage_tenant ON llm_usage (tenant, hour_start_ms);
+)sql",
 };
 
 constexpr const char* kCreateMigrationsTable =
@@ -123,6 +144,8 @@ constexpr const char* kCreateMigrationsTable =
 #define CODEFLEET_TASK_COLUMNS                                                              \
   "id, tenant, class_name, environment, state, body_json, pool, node, reason, created_ms, " \
   "updated_ms, seq"
+#define CODEFLEET_KEY_COLUMNS \
+  "id, name, hash_hex, role, tenant, created_ms, revoked, llm_budget_micros, llm_rpm, llm_tpm"
 
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -294,6 +317,9 @@ std::vector<ApiKey> read_keys(const PGresult* r) {
     k.tenant = text_at(r, row, 4);
     k.created_ms = int_at(r, row, 5);
     k.revoked = bool_at(r, row, 6);
+    k.llm.budget_micros_month = int_at(r, row, 7);
+    k.llm.rpm = int_at(r, row, 8);
+    k.llm.tpm = int_at(r, row, 9);
     out.push_back(std::move(k));
   }
   return out;
@@ -704,10 +730,10 @@ class PostgresStore final : public Store {
     return run<void>(Access::kWrite, [&](Session& s) {
       return s.transaction([&]() -> Result<void> {
         auto r = s.exec(
-            "INSERT INTO api_keys (id, name, hash_hex, role, tenant, created_ms, revoked) VALUES "
-            "($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            "INSERT INTO api_keys (" CODEFLEET_KEY_COLUMNS
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
             {k.id, k.name, k.hash_hex, role_name(k.role), k.tenant, num(k.created_ms),
-             flag(k.revoked)});
+             flag(k.revoked), num(k.llm.budget_micros_month), num(k.llm.rpm), num(k.llm.tpm)});
         if (!r) return tl::unexpected(r.error());
         if (!one_row_changed(r->get())) {
           return tl::unexpected(
@@ -721,10 +747,8 @@ class PostgresStore final : public Store {
   Result<std::optional<ApiKey>> find_api_key(const std::string& hash_hex) override {
     return run<std::optional<ApiKey>>(
         Access::kRead, [&](Session& s) -> Result<std::optional<ApiKey>> {
-          auto r = s.exec(
-              "SELECT id, name, hash_hex, role, tenant, created_ms, revoked FROM api_keys "
-              "WHERE hash_hex = $1",
-              {hash_hex});
+          auto r = s.exec("SELECT " CODEFLEET_KEY_COLUMNS " FROM api_keys WHERE hash_hex = $1",
+                          {hash_hex});
           if (!r) return tl::unexpected(r.error());
           auto keys = read_keys(r->get());
           if (keys.empty()) return std::optional<ApiKey>{};
@@ -734,9 +758,7 @@ class PostgresStore final : public Store {
 
   Result<std::vector<ApiKey>> list_api_keys() override {
     return run<std::vector<ApiKey>>(Access::kRead, [&](Session& s) -> Result<std::vector<ApiKey>> {
-      auto r = s.exec(
-          "SELECT id, name, hash_hex, role, tenant, created_ms, revoked FROM api_keys "
-          "ORDER BY created_ms, id");
+      auto r = s.exec("SELECT " CODEFLEET_KEY_COLUMNS " FROM api_keys ORDER BY created_ms, id");
       if (!r) return tl::unexpected(r.error());
       return read_keys(r->get());
     });
@@ -746,6 +768,18 @@ class PostgresStore final : public Store {
     return run<bool>(Access::kWrite, [&](Session& s) {
       return s.transaction([&]() -> Result<bool> {
         auto r = s.exec("UPDATE api_keys SET revoked = true WHERE id = $1 AND NOT revoked", {id});
+        if (!r) return tl::unexpected(r.error());
+        return one_row_changed(r->get());
+      });
+    });
+  }
+
+  Result<bool> set_api_key_llm_limits(const std::string& id, const LlmLimits& l) override {
+    return run<bool>(Access::kWrite, [&](Session& s) {
+      return s.transaction([&]() -> Result<bool> {
+        auto r = s.exec(
+            "UPDATE api_keys SET llm_budget_micros = $2, llm_rpm = $3, llm_tpm = $4 WHERE id = $1",
+            {id, num(l.budget_micros_month), num(l.rpm), num(l.tpm)});
         if (!r) return tl::unexpected(r.error());
         return one_row_changed(r->get());
       });
@@ -831,6 +865,72 @@ class PostgresStore final : public Store {
       }
       return out;
     });
+  }
+
+  // --- LLM usage
+
+  Result<void> add_llm_usage(const std::vector<LlmUsage>& usage) override {
+    if (usage.empty()) return {};
+    return run<void>(Access::kWrite, [&](Session& s) {
+      return s.transaction([&]() -> Result<void> {
+        for (const auto& u : usage) {
+          auto r = s.exec(
+              "INSERT INTO llm_usage (hour_start_ms, tenant, key_id, deployment, requests, "
+              "prompt_tokens, completion_tokens, cached_tokens, cost_micros) VALUES ($1, $2, $3, "
+              "$4, $5, $6, $7, $8, $9) ON CONFLICT (hour_start_ms, tenant, key_id, deployment) "
+              "DO UPDATE SET requests = llm_usage.requests + EXCLUDED.requests, "
+              "prompt_tokens = llm_usage.prompt_tokens + EXCLUDED.prompt_tokens, "
+              "completion_tokens = llm_usage.completion_tokens + EXCLUDED.completion_tokens, "
+              "cached_tokens = llm_usage.cached_tokens + EXCLUDED.cached_tokens, "
+              "cost_micros = llm_usage.cost_micros + EXCLUDED.cost_micros",
+              {num(u.hour_start_ms), u.tenant, u.key_id, u.deployment, num(u.requests),
+               num(u.prompt_tokens), num(u.completion_tokens), num(u.cached_tokens),
+               num(u.cost_micros)});
+          if (!r) return tl::unexpected(r.error());
+          if (u.cost_micros == 0) continue;
+          auto c = s.exec(
+              "INSERT INTO costs (pool, hour_start_ms, micros) VALUES ($1, $2, $3) "
+              "ON CONFLICT (pool, hour_start_ms) DO UPDATE SET micros = costs.micros + "
+              "EXCLUDED.micros",
+              {"llm:" + u.deployment, num(u.hour_start_ms), num(u.cost_micros)});
+          if (!c) return tl::unexpected(c.error());
+        }
+        return {};
+      });
+    });
+  }
+
+  Result<std::vector<LlmUsage>> llm_usage(const LlmUsageFilter& f) override {
+    return run<std::vector<LlmUsage>>(
+        Access::kRead, [&](Session& s) -> Result<std::vector<LlmUsage>> {
+          // A NULL filter matches everything. Byte order (COLLATE "C"), as SQLite sorts.
+          auto r = s.exec(
+              "SELECT tenant, key_id, deployment, sum(requests)::bigint, "
+              "sum(prompt_tokens)::bigint, sum(completion_tokens)::bigint, "
+              "sum(cached_tokens)::bigint, sum(cost_micros)::bigint FROM llm_usage "
+              "WHERE hour_start_ms >= $1 AND hour_start_ms < $2"
+              " AND ($3::text IS NULL OR tenant = $3)"
+              " AND ($4::text IS NULL OR key_id = $4)"
+              " GROUP BY tenant, key_id, deployment"
+              " ORDER BY tenant COLLATE \"C\", key_id COLLATE \"C\", deployment COLLATE \"C\"",
+              {num(f.from_ms), num(f.to_ms), null_if_empty(f.tenant), null_if_empty(f.key_id)});
+          if (!r) return tl::unexpected(r.error());
+          std::vector<LlmUsage> out;
+          const PGresult* res = r->get();
+          for (int row = 0; row < PQntuples(res); ++row) {
+            LlmUsage u;
+            u.tenant = text_at(res, row, 0);
+            u.key_id = text_at(res, row, 1);
+            u.deployment = text_at(res, row, 2);
+            u.requests = int_at(res, row, 3);
+            u.prompt_tokens = int_at(res, row, 4);
+            u.completion_tokens = int_at(res, row, 5);
+            u.cached_tokens = int_at(res, row, 6);
+            u.cost_micros = int_at(res, row, 7);
+            out.push_back(std::move(u));
+          }
+          return out;
+        });
   }
 
   // --- journal
@@ -922,6 +1022,7 @@ class PostgresStore final : public Store {
 };
 
 #undef CODEFLEET_TASK_COLUMNS
+#undef CODEFLEET_KEY_COLUMNS
 
 }  // namespace
 

@@ -90,7 +90,31 @@ CREATE TABLE journal (
     R"sql(
 CREATE INDEX tasks_unclaimed ON tasks(seq) WHERE state = 'pending' AND claimed = 0;
 )sql",
+    // 3: per-key LLM limits; LLM usage per hour, tenant, key and deployment. A key's month
+    // (its budget) and a tenant's range are read by their indexes.
+    R"sql(
+ALTER TABLE api_keys ADD COLUMN llm_budget_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN llm_rpm INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE api_keys ADD COLUMN llm_tpm INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE llm_usage (
+  hour_start_ms INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  deployment TEXT NOT NULL,
+  requests INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  cached_tokens INTEGER NOT NULL,
+  cost_micros INTEGER NOT NULL,
+  PRIMARY KEY (hour_start_ms, tenant, key_id, deployment)
+);
+CREATE INDEX llm_usage_key ON llm_usage(key_id, hour_start_ms);
+CREATE INDEX llm_usage_tenant ON llm_usage(tenant, hour_start_ms);
+)sql",
 };
+
+constexpr const char* kKeyColumns =
+    "id, name, hash_hex, role, tenant, created_ms, revoked, llm_budget_micros, llm_rpm, llm_tpm";
 
 Error db_error(sqlite3* db, const std::string& what) {
   int code = db ? sqlite3_errcode(db) : SQLITE_ERROR;
@@ -446,12 +470,14 @@ class SqliteStore final : public Store {
   Result<void> put_api_key(const ApiKey& k) override {
     return write<bool>([&](Conn& c) -> Result<bool> {
              auto s = c.prepare(
-                 "INSERT INTO api_keys (id, name, hash_hex, role, tenant, created_ms, revoked) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                 fmt::format("INSERT INTO api_keys ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                             "?8, ?9, ?10)",
+                             kKeyColumns));
              if (!s) return tl::unexpected(s.error());
              s->bind(1, k.id).bind(2, k.name).bind(3, k.hash_hex);
              s->bind(4, std::string(role_name(k.role))).bind(5, k.tenant);
              s->bind(6, k.created_ms).bind(7, int64_t{k.revoked ? 1 : 0});
+             s->bind(8, k.llm.budget_micros_month).bind(9, k.llm.rpm).bind(10, k.llm.tpm);
              if (auto r = done(*s, "insert api key"); !r) {
                auto e = r.error();
                if (sqlite3_extended_errcode(c.db()) == SQLITE_CONSTRAINT_PRIMARYKEY ||
@@ -468,9 +494,7 @@ class SqliteStore final : public Store {
 
   Result<std::optional<ApiKey>> find_api_key(const std::string& hash_hex) override {
     return read<std::optional<ApiKey>>([&](Conn& c) -> Result<std::optional<ApiKey>> {
-      auto s = c.prepare(
-          "SELECT id, name, hash_hex, role, tenant, created_ms, revoked FROM api_keys WHERE "
-          "hash_hex = ?1");
+      auto s = c.prepare(fmt::format("SELECT {} FROM api_keys WHERE hash_hex = ?1", kKeyColumns));
       if (!s) return tl::unexpected(s.error());
       s->bind(1, hash_hex);
       auto keys = read_keys(*s);
@@ -482,9 +506,8 @@ class SqliteStore final : public Store {
 
   Result<std::vector<ApiKey>> list_api_keys() override {
     return read<std::vector<ApiKey>>([&](Conn& c) -> Result<std::vector<ApiKey>> {
-      auto s = c.prepare(
-          "SELECT id, name, hash_hex, role, tenant, created_ms, revoked FROM api_keys ORDER BY "
-          "created_ms, id");
+      auto s =
+          c.prepare(fmt::format("SELECT {} FROM api_keys ORDER BY created_ms, id", kKeyColumns));
       if (!s) return tl::unexpected(s.error());
       return read_keys(*s);
     });
@@ -496,6 +519,17 @@ class SqliteStore final : public Store {
       if (!s) return tl::unexpected(s.error());
       s->bind(1, id);
       if (auto r = done(*s, "revoke api key"); !r) return tl::unexpected(r.error());
+      return sqlite3_changes(c.db()) == 1;
+    });
+  }
+
+  Result<bool> set_api_key_llm_limits(const std::string& id, const LlmLimits& l) override {
+    return write<bool>([&](Conn& c) -> Result<bool> {
+      auto s = c.prepare(
+          "UPDATE api_keys SET llm_budget_micros = ?2, llm_rpm = ?3, llm_tpm = ?4 WHERE id = ?1");
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, id).bind(2, l.budget_micros_month).bind(3, l.rpm).bind(4, l.tpm);
+      if (auto r = done(*s, "set api key llm limits"); !r) return tl::unexpected(r.error());
       return sqlite3_changes(c.db()) == 1;
     });
   }
@@ -578,6 +612,72 @@ class SqliteStore final : public Store {
     });
   }
 
+  Result<void> add_llm_usage(const std::vector<LlmUsage>& usage) override {
+    if (usage.empty()) return {};
+    return write<bool>([&](Conn& c) -> Result<bool> {
+             for (const auto& u : usage) {
+               auto s = c.prepare(
+                   "INSERT INTO llm_usage (hour_start_ms, tenant, key_id, deployment, requests, "
+                   "prompt_tokens, completion_tokens, cached_tokens, cost_micros) VALUES (?1, ?2, "
+                   "?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(hour_start_ms, tenant, key_id, "
+                   "deployment) DO UPDATE SET requests = requests + excluded.requests, "
+                   "prompt_tokens = prompt_tokens + excluded.prompt_tokens, completion_tokens = "
+                   "completion_tokens + excluded.completion_tokens, cached_tokens = "
+                   "cached_tokens + excluded.cached_tokens, cost_micros = cost_micros + "
+                   "excluded.cost_micros");
+               if (!s) return tl::unexpected(s.error());
+               s->bind(1, u.hour_start_ms).bind(2, u.tenant).bind(3, u.key_id);
+               s->bind(4, u.deployment).bind(5, u.requests).bind(6, u.prompt_tokens);
+               s->bind(7, u.completion_tokens).bind(8, u.cached_tokens).bind(9, u.cost_micros);
+               if (auto r = done(*s, "add llm usage"); !r) return tl::unexpected(r.error());
+               if (u.cost_micros == 0) continue;
+               auto cost = c.prepare(
+                   "INSERT INTO costs (pool, hour_start_ms, micros) VALUES (?1, ?2, ?3) ON "
+                   "CONFLICT(pool, hour_start_ms) DO UPDATE SET micros = micros + "
+                   "excluded.micros");
+               if (!cost) return tl::unexpected(cost.error());
+               cost->bind(1, "llm:" + u.deployment).bind(2, u.hour_start_ms);
+               cost->bind(3, u.cost_micros);
+               if (auto r = done(*cost, "add llm cost"); !r) return tl::unexpected(r.error());
+             }
+             return true;
+           })
+        .map([](bool) {});
+  }
+
+  Result<std::vector<LlmUsage>> llm_usage(const LlmUsageFilter& f) override {
+    return read<std::vector<LlmUsage>>([&](Conn& c) -> Result<std::vector<LlmUsage>> {
+      std::string sql =
+          "SELECT tenant, key_id, deployment, SUM(requests), SUM(prompt_tokens), "
+          "SUM(completion_tokens), SUM(cached_tokens), SUM(cost_micros) FROM llm_usage WHERE "
+          "hour_start_ms >= ?1 AND hour_start_ms < ?2";
+      if (!f.tenant.empty()) sql += " AND tenant = ?3";
+      if (!f.key_id.empty()) sql += " AND key_id = ?4";
+      sql += " GROUP BY tenant, key_id, deployment ORDER BY tenant, key_id, deployment";
+      auto s = c.prepare(sql);
+      if (!s) return tl::unexpected(s.error());
+      s->bind(1, f.from_ms).bind(2, f.to_ms);
+      if (!f.tenant.empty()) s->bind(3, f.tenant);
+      if (!f.key_id.empty()) s->bind(4, f.key_id);
+      std::vector<LlmUsage> out;
+      int rc;
+      while ((rc = s->step()) == SQLITE_ROW) {
+        LlmUsage u;
+        u.tenant = s->text(0);
+        u.key_id = s->text(1);
+        u.deployment = s->text(2);
+        u.requests = s->i64(3);
+        u.prompt_tokens = s->i64(4);
+        u.completion_tokens = s->i64(5);
+        u.cached_tokens = s->i64(6);
+        u.cost_micros = s->i64(7);
+        out.push_back(std::move(u));
+      }
+      if (rc != SQLITE_DONE) return tl::unexpected(db_error(c.db(), "read llm usage"));
+      return out;
+    });
+  }
+
   Result<void> append_journal(const std::vector<TaskEvent>& entries) override {
     return write<bool>([&](Conn& c) -> Result<bool> {
              for (const auto& e : entries) {
@@ -620,6 +720,9 @@ class SqliteStore final : public Store {
       k.tenant = s.text(4);
       k.created_ms = s.i64(5);
       k.revoked = s.i64(6) != 0;
+      k.llm.budget_micros_month = s.i64(7);
+      k.llm.rpm = s.i64(8);
+      k.llm.tpm = s.i64(9);
       out.push_back(std::move(k));
     }
     if (rc != SQLITE_DONE) return tl::unexpected(db_error(s.db(), "read api keys"));

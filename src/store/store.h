@@ -1,7 +1,8 @@
 // The store port: everything the daemon must not lose — accepted tasks and their state
-// changes, idempotency keys, API keys (hashed), alerts, accrued cost and the journal of
-// reconcile decisions. Two adapters implement it: SQLite (embedded, the default) and
-// PostgreSQL (several replicas; one leader). One typed test suite runs against both.
+// changes, idempotency keys, API keys (hashed, with their LLM limits), alerts, accrued
+// cost, LLM usage per tenant, key and deployment, and the journal of reconcile decisions.
+// Two adapters implement it: SQLite (embedded, the default) and PostgreSQL (several
+// replicas; one leader). One typed test suite runs against both.
 //
 //   auto store = open_store("sqlite:/var/lib/codefleet/codefleet.db");
 //   auto r = (*store)->create_task({.task = t, .idempotency_key = "abc"});
@@ -13,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,6 +95,14 @@ enum class Role { kViewer, kSubmitter, kOperator, kAdmin };
 const char* role_name(Role r);
 std::optional<Role> parse_role(std::string_view name);
 
+// What an API key may spend and draw through the LLM gateway; 0 = no limit.
+struct LlmLimits {
+  int64_t budget_micros_month = 0;  // per UTC calendar month
+  int64_t rpm = 0;                  // requests per minute
+  int64_t tpm = 0;                  // tokens per minute (prompt + completion)
+  bool operator==(const LlmLimits&) const = default;
+};
+
 struct ApiKey {
   std::string id;        // public identifier ("key-…"), shown in listings
   std::string name;      // what it is for
@@ -101,6 +111,7 @@ struct ApiKey {
   std::string tenant;  // "" = every tenant (viewer, operator, admin)
   int64_t created_ms = 0;
   bool revoked = false;
+  LlmLimits llm;
 };
 
 struct Alert {
@@ -119,6 +130,27 @@ struct CostAccrual {
   std::string pool;
   int64_t hour_start_ms = 0;  // the UTC hour the cost accrued in
   int64_t micros = 0;
+};
+
+// Calls through the LLM gateway, summed per (UTC hour, tenant, key, deployment).
+struct LlmUsage {
+  int64_t hour_start_ms = 0;  // 0 in llm_usage()'s sums over a range
+  std::string tenant;         // the caller's tenant ("" = a principal without one)
+  std::string key_id;         // API key id, or an Entra principal's oid/sub
+  std::string deployment;     // Foundry deployment or self-hosted endpoint name
+  int64_t requests = 0;
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;
+  int64_t cost_micros = 0;
+  bool operator==(const LlmUsage&) const = default;
+};
+
+struct LlmUsageFilter {
+  int64_t from_ms = 0;  // hours that start in [from_ms, to_ms)
+  int64_t to_ms = std::numeric_limits<int64_t>::max();
+  std::string tenant;  // "" = any
+  std::string key_id;  // "" = any
 };
 
 class Store {
@@ -151,6 +183,8 @@ class Store {
   virtual Result<std::optional<ApiKey>> find_api_key(const std::string& hash_hex) = 0;
   virtual Result<std::vector<ApiKey>> list_api_keys() = 0;
   virtual Result<bool> revoke_api_key(const std::string& id) = 0;
+  // false when no key has that id (revoked keys included).
+  virtual Result<bool> set_api_key_llm_limits(const std::string& id, const LlmLimits& limits) = 0;
 
   // --- alerts (by key: firing again updates, resolving sets resolved_ms)
   virtual Result<void> upsert_alert(const Alert& a) = 0;
@@ -159,6 +193,14 @@ class Store {
   // --- cost, summed per (pool, hour)
   virtual Result<void> add_costs(const std::vector<CostAccrual>& costs) = 0;
   virtual Result<std::map<std::string, int64_t>> costs_by_pool(int64_t from_ms, int64_t to_ms) = 0;
+
+  // --- LLM usage, summed per (hour, tenant, key, deployment). One transaction: the rows,
+  // and each row's cost added to the cost ledger under pool "llm:<deployment>" for its hour
+  // (so costs_by_pool and the budgets see it).
+  virtual Result<void> add_llm_usage(const std::vector<LlmUsage>& usage) = 0;
+  // Sums over the filter's hours per (tenant, key, deployment), with hour_start_ms = 0,
+  // ordered by tenant, key and deployment (byte order).
+  virtual Result<std::vector<LlmUsage>> llm_usage(const LlmUsageFilter& f) = 0;
 
   // --- journal of reconcile decisions and node state changes
   virtual Result<void> append_journal(const std::vector<TaskEvent>& entries) = 0;

@@ -85,7 +85,7 @@ class Daemon {
     auto store = open_store(store_url);
     if (!store) throw std::runtime_error(store.error().describe());
     store_ = std::move(*store);
-    ApiKey admin{"key-admin", "admin", sha256_hex(kAdminKey), Role::kAdmin, "", 0, false};
+    ApiKey admin{"key-admin", "admin", sha256_hex(kAdminKey), Role::kAdmin, "", 0, false, {}};
     (void)store_->put_api_key(admin);
     ControllerOptions co;
     co.speed = 600;  // ten simulated minutes per wall second: nodes come up in < 1 s

@@ -1,5 +1,6 @@
 // One suite for every store adapter: the same behaviour from SQLite and PostgreSQL.
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <thread>
 
@@ -141,8 +142,8 @@ TEST_P(StoreTest, ListsWithFiltersAndPages) {
 TEST_P(StoreTest, UpdatesMoveStateAndStopAtTerminal) {
   ASSERT_TRUE(store_->create_task({task("a"), ""}));
   auto r = store_->update_tasks(
-      {{"a", TaskPhase::kAdmitted, "cpu", "node-1", "", 2'000, "admitted", R"({"pool":"cpu"})"},
-       {"missing", TaskPhase::kAdmitted, "", "", "", 2'000, "", ""}});
+      {{"a", TaskPhase::kAdmitted, "cpu", "node-1", "", 2'000, "admitted", R"({"pool":"cpu"})", {}},
+       {"missing", TaskPhase::kAdmitted, "", "", "", 2'000, "", "", {}}});
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(*r, (std::vector<bool>{true, false}));
   auto a = *store_->get_task("a");
@@ -151,12 +152,12 @@ TEST_P(StoreTest, UpdatesMoveStateAndStopAtTerminal) {
   EXPECT_EQ(a->node, "node-1");
   EXPECT_EQ(a->updated_ms, 2'000);
   // Empty pool/node keep what is there.
-  ASSERT_TRUE(store_->update_tasks({{"a", TaskPhase::kCompleted, "", "", "", 3'000, "", ""}}));
+  ASSERT_TRUE(store_->update_tasks({{"a", TaskPhase::kCompleted, "", "", "", 3'000, "", "", {}}}));
   a = *store_->get_task("a");
   EXPECT_EQ(a->state, TaskPhase::kCompleted);
   EXPECT_EQ(a->pool, "cpu");
   // Terminal: nothing moves it again.
-  auto late = store_->update_tasks({{"a", TaskPhase::kRunning, "", "", "", 4'000, "", ""}});
+  auto late = store_->update_tasks({{"a", TaskPhase::kRunning, "", "", "", 4'000, "", "", {}}});
   ASSERT_TRUE(late);
   EXPECT_EQ(*late, std::vector<bool>{false});
   EXPECT_EQ((*store_->get_task("a"))->state, TaskPhase::kCompleted);
@@ -179,7 +180,7 @@ TEST_P(StoreTest, ClaimsEachPendingTaskOnceUntilReleased) {
   ASSERT_TRUE(rest);
   EXPECT_EQ(rest->size(), 2u);
   EXPECT_TRUE(store_->claim_new_tasks(10)->empty());
-  ASSERT_TRUE(store_->update_tasks({{"t0", TaskPhase::kCancelled, "", "", "", 5, "", ""}}));
+  ASSERT_TRUE(store_->update_tasks({{"t0", TaskPhase::kCancelled, "", "", "", 5, "", "", {}}}));
   ASSERT_TRUE(store_->release_claims());
   auto again = store_->claim_new_tasks(10);
   ASSERT_TRUE(again);
@@ -190,7 +191,7 @@ TEST_P(StoreTest, ClaimsEachPendingTaskOnceUntilReleased) {
 }
 
 TEST_P(StoreTest, ApiKeysAreFoundByHashAndRevoked) {
-  ApiKey k{"key-1", "ci bot", std::string(64, 'a'), Role::kSubmitter, "acme", 10, false};
+  ApiKey k{"key-1", "ci bot", std::string(64, 'a'), Role::kSubmitter, "acme", 10, false, {}};
   ASSERT_TRUE(store_->put_api_key(k));
   auto dup = store_->put_api_key(k);
   EXPECT_FALSE(dup);
@@ -203,6 +204,109 @@ TEST_P(StoreTest, ApiKeysAreFoundByHashAndRevoked) {
   EXPECT_FALSE(*store_->revoke_api_key("key-1"));
   EXPECT_TRUE((*store_->find_api_key(std::string(64, 'a')))->revoked);
   EXPECT_EQ(store_->list_api_keys()->size(), 1u);
+}
+
+TEST_P(StoreTest, ApiKeysCarryTheirLlmLimits) {
+  ApiKey limited{"key-l", "agent", std::string(64, 'c'), Role::kSubmitter, "acme",
+                 10,      false,   {300, 2, 100'000}};
+  ApiKey plain{"key-p", "ci", std::string(64, 'd'), Role::kSubmitter, "acme", 11, false, {}};
+  ASSERT_TRUE(store_->put_api_key(limited));
+  ASSERT_TRUE(store_->put_api_key(plain));
+  auto found = store_->find_api_key(std::string(64, 'c'));
+  ASSERT_TRUE(found && *found);
+  EXPECT_EQ((*found)->llm, (LlmLimits{300, 2, 100'000}));
+  EXPECT_EQ((*store_->find_api_key(std::string(64, 'd')))->llm, LlmLimits{});
+  auto listed = store_->list_api_keys();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ(listed->at(0).llm, (LlmLimits{300, 2, 100'000}));
+  EXPECT_EQ(listed->at(1).llm, LlmLimits{});
+  auto set = store_->set_api_key_llm_limits("key-p", {5'000'000, 60, 0});
+  ASSERT_TRUE(set) << set.error().describe();
+  EXPECT_TRUE(*set);
+  EXPECT_EQ((*store_->find_api_key(std::string(64, 'd')))->llm, (LlmLimits{5'000'000, 60, 0}));
+  EXPECT_EQ((*store_->find_api_key(std::string(64, 'c')))->llm, (LlmLimits{300, 2, 100'000}));
+  EXPECT_EQ(store_->list_api_keys()->at(1).llm, (LlmLimits{5'000'000, 60, 0}));
+  // Back to no limits; an unknown key is no error, just false.
+  EXPECT_TRUE(*store_->set_api_key_llm_limits("key-l", {}));
+  EXPECT_EQ((*store_->find_api_key(std::string(64, 'c')))->llm, LlmLimits{});
+  auto missing = store_->set_api_key_llm_limits("key-nope", {1, 1, 1});
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(*missing);
+  // A revoked key keeps its limits and can still be changed.
+  ASSERT_TRUE(*store_->revoke_api_key("key-p"));
+  EXPECT_TRUE(*store_->set_api_key_llm_limits("key-p", {7, 0, 0}));
+  EXPECT_EQ((*store_->find_api_key(std::string(64, 'd')))->llm, (LlmLimits{7, 0, 0}));
+}
+
+TEST_P(StoreTest, LlmUsageSumsPerHourAndKeyAndFeedsTheCostLedger) {
+  constexpr int64_t kHour = 3'600'000;
+  auto row = [](int64_t hour, std::string tenant, std::string key, std::string deployment,
+                int64_t prompt, int64_t completion, int64_t cached, int64_t micros) {
+    return LlmUsage{hour,
+                    std::move(tenant),
+                    std::move(key),
+                    std::move(deployment),
+                    1,
+                    prompt,
+                    completion,
+                    cached,
+                    micros};
+  };
+  ASSERT_TRUE(store_->add_llm_usage({row(0, "acme", "key-a", "cheap", 1'000, 200, 0, 270),
+                                     row(0, "acme", "key-b", "vllm", 10, 5, 0, 0)}));
+  // The same hour again sums; a later hour is its own row.
+  ASSERT_TRUE(store_->add_llm_usage({row(0, "acme", "key-a", "cheap", 1'000, 200, 100, 270)}));
+  ASSERT_TRUE(store_->add_llm_usage({row(kHour, "acme", "key-a", "cheap", 40, 3, 10, 8),
+                                     row(kHour, "Zeta", "key-z", "dear", 100, 100, 0, 1'250)}));
+  ASSERT_TRUE(store_->add_llm_usage({}));
+
+  auto all = store_->llm_usage({});
+  ASSERT_TRUE(all) << all.error().describe();
+  // Summed over the range per (tenant, key, deployment), in byte order ("Zeta" < "acme").
+  std::vector<LlmUsage> expected{{0, "Zeta", "key-z", "dear", 1, 100, 100, 0, 1'250},
+                                 {0, "acme", "key-a", "cheap", 3, 2'040, 403, 110, 548},
+                                 {0, "acme", "key-b", "vllm", 1, 10, 5, 0, 0}};
+  EXPECT_EQ(*all, expected);
+
+  LlmUsageFilter first_hour;
+  first_hour.to_ms = kHour;
+  auto early = store_->llm_usage(first_hour);
+  ASSERT_TRUE(early);
+  ASSERT_EQ(early->size(), 2u);
+  EXPECT_EQ(early->at(0), (LlmUsage{0, "acme", "key-a", "cheap", 2, 2'000, 400, 100, 540}));
+  LlmUsageFilter later;
+  later.from_ms = kHour;
+  EXPECT_EQ(store_->llm_usage(later)->size(), 2u);
+
+  LlmUsageFilter by_tenant;
+  by_tenant.tenant = "acme";
+  auto acme = store_->llm_usage(by_tenant);
+  ASSERT_TRUE(acme);
+  ASSERT_EQ(acme->size(), 2u);
+  EXPECT_EQ(acme->at(1).key_id, "key-b");
+  LlmUsageFilter by_key;
+  by_key.key_id = "key-a";
+  by_key.from_ms = kHour;
+  auto key_a = store_->llm_usage(by_key);
+  ASSERT_TRUE(key_a);
+  EXPECT_EQ(*key_a, (std::vector<LlmUsage>{{0, "acme", "key-a", "cheap", 1, 40, 3, 10, 8}}));
+  LlmUsageFilter nobody;
+  nobody.tenant = "acme";
+  nobody.key_id = "key-z";
+  EXPECT_TRUE(store_->llm_usage(nobody)->empty());
+
+  // The same cost is in the ledger, under llm:<deployment>; a call that cost nothing is not.
+  auto costs = store_->costs_by_pool(0, INT64_MAX);
+  ASSERT_TRUE(costs);
+  EXPECT_EQ(costs->at("llm:cheap"), 548);
+  EXPECT_EQ(costs->at("llm:dear"), 1'250);
+  EXPECT_EQ(costs->count("llm:vllm"), 0u);
+  EXPECT_EQ(store_->costs_by_pool(0, kHour)->at("llm:cheap"), 540);
+  // Usage adds to what the ledger already held for that pool and hour.
+  ASSERT_TRUE(store_->add_costs({{"llm:dear", kHour, 50}}));
+  ASSERT_TRUE(store_->add_llm_usage({row(kHour, "Zeta", "key-z", "dear", 1, 1, 0, 2)}));
+  EXPECT_EQ(store_->costs_by_pool(kHour, 2 * kHour)->at("llm:dear"), 1'302);
 }
 
 TEST_P(StoreTest, AlertsUpsertByKey) {
