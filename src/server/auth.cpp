@@ -80,7 +80,7 @@ Result<Principal> Authenticator::authenticate(const std::string& authorization, 
       if (it != cache_.end() && it->second.until > now) {
         const ApiKey& k = it->second.key;
         if (k.revoked) return tl::unexpected(unauthorized("the API key was revoked"));
-        return Principal{k.id, k.role, k.tenant, "api-key"};
+        return Principal{k.id, k.role, k.tenant, "api-key", k.llm};
       }
     }
     uint64_t generation;
@@ -102,7 +102,7 @@ Result<Principal> Authenticator::authenticate(const std::string& authorization, 
       }
     }
     if (k.revoked) return tl::unexpected(unauthorized("the API key was revoked"));
-    return Principal{k.id, k.role, k.tenant, "api-key"};
+    return Principal{k.id, k.role, k.tenant, "api-key", k.llm};
   }
   if (!entra_) {
     return tl::unexpected(
@@ -133,7 +133,7 @@ Result<Principal> Authenticator::authenticate(const std::string& authorization, 
     tenant = t.empty() ? claims->subject : t;
   }
   std::string id = claims->object_id.empty() ? claims->subject : claims->object_id;
-  return Principal{id, *role, tenant, "entra"};
+  return Principal{id, *role, tenant, "entra", {}};
 }
 
 void Authenticator::set_keys(Jwks keys) {

@@ -25,6 +25,7 @@ struct Principal {
   Role role = Role::kViewer;
   std::string tenant;  // "" = every tenant
   std::string via;     // "api-key" | "entra"
+  LlmLimits llm;       // the API key's LLM limits; none for Entra principals
   bool at_least(Role r) const { return static_cast<int>(role) >= static_cast<int>(r); }
   bool sees_tenant(const std::string& t) const { return tenant.empty() || tenant == t; }
 };
