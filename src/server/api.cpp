@@ -167,6 +167,74 @@ ojson task_view(const StoredTask& t) {
 
 ojson money(Money m) { return ojson::parse(m.to_string()); }
 
+ojson llm_view(const LlmLimits& l) {
+  return {{"budget_usd_month", money(Money::from_micros(l.budget_micros_month))},
+          {"rpm", l.rpm},
+          {"tpm", l.tpm}};
+}
+
+ojson key_view(const ApiKey& k) {
+  return {{"id", k.id},
+          {"name", k.name},
+          {"role", role_name(k.role)},
+          {"tenant", k.tenant.empty() ? ojson(nullptr) : ojson(k.tenant)},
+          {"created_at", iso_ms(k.created_ms)},
+          {"revoked", k.revoked},
+          {"llm", llm_view(k.llm)}};
+}
+
+// The fields of an `llm` object that were given; the others keep their value.
+struct LlmLimitsChange {
+  std::optional<int64_t> budget_micros_month, rpm, tpm;
+  LlmLimits applied_to(LlmLimits l) const {
+    if (budget_micros_month) l.budget_micros_month = *budget_micros_month;
+    if (rpm) l.rpm = *rpm;
+    if (tpm) l.tpm = *tpm;
+    return l;
+  }
+};
+
+constexpr int64_t kMaxPerMinute = 1'000'000'000;
+
+// `{"budget_usd_month": "50.00", "rpm": 60, "tpm": 100000}`, every field optional; an
+// error names the field ("llm.rpm").
+Result<LlmLimitsChange> parse_llm_limits(const ojson& j) {
+  auto bad = [](const std::string& field, std::string message) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput, std::move(message), field});
+  };
+  if (!j.is_object()) {
+    return bad("llm",
+               "llm must be an object: {\"budget_usd_month\": \"50.00\", \"rpm\": 60, "
+               "\"tpm\": 100000}");
+  }
+  LlmLimitsChange out;
+  for (const auto& [name, v] : j.items()) {
+    std::string field = "llm." + name;
+    if (name == "budget_usd_month") {
+      if (!v.is_string()) {
+        return bad(field, field + " must be a decimal string of US dollars, such as \"50.00\"");
+      }
+      auto m = Money::parse(v.get<std::string>());
+      if (!m) return bad(field, field + ": " + m.error().message);
+      if (m->micros() < 0) return bad(field, field + " must not be negative");
+      out.budget_micros_month = m->micros();
+    } else if (name == "rpm" || name == "tpm") {
+      bool ok =
+          v.is_number_integer() &&
+          (v.is_number_unsigned() ? v.get<uint64_t>() <= kMaxPerMinute
+                                  : v.get<int64_t>() >= 0 && v.get<int64_t>() <= kMaxPerMinute);
+      if (!ok) {
+        return bad(field, fmt::format("{} must be an integer from 0 (no limit) to {}", field,
+                                      kMaxPerMinute));
+      }
+      (name == "rpm" ? out.rpm : out.tpm) = v.get<int64_t>();
+    } else {
+      return bad(field, "unknown field '" + field + "' (budget_usd_month, rpm, tpm)");
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 extern const char* const kOpenApiJson;
@@ -366,6 +434,9 @@ struct ApiServer::Impl {
           }));
     s.Get("/v1/costs", guarded("/v1/costs", Role::kViewer,
                                [this](auto& req, auto& res, auto&) { costs(req, res); }));
+    s.Get("/v1/llm/usage",
+          guarded("/v1/llm/usage", Role::kViewer,
+                  [this](auto& req, auto& res, auto& p) { llm_usage(req, res, p); }));
     s.Get("/v1/alerts", guarded("/v1/alerts", Role::kViewer, [this](auto& req, auto& res, auto&) {
             std::string state = req.has_param("state") ? req.get_param_value("state") : "all";
             if (state != "all" && state != "firing") {
@@ -404,16 +475,12 @@ struct ApiServer::Impl {
             auto keys = store.list_api_keys();
             if (!keys) return send_error(res, status_for(keys.error()), keys.error().message);
             ojson items = ojson::array();
-            for (const auto& k : *keys) {
-              items.push_back({{"id", k.id},
-                               {"name", k.name},
-                               {"role", role_name(k.role)},
-                               {"tenant", k.tenant.empty() ? ojson(nullptr) : ojson(k.tenant)},
-                               {"created_at", iso_ms(k.created_ms)},
-                               {"revoked", k.revoked}});
-            }
+            for (const auto& k : *keys) items.push_back(key_view(k));
             send_json(res, 200, {{"items", items}});
           }));
+    s.Patch(R"(/v1/keys/([^/]+))",
+            guarded("/v1/keys/{id}", Role::kAdmin,
+                    [this](auto& req, auto& res, auto&) { patch_key(req, res); }));
     s.Delete(R"(/v1/keys/([^/]+))",
              guarded("/v1/keys/{id}", Role::kAdmin, [this](auto& req, auto& res, auto& p) {
                std::string id = req.matches[1];
@@ -643,22 +710,39 @@ struct ApiServer::Impl {
              res, p, safe_dump(detail), {TaskPhase::kAdmitted, TaskPhase::kRunning});
   }
 
-  void costs(const httplib::Request& req, httplib::Response& res) {
+  // A window of hours from the `from` and `to` parameters (RFC 3339; by default the first
+  // day of this month, UTC, to now), or a 400 already sent. Hour buckets: every hour that
+  // starts before `to` counts, from the hour that contains `from`.
+  struct Window {
+    TimePoint from, to;
+    int64_t from_ms() const { return unix_ms(floor<hours>(from)); }
+    int64_t to_ms() const { return unix_ms(to) + 1; }
+  };
+  std::optional<Window> window(const httplib::Request& req, httplib::Response& res) {
     TimePoint now = controller.daemon_now();
     year_month_day ymd{floor<days>(now)};
-    TimePoint from = sys_days{ymd.year() / ymd.month() / 1};
-    TimePoint to = now;
-    for (auto [name, slot] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    Window w{sys_days{ymd.year() / ymd.month() / 1}, now};
+    for (auto [name, slot] : {std::pair{"from", &w.from}, std::pair{"to", &w.to}}) {
       if (!req.has_param(name)) continue;
       auto t = parse_rfc3339(req.get_param_value(name));
-      if (!t) return send_error(res, 400, std::string(name) + ": " + t.error().message, name);
+      if (!t) {
+        send_error(res, 400, std::string(name) + ": " + t.error().message, name);
+        return std::nullopt;
+      }
       *slot = *t;
     }
-    if (to < from) return send_error(res, 400, "to is before from", "to");
-    // Hour buckets: any hour that starts before `to` counts.
-    int64_t from_ms = unix_ms(floor<hours>(from));
-    int64_t to_ms = unix_ms(to) + 1;
-    auto c = store.costs_by_pool(from_ms, to_ms);
+    if (w.to < w.from) {
+      send_error(res, 400, "to is before from", "to");
+      return std::nullopt;
+    }
+    return w;
+  }
+
+  void costs(const httplib::Request& req, httplib::Response& res) {
+    auto w = window(req, res);
+    if (!w) return;
+    TimePoint from = w->from, to = w->to;
+    auto c = store.costs_by_pool(w->from_ms(), w->to_ms());
     if (!c) return send_error(res, status_for(c.error()), c.error().message);
     ojson by_pool = ojson::object();
     Money total;
@@ -675,6 +759,65 @@ struct ApiServer::Impl {
                {"source",
                 "accrued by the reconcile loop from each node's state and the catalog's price "
                 "(compute while running, OS disk always)"}});
+  }
+
+  void llm_usage(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+    auto w = window(req, res);
+    if (!w) return;
+    LlmUsageFilter f;
+    f.from_ms = w->from_ms();
+    f.to_ms = w->to_ms();
+    if (req.has_param("tenant")) f.tenant = req.get_param_value("tenant");
+    if (req.has_param("key")) f.key_id = req.get_param_value("key");
+    if (!p.tenant.empty()) {
+      if (!f.tenant.empty() && f.tenant != p.tenant) {
+        return send_error(res, 403, "this key sees tenant '" + p.tenant + "' only", "tenant");
+      }
+      f.tenant = p.tenant;
+    }
+    auto rows = store.llm_usage(f);
+    if (!rows) return send_error(res, status_for(rows.error()), rows.error().message);
+    ojson usage = ojson::array();
+    for (const auto& u : *rows) {
+      usage.push_back({{"tenant", u.tenant.empty() ? ojson(nullptr) : ojson(u.tenant)},
+                       {"key", u.key_id},
+                       {"deployment", u.deployment},
+                       {"requests", u.requests},
+                       {"prompt_tokens", u.prompt_tokens},
+                       {"completion_tokens", u.completion_tokens},
+                       {"cached_tokens", u.cached_tokens},
+                       {"cost_usd", money(Money::from_micros(u.cost_micros))}});
+    }
+    send_json(res, 200,
+              {{"from", format_rfc3339(w->from)}, {"to", format_rfc3339(w->to)}, {"usage", usage}});
+  }
+
+  void patch_key(const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    for (const auto& [name, _] : body->items()) {
+      if (name != "llm") {
+        return send_error(res, 400, "unknown field '" + name + "': only llm can change", name);
+      }
+    }
+    if (!body->contains("llm")) {
+      return send_error(res, 400, "llm is required: the key's LLM limits to change", "llm");
+    }
+    auto change = parse_llm_limits((*body)["llm"]);
+    if (!change) {
+      return send_error(res, 400, change.error().message, change.error().location);
+    }
+    std::string id = req.matches[1];
+    auto keys = store.list_api_keys();
+    if (!keys) return send_error(res, status_for(keys.error()), keys.error().message);
+    auto k = std::find_if(keys->begin(), keys->end(), [&](const ApiKey& x) { return x.id == id; });
+    if (k == keys->end()) return send_error(res, 404, "no key '" + id + "'");
+    k->llm = change->applied_to(k->llm);
+    auto r = store.set_api_key_llm_limits(id, k->llm);
+    if (!r) return send_error(res, status_for(r.error()), r.error().message);
+    if (!*r) return send_error(res, 404, "no key '" + id + "'");
+    auth.forget(id);  // this replica applies the new limits at once
+    send_json(res, 200, key_view(*k));
   }
 
   void create_key(const httplib::Request& req, httplib::Response& res) {
@@ -705,6 +848,14 @@ struct ApiServer::Impl {
       return send_error(res, 400, "tenant must be 1-128 letters, digits, '-', '_', '.' or ':'",
                         "tenant");
     }
+    LlmLimits llm;
+    if (body->contains("llm") && !(*body)["llm"].is_null()) {
+      auto change = parse_llm_limits((*body)["llm"]);
+      if (!change) {
+        return send_error(res, 400, change.error().message, change.error().location);
+      }
+      llm = change->applied_to(llm);
+    }
     ApiKey k;
     std::string secret = new_api_key_secret();
     k.id = new_key_id();
@@ -713,6 +864,7 @@ struct ApiServer::Impl {
     k.role = *role;
     k.tenant = *tenant;
     k.created_ms = unix_ms(controller.daemon_now());
+    k.llm = llm;
     if (auto r = store.put_api_key(k); !r) {
       return send_error(res, status_for(r.error()), r.error().message);
     }
@@ -721,6 +873,7 @@ struct ApiServer::Impl {
                {"name", k.name},
                {"role", role_name(k.role)},
                {"tenant", k.tenant.empty() ? ojson(nullptr) : ojson(k.tenant)},
+               {"llm", llm_view(k.llm)},
                {"secret", secret},
                {"note", "the secret is shown once; only its SHA-256 hash is stored"}});
   }

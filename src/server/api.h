@@ -1,8 +1,8 @@
-// The daemon's HTTP API (cpp-httplib): `/v1` task, routing, fleet, cost, budget, alert and
-// key endpoints, `/healthz`, `/readyz`, `/metrics` and `/v1/openapi.json`. JSON in and
-// out; every error is `{"error": {"code", "message", "field"}, "request_id"}` with a 4xx or
-// 5xx status. Every request carries a request id (`X-Request-Id`, generated when absent)
-// and is logged as one JSON line without its credentials.
+// The daemon's HTTP API (cpp-httplib): `/v1` task, routing, fleet, cost, budget, alert,
+// key and LLM usage endpoints, `/healthz`, `/readyz`, `/metrics` and `/v1/openapi.json`.
+// JSON in and out; every error is `{"error": {"code", "message", "field"}, "request_id"}`
+// with a 4xx or 5xx status. Every request carries a request id (`X-Request-Id`, generated
+// when absent) and is logged as one JSON line without its credentials.
 //
 //   ApiServer api(model, store, controller, auth, metrics, {.host = "127.0.0.1", .port = 0});
 //   int port = *api.bind();     // 0 = any free port

@@ -98,7 +98,9 @@ TEST_P(ApiTest, HealthAndReadinessAreOpenEverythingElseNeedsAKey) {
                                                         {"GET", "/v1/alerts"},
                                                         {"GET", "/v1/keys"},
                                                         {"POST", "/v1/keys"},
-                                                        {"DELETE", "/v1/keys/x"}}) {
+                                                        {"PATCH", "/v1/keys/x"},
+                                                        {"DELETE", "/v1/keys/x"},
+                                                        {"GET", "/v1/llm/usage"}}) {
     auto r = call(method, path, "", "{}");
     EXPECT_EQ(r.status, 401) << method << " " << path;
     EXPECT_EQ(r.body["error"]["code"], "unauthorized") << method << " " << path;
@@ -113,7 +115,7 @@ TEST_P(ApiTest, RolesAreEnforced) {
   std::string task = R"({"class": "build"})";
   // viewer: reads only
   for (const char* path : {"/v1/pools", "/v1/quotas", "/v1/budgets", "/v1/costs", "/v1/alerts",
-                           "/v1/tasks", "/metrics", "/v1/openapi.json"}) {
+                           "/v1/tasks", "/metrics", "/v1/openapi.json", "/v1/llm/usage"}) {
     EXPECT_EQ(call("GET", path, viewer_).status, 200) << path;
   }
   EXPECT_EQ(call("POST", "/v1/tasks", viewer_, task).status, 403);
@@ -303,6 +305,139 @@ TEST_P(ApiTest, KeysAreCreatedListedAndRevoked) {
   EXPECT_EQ(
       call("POST", "/v1/keys", kAdmin, R"({"name":"x","role":"operator","tenant":"a"})").status,
       400);
+}
+
+TEST_P(ApiTest, KeysCarryLlmLimitsThatAdminsChange) {
+  auto k = call("POST", "/v1/keys", kAdmin,
+                R"({"name":"agent","role":"submitter","tenant":"acme",
+                    "llm":{"budget_usd_month":"50.00","rpm":60,"tpm":100000}})");
+  ASSERT_EQ(k.status, 201) << k.text;
+  EXPECT_EQ(k.body["llm"], json::parse(R"({"budget_usd_month":50,"rpm":60,"tpm":100000})"));
+  std::string id = k.body["id"];
+  auto find = [&](const std::string& key_id) {
+    auto keys = call("GET", "/v1/keys", kAdmin);
+    for (const auto& item : keys.body["items"]) {
+      if (item["id"] == key_id) return item;
+    }
+    return json();
+  };
+  EXPECT_EQ(find(id)["llm"], k.body["llm"]);
+  // Keys made without limits have none (0 = no limit).
+  EXPECT_EQ(find("key-admin")["llm"], json::parse(R"({"budget_usd_month":0,"rpm":0,"tpm":0})"));
+  // PATCH changes the fields it names; the others stay.
+  auto patched = call("PATCH", "/v1/keys/" + id, kAdmin,
+                      R"({"llm":{"rpm":10,"budget_usd_month":"0.000300"}})");
+  ASSERT_EQ(patched.status, 200) << patched.text;
+  EXPECT_EQ(patched.body["id"], id);
+  EXPECT_EQ(patched.body["tenant"], "acme");
+  EXPECT_EQ(patched.body["llm"],
+            json::parse(R"({"budget_usd_month":0.0003,"rpm":10,"tpm":100000})"));
+  EXPECT_EQ(find(id)["llm"], patched.body["llm"]);
+  auto cleared = call("PATCH", "/v1/keys/" + id, kAdmin,
+                      R"({"llm":{"rpm":0,"tpm":0,"budget_usd_month":"0"}})");
+  ASSERT_EQ(cleared.status, 200) << cleared.text;
+  EXPECT_EQ(cleared.body["llm"], json::parse(R"({"budget_usd_month":0,"rpm":0,"tpm":0})"));
+  EXPECT_EQ(call("PATCH", "/v1/keys/key-nope", kAdmin, R"({"llm":{"rpm":1}})").status, 404);
+  // Admins only.
+  for (const auto& who : {viewer_, submitter_a_, operator_}) {
+    EXPECT_EQ(call("PATCH", "/v1/keys/" + id, who, R"({"llm":{"rpm":1}})").status, 403);
+  }
+  // Bad limits, on creation and on change: 400 naming the field.
+  struct Case {
+    std::string llm, field;
+  };
+  for (const auto& c : std::vector<Case>{{R"({"rpm":-1})", "llm.rpm"},
+                                         {R"({"rpm":1.5})", "llm.rpm"},
+                                         {R"({"rpm":"60"})", "llm.rpm"},
+                                         {R"({"tpm":1000000001})", "llm.tpm"},
+                                         {R"({"tpm":18446744073709551615})", "llm.tpm"},
+                                         {R"({"budget_usd_month":50})", "llm.budget_usd_month"},
+                                         {R"({"budget_usd_month":"-1"})", "llm.budget_usd_month"},
+                                         {R"({"budget_usd_month":"lots"})", "llm.budget_usd_month"},
+                                         {R"({"burst":5})", "llm.burst"},
+                                         {R"([60])", "llm"},
+                                         {R"("60 rpm")", "llm"}}) {
+    auto created = call("POST", "/v1/keys", kAdmin,
+                        R"({"name":"x","role":"submitter","tenant":"acme","llm":)" + c.llm + "}");
+    EXPECT_EQ(created.status, 400) << c.llm << " → " << created.text;
+    EXPECT_EQ(created.body["error"]["field"], c.field) << c.llm;
+    auto changed = call("PATCH", "/v1/keys/" + id, kAdmin, R"({"llm":)" + c.llm + "}");
+    EXPECT_EQ(changed.status, 400) << c.llm << " → " << changed.text;
+    EXPECT_EQ(changed.body["error"]["field"], c.field) << c.llm;
+    if (c.field == "llm.burst") {
+      EXPECT_NE(changed.body["error"]["message"].get<std::string>().find("llm.burst"),
+                std::string::npos);
+    }
+  }
+  EXPECT_EQ(call("PATCH", "/v1/keys/" + id, kAdmin, R"({})").body["error"]["field"], "llm");
+  auto renamed = call("PATCH", "/v1/keys/" + id, kAdmin, R"({"name":"y","llm":{}})");
+  EXPECT_EQ(renamed.status, 400);
+  EXPECT_EQ(renamed.body["error"]["field"], "name");
+  EXPECT_EQ(call("PATCH", "/v1/keys/" + id, kAdmin, "{not json").status, 400);
+  // Nothing changed by the refused requests.
+  EXPECT_EQ(find(id)["llm"], cleared.body["llm"]);
+}
+
+TEST_P(ApiTest, LlmUsageByTenantKeyAndDeployment) {
+  auto hour = [](const char* at) { return unix_ms(*parse_rfc3339(at)); };
+  ASSERT_TRUE(daemon_->store().add_llm_usage(
+      {{hour("2026-01-05T10:00:00Z"), "acme", "key-a", "cheap", 1, 1'000, 200, 0, 270},
+       {hour("2026-01-05T11:00:00Z"), "acme", "key-a", "cheap", 2, 80, 6, 40, 16},
+       {hour("2026-01-05T11:00:00Z"), "acme", "key-a", "vllm", 1, 500, 50, 0, 0},
+       {hour("2026-01-06T09:00:00Z"), "globex", "key-g", "dear", 1, 1'000, 200, 0, 4'500},
+       {hour("2026-02-02T00:00:00Z"), "globex", "key-g", "dear", 1, 1, 1, 0, 1}}));
+  const std::string jan = "/v1/llm/usage?from=2026-01-01T00:00:00Z&to=2026-01-31T23:59:59Z";
+  auto all = call("GET", jan, viewer_);
+  ASSERT_EQ(all.status, 200) << all.text;
+  EXPECT_EQ(all.body["from"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(all.body["to"], "2026-01-31T23:59:59Z");
+  EXPECT_EQ(all.body["usage"], json::parse(R"([
+    {"tenant":"acme","key":"key-a","deployment":"cheap","requests":3,"prompt_tokens":1080,
+     "completion_tokens":206,"cached_tokens":40,"cost_usd":0.000286},
+    {"tenant":"acme","key":"key-a","deployment":"vllm","requests":1,"prompt_tokens":500,
+     "completion_tokens":50,"cached_tokens":0,"cost_usd":0},
+    {"tenant":"globex","key":"key-g","deployment":"dear","requests":1,"prompt_tokens":1000,
+     "completion_tokens":200,"cached_tokens":0,"cost_usd":0.0045}])"));
+  // Filters: tenant, key, and the window's hours.
+  EXPECT_EQ(call("GET", jan + "&tenant=acme", viewer_).body["usage"].size(), 2u);
+  auto by_key = call("GET", jan + "&key=key-g", operator_);
+  ASSERT_EQ(by_key.body["usage"].size(), 1u);
+  EXPECT_EQ(by_key.body["usage"][0]["tenant"], "globex");
+  auto one_hour =
+      call("GET", "/v1/llm/usage?from=2026-01-05T10:30:00Z&to=2026-01-05T10:59:59Z", viewer_);
+  ASSERT_EQ(one_hour.body["usage"].size(), 1u);
+  EXPECT_EQ(one_hour.body["usage"][0]["requests"], 1);
+  EXPECT_EQ(one_hour.body["usage"][0]["cost_usd"], 0.00027);
+  EXPECT_TRUE(
+      call("GET", "/v1/llm/usage?from=2025-01-01T00:00:00Z&to=2025-12-31T00:00:00Z", viewer_)
+          .body["usage"]
+          .empty());
+  // A tenant's key sees its tenant only, and may not ask for another.
+  auto mine = call("GET", jan, submitter_a_);
+  ASSERT_EQ(mine.status, 200);
+  ASSERT_EQ(mine.body["usage"].size(), 2u);
+  for (const auto& u : mine.body["usage"]) EXPECT_EQ(u["tenant"], "acme");
+  EXPECT_FALSE(call("GET", jan + "&key=key-g", submitter_b_).body["usage"].empty());
+  EXPECT_TRUE(call("GET", jan + "&key=key-a", submitter_b_).body["usage"].empty());
+  auto other = call("GET", jan + "&tenant=globex", submitter_a_);
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(other.body["error"]["field"], "tenant");
+  // The ledger holds the same cost (under llm:<deployment>).
+  auto costs = call("GET", "/v1/costs?from=2026-01-01T00:00:00Z&to=2026-01-31T23:59:59Z", viewer_);
+  EXPECT_EQ(costs.body["by_pool"]["llm:cheap"], 0.000286);
+  EXPECT_EQ(costs.body["by_pool"]["llm:dear"], 0.0045);
+  EXPECT_FALSE(costs.body["by_pool"].contains("llm:vllm"));
+  // The window is parsed as for /v1/costs.
+  auto bad = call("GET", "/v1/llm/usage?from=yesterday", viewer_);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["field"], "from");
+  EXPECT_EQ(call("GET", "/v1/llm/usage?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", viewer_)
+                .status,
+            400);
+  // The default window (this month, daemon time) answers too.
+  auto now = call("GET", "/v1/llm/usage", viewer_);
+  EXPECT_EQ(now.status, 200);
+  EXPECT_TRUE(now.body["usage"].is_array());
 }
 
 TEST_P(ApiTest, BadInputGetsACleanJsonErrorAndTheDaemonKeepsServing) {

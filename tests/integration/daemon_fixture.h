@@ -156,15 +156,16 @@ struct Reply {
   httplib::Headers headers;
 };
 
-// GET, POST (application/json) or DELETE `path`, with `Authorization: Bearer <bearer>`
-// unless `bearer` is empty.
+// GET, POST or PATCH (application/json) or DELETE `path`, with `Authorization: Bearer
+// <bearer>` unless `bearer` is empty.
 inline Reply http_call(httplib::Client& client, const std::string& method, const std::string& path,
                        const std::string& bearer, const std::string& body = "",
                        httplib::Headers headers = {}) {
   if (!bearer.empty()) headers.emplace("Authorization", "Bearer " + bearer);
-  auto r = method == "GET"    ? client.Get(path, headers)
-           : method == "POST" ? client.Post(path, headers, body, "application/json")
-                              : client.Delete(path, headers);
+  auto r = method == "GET"     ? client.Get(path, headers)
+           : method == "POST"  ? client.Post(path, headers, body, "application/json")
+           : method == "PATCH" ? client.Patch(path, headers, body, "application/json")
+                               : client.Delete(path, headers);
   Reply out;
   if (!r) return out;
   out.status = r->status;
