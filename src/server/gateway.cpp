@@ -51,6 +51,32 @@ struct Relay {
   SseUsage usage;
 };
 
+// Who called, as the accounting after the answer needs it.
+struct Caller {
+  std::string id;        // API key id, or an Entra principal's oid/sub
+  std::string tenant;    // "" = a principal without one
+  int64_t estimate = 0;  // tokens taken from the key's TPM bucket before the call
+};
+
+// A key's spend this month is read from the store at most this often; between reads, what
+// this replica accounts is added to it.
+constexpr auto kSpendRefresh = seconds(60);
+
+// Start of the UTC calendar month holding `t`.
+TimePoint month_start(TimePoint t) {
+  year_month_day ymd{floor<days>(t)};
+  return sys_days{ymd.year() / ymd.month() / 1};
+}
+
+// "2 requests per minute", "100000 tokens per minute", or both.
+std::string per_minute_text(const LlmLimits& l) {
+  if (l.rpm > 0 && l.tpm > 0) {
+    return fmt::format("{} requests and {} tokens per minute", l.rpm, l.tpm);
+  }
+  return l.rpm > 0 ? fmt::format("{} requests per minute", l.rpm)
+                   : fmt::format("{} tokens per minute", l.tpm);
+}
+
 }  // namespace
 
 struct Gateway::Impl {
@@ -64,6 +90,21 @@ struct Gateway::Impl {
   HttpCallPool http;  // upstream connections, kept alive between calls
   mutable std::mutex mu;
   std::map<std::string, RateLimiter> limiters;  // per Foundry deployment
+
+  // Per caller (API key id): its own rate limits and its spend this month.
+  struct KeyLimiter {
+    int64_t tpm = 0, rpm = 0;  // the limits the buckets were made for
+    RateLimiter limiter;
+  };
+  struct KeySpend {
+    int64_t month_ms = 0;  // the UTC month (daemon time) the sum is for
+    int64_t micros = 0;
+    steady_clock::time_point loaded{};  // last read from the store; {} = never
+    bool loading = false;
+  };
+  std::mutex keys_mu;
+  std::map<std::string, KeyLimiter> key_limiters;
+  std::map<std::string, KeySpend> key_spend;
 
   // The router's view of the live limits: a deployment whose buckets are empty waits.
   class View final : public FleetView {
@@ -136,7 +177,57 @@ struct Gateway::Impl {
     return std::nullopt;
   }
 
-  void account(const Upstream& u, const TokenUsage& usage, TimePoint now,
+  // What the key spent through the gateway this UTC month (daemon time): its usage in the
+  // store, read at most every kSpendRefresh, plus what this replica accounted since.
+  Result<int64_t> key_spent(const std::string& id, TimePoint now) {
+    const int64_t month = unix_ms(month_start(now));
+    const auto t = steady_clock::now();
+    {
+      std::lock_guard lock(keys_mu);
+      auto& s = key_spend[id];
+      if (s.month_ms != month) s = KeySpend{month};
+      bool known = s.loaded != steady_clock::time_point{};
+      // Fresh enough, or another call is reading it now: the sum as it stands.
+      if (known && (t - s.loaded < kSpendRefresh || s.loading)) return s.micros;
+      s.loading = true;
+    }
+    LlmUsageFilter f;
+    f.from_ms = month;
+    f.key_id = id;
+    auto rows = store.llm_usage(f);
+    std::lock_guard lock(keys_mu);
+    auto& s = key_spend[id];
+    if (s.month_ms != month) s = KeySpend{month};
+    s.loading = false;
+    if (!rows) {
+      if (s.loaded != steady_clock::time_point{}) return s.micros;  // the last sum; read again
+      return tl::unexpected(rows.error());
+    }
+    int64_t stored = 0;
+    for (const auto& u : *rows) stored += u.cost_micros;
+    // Every call accounted here was written before it was added, so the store holds at
+    // least the sum held here, unless a write is still landing: the larger of the two.
+    s.micros = std::max(s.micros, stored);
+    s.loaded = t;
+    return s.micros;
+  }
+
+  // Takes one request and `tokens` from the caller's buckets; or how long until they would
+  // fit (Duration::max(): never, the request alone is over the TPM limit).
+  Duration key_rate_take(const std::string& id, const LlmLimits& l, int64_t tokens) {
+    std::lock_guard lock(keys_mu);
+    TimePoint w = wall();
+    auto it = key_limiters.find(id);
+    if (it == key_limiters.end() || it->second.tpm != l.tpm || it->second.rpm != l.rpm) {
+      it = key_limiters.insert_or_assign(id, KeyLimiter{l.tpm, l.rpm, RateLimiter(l.tpm, l.rpm, w)})
+               .first;
+    }
+    Duration d = it->second.limiter.wait(tokens, w);
+    if (d == Duration{0}) it->second.limiter.take(tokens, w);
+    return d;
+  }
+
+  void account(const Upstream& u, const Caller& c, const TokenUsage& usage, TimePoint now,
                steady_clock::time_point started) {
     metrics.observe_llm(u.name, 200, duration<double>(steady_clock::now() - started).count(),
                         usage.prompt, usage.completion);
@@ -144,10 +235,18 @@ struct Gateway::Impl {
     if (u.deployment) {
       cost = token_cost(usage, u.deployment->usd_per_1m_input, u.deployment->usd_per_1m_output);
     }
-    // Self-hosted calls run on a pool that is billed by the hour already: no extra cost.
-    if (cost.micros() > 0) {
-      (void)store.add_costs({{"llm:" + u.name, unix_ms(floor<hours>(now)), cost.micros()}});
-      controller.record_cost("llm:" + u.name, cost);
+    // Self-hosted calls run on a pool that is billed by the hour already: no extra cost, but
+    // their tokens are recorded all the same. The store adds the cost to the ledger too.
+    (void)store.add_llm_usage({{unix_ms(floor<hours>(now)), c.tenant, c.id, u.name, 1, usage.prompt,
+                                usage.completion, usage.cached, cost.micros()}});
+    if (cost.micros() > 0) controller.record_cost("llm:" + u.name, cost);
+    std::lock_guard lock(keys_mu);
+    if (auto it = key_spend.find(c.id);
+        it != key_spend.end() && it->second.month_ms == unix_ms(month_start(now))) {
+      it->second.micros += cost.micros();
+    }
+    if (auto it = key_limiters.find(c.id); it != key_limiters.end()) {
+      it->second.limiter.settle(c.estimate, usage.prompt + usage.completion, wall());
     }
   }
 };
@@ -170,7 +269,6 @@ std::string Gateway::models_json() const {
 
 void Gateway::chat(const std::string& body, const std::string& class_header, const Principal& who,
                    httplib::Response& res) {
-  (void)who;
   auto& g = *impl_;
   auto req = parse_chat_request(body);
   if (!req) {
@@ -200,6 +298,42 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
   int64_t completion = req->max_tokens.value_or(kDefaultCompletionTokens);
   task.tokens = TokenCounts{req->prompt_chars / 4 + 1, completion};
   task.submitted_at = now;
+  int64_t estimate = task.tokens->prompt + task.tokens->completion;
+  // The key's own month budget, then its own rate limits.
+  if (who.llm.budget_micros_month > 0) {
+    auto spent = g.key_spent(who.id, now);
+    if (!spent) {
+      return fail(res, 503, "server_error",
+                  "cannot read what key '" + who.id + "' has spent: " + spent.error().message);
+    }
+    if (*spent >= who.llm.budget_micros_month) {
+      return fail(res, 429, "insufficient_quota",
+                  fmt::format("key '{}' has spent ${} of its ${} LLM budget this month", who.id,
+                              Money::from_micros(*spent).to_string(),
+                              Money::from_micros(who.llm.budget_micros_month).to_string()),
+                  "", "key_budget_exhausted");
+    }
+  }
+  if (who.llm.rpm > 0 || who.llm.tpm > 0) {
+    Duration wait = g.key_rate_take(who.id, who.llm, estimate);
+    if (wait == Duration::max()) {
+      res.set_header("Retry-After", "60");
+      return fail(res, 429, "rate_limit_error",
+                  fmt::format("this request's estimated {} tokens are more than key '{}' may use "
+                              "in a minute ({}): lower max_tokens or the prompt",
+                              estimate, who.id, per_minute_text(who.llm)),
+                  "", "rate_limit_exceeded");
+    }
+    if (wait > Duration{0}) {
+      int64_t secs = std::max<int64_t>(1, (wait.count() + 999) / 1000);
+      res.set_header("Retry-After", std::to_string(secs));
+      return fail(res, 429, "rate_limit_error",
+                  fmt::format("key '{}' is over its LLM rate limit of {}: retry in {} s", who.id,
+                              per_minute_text(who.llm), secs),
+                  "", "rate_limit_exceeded");
+    }
+  }
+  Caller caller{who.id, who.tenant, estimate};
   Impl::View view(g.model, g);
   Decision d = route(g.model, task, view, now);
   std::vector<Target> order;
@@ -210,7 +344,6 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
   if (order.empty()) {
     return fail(res, 503, "server_error", "no upstream can serve '" + cls_name + "': " + d.reason);
   }
-  int64_t estimate = task.tokens->prompt + task.tokens->completion;
   auto failed_call = [&](const std::string& upstream, int status,
                          steady_clock::time_point started) {
     g.metrics.observe_llm(upstream, status, duration<double>(steady_clock::now() - started).count(),
@@ -295,7 +428,9 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
           [answer](size_t offset, size_t length, httplib::DataSink& sink) {
             return sink.write(answer->data() + offset, length);
           },
-          [&g, chosen, counted, now, started](bool) { g.account(chosen, counted, now, started); });
+          [&g, chosen, caller, counted, now, started](bool) {
+            g.account(chosen, caller, counted, now, started);
+          });
       return;
     }
     res.status = 200;
@@ -321,10 +456,10 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
         },
         // After the last byte, or when the client left: the tokens streamed so far are
         // what the upstream bills.
-        [relay, chosen, now, started, &g](bool) {
+        [relay, chosen, caller, now, started, &g](bool) {
           TokenUsage usage = relay->usage.result();
           relay->call.reset();  // ends a transfer still running
-          g.account(chosen, usage, now, started);
+          g.account(chosen, caller, usage, now, started);
         });
     return;
   }

@@ -5,8 +5,11 @@
 // them in that order, skipping one whose TPM/RPM budget would be exceeded, and falls back
 // on 429 (honouring Retry-After), 5xx, timeouts and refused connections — never after a
 // byte has reached the client. Usage (from `usage`, or counted from the stream) is priced
-// and written to the store as cost under `llm:<target>`; a month's budget that is spent
-// answers 429.
+// and written to the store per hour, tenant, key and target (and as cost under
+// `llm:<target>`); a month's budget that is spent answers 429. An API key's own limits
+// (`LlmLimits`: requests and tokens per minute, a monthly budget) are checked before
+// routing: over them, 429 with `rate_limit_exceeded` (and `Retry-After`) or
+// `key_budget_exhausted`.
 //
 //   Gateway gw(model, store, controller, {.credentials = &azure});
 //   gw.chat(body, class_header, principal, res);   // from the HTTP route

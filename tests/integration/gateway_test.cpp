@@ -1,7 +1,8 @@
 // The LLM gateway over real HTTP, with OpenAI-compatible upstreams on loopback: routing by
 // class and cost, fallback on 429 / 500 / a dead upstream, streaming passed through chunk
-// by chunk (not buffered), usage accounted exactly, a spent budget answering 429, 401
-// without a key, and OpenAI-style errors for bad input.
+// by chunk (not buffered), usage accounted exactly (per tenant, key and deployment), a
+// spent budget answering 429, per-key rate limits and budgets, 401 without a key, and
+// OpenAI-style errors for bad input.
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -156,6 +157,24 @@ budgets:
     fresh_.reset();
     std::filesystem::remove_all(dir_);
   }
+  // A new API key (POST /v1/keys): {id, secret}.
+  std::pair<std::string, std::string> make_key(const std::string& tenant, const json& llm = {}) {
+    json body{{"name", "agent " + tenant}, {"role", "submitter"}, {"tenant", tenant}};
+    if (!llm.is_null()) body["llm"] = llm;
+    auto r = client_->Post("/v1/keys", {{"Authorization", std::string("Bearer ") + kAdminKey}},
+                           body.dump(), "application/json");
+    EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
+    if (!r || r->status != 201) return {};
+    auto j = json::parse(r->body);
+    return {j["id"], j["secret"]};
+  }
+  // GET /v1/llm/usage over every hour there is (as the admin, unless `key` is given).
+  json usage(const std::string& query = "", const std::string& key = kAdminKey) {
+    auto r = client_->Get("/v1/llm/usage?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z" + query,
+                          {{"Authorization", "Bearer " + key}});
+    EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+    return r && r->status == 200 ? json::parse(r->body) : json();
+  }
   httplib::Result chat(const std::string& body, const std::string& key = kAdminKey) {
     httplib::Headers h;
     if (!key.empty()) h.emplace("Authorization", "Bearer " + key);
@@ -220,7 +239,9 @@ TEST_F(GatewayTest, FallsBackWhenAnUpstreamDoesNotAnswerInTime) {
     EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear") << stream;
     EXPECT_GE(took, milliseconds(2000));
     EXPECT_LT(took, milliseconds(2900));
-    if (stream) EXPECT_NE(r->body.find("[DONE]"), std::string::npos);
+    if (stream) {
+      EXPECT_NE(r->body.find("[DONE]"), std::string::npos);
+    }
   }
   EXPECT_EQ(cheap_.calls(), 2u);
 }
@@ -308,6 +329,111 @@ TEST_F(GatewayTest, KeysAndBadInputGetOpenAiErrors) {
   ASSERT_EQ(no_messages->status, 400);
   EXPECT_EQ(json::parse(no_messages->body)["error"]["param"], "messages");
   EXPECT_EQ(chat(kChat)->status, 200);  // still serving
+}
+
+TEST_F(GatewayTest, EachKeyHasItsOwnRateLimit) {
+  auto [a_id, a] = make_key("acme", {{"rpm", 2}});
+  auto [b_id, b] = make_key("acme", {{"rpm", 2}});
+  ASSERT_EQ(chat(kChat, a)->status, 200);
+  ASSERT_EQ(chat(kChat, a)->status, 200);
+  auto third = chat(kChat, a);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 429) << third->body;
+  auto e = json::parse(third->body)["error"];
+  EXPECT_EQ(e["code"], "rate_limit_exceeded");
+  EXPECT_EQ(e["type"], "rate_limit_error");
+  std::string message = e["message"];
+  EXPECT_NE(message.find(a_id), std::string::npos) << message;
+  EXPECT_NE(message.find("2 requests per minute"), std::string::npos) << message;
+  // Two a minute: the next fits in about 30 s.
+  ASSERT_TRUE(third->has_header("Retry-After"));
+  int retry = std::stoi(third->get_header_value("Retry-After"));
+  EXPECT_GE(retry, 1);
+  EXPECT_LE(retry, 30);
+  EXPECT_EQ(cheap_.calls(), 2u);  // refused before any upstream was asked
+  // Another key, and a key without limits, are not held back.
+  EXPECT_EQ(chat(kChat, b)->status, 200);
+  EXPECT_EQ(chat(kChat, b)->status, 200);
+  EXPECT_EQ(chat(kChat)->status, 200);
+  // A TPM limit below what one request may use (prompt + max_tokens) never lets it through.
+  auto [t_id, t] = make_key("acme", {{"tpm", 100}});
+  auto big = chat(kChat, t);
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 429);
+  EXPECT_EQ(json::parse(big->body)["error"]["code"], "rate_limit_exceeded");
+  EXPECT_NE(json::parse(big->body)["error"]["message"].get<std::string>().find("100 tokens"),
+            std::string::npos);
+  EXPECT_EQ(chat(R"({"model": "chat", "max_tokens": 50, "messages": [{"role": "user",
+                     "content": "hi"}]})",
+                 t)
+                ->status,
+            200);
+}
+
+TEST_F(GatewayTest, AKeysMonthlyBudgetStopsItsCalls) {
+  // One call costs 270 µ$, the key's whole budget: the first is served (nothing spent
+  // yet), then the budget is reached and the key is refused.
+  auto [id, secret] = make_key("acme", {{"budget_usd_month", "0.000270"}});
+  ASSERT_EQ(chat(kChat, secret)->status, 200);
+  for (int i = 0; i < 200 && usage("&key=" + id)["usage"].empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::this_thread::sleep_for(20ms);  // past the write, to the sum held in memory
+  auto second = chat(kChat, secret);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status, 429) << second->body;
+  auto e = json::parse(second->body)["error"];
+  EXPECT_EQ(e["code"], "key_budget_exhausted");
+  EXPECT_EQ(e["type"], "insufficient_quota");
+  std::string message = e["message"];
+  EXPECT_NE(message.find("spent $0.00027 of its $0.00027 LLM budget"), std::string::npos)
+      << message;
+  EXPECT_EQ(cheap_.calls(), 1u);
+  // Other keys, and the subscription's budget, are untouched.
+  EXPECT_EQ(chat(kChat)->status, 200);
+  // Raising the budget lets the key call again at once (this replica).
+  auto raised =
+      client_->Patch("/v1/keys/" + id, {{"Authorization", std::string("Bearer ") + kAdminKey}},
+                     R"({"llm": {"budget_usd_month": "1"}})", "application/json");
+  ASSERT_TRUE(raised);
+  ASSERT_EQ(raised->status, 200) << raised->body;
+  EXPECT_EQ(chat(kChat, secret)->status, 200);
+}
+
+TEST_F(GatewayTest, UsageIsRecordedPerTenantKeyAndDeployment) {
+  auto [a_id, a] = make_key("acme");
+  auto [g_id, g] = make_key("globex");
+  const std::string stream =
+      R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]})";
+  const std::string big = R"({"model": "big", "messages": [{"role": "user", "content": "x"}]})";
+  ASSERT_EQ(chat(kChat, a)->status, 200);
+  ASSERT_EQ(chat(kChat, a)->status, 200);
+  ASSERT_EQ(chat(stream, a)->status, 200);
+  ASSERT_EQ(chat(big, g)->status, 200);  // the dear deployment
+  json all;
+  for (int i = 0; i < 200; ++i) {
+    all = usage();
+    int64_t requests = 0;
+    for (const auto& u : all["usage"]) requests += u["requests"].get<int64_t>();
+    if (requests == 4) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  // Exactly what the upstreams reported: 2 × (1,000 + 200) and 40 + 3 tokens on cheap at
+  // $0.15/$0.60 per 1M (270 + 270 + 8 µ$); 1,000 + 200 on dear at $2.50/$10 (4,500 µ$).
+  json acme = {{"tenant", "acme"},   {"key", a_id},           {"deployment", "cheap"},
+               {"requests", 3},      {"prompt_tokens", 2040}, {"completion_tokens", 403},
+               {"cached_tokens", 0}, {"cost_usd", 0.000548}};
+  json globex = {{"tenant", "globex"}, {"key", g_id},           {"deployment", "dear"},
+                 {"requests", 1},      {"prompt_tokens", 1000}, {"completion_tokens", 200},
+                 {"cached_tokens", 0}, {"cost_usd", 0.0045}};
+  EXPECT_EQ(all["usage"], (json{acme, globex})) << all.dump();
+  EXPECT_EQ(usage("&tenant=globex")["usage"], json{globex});
+  EXPECT_EQ(usage("&key=" + a_id)["usage"], json{acme});
+  // A tenant's key sees its own tenant only.
+  EXPECT_EQ(usage("", g)["usage"], json{globex});
+  // The cost ledger (and so /v1/costs and the budgets) holds the same amounts.
+  EXPECT_EQ(accrued("llm:cheap"), 548);
+  EXPECT_EQ(accrued("llm:dear"), 4'500);
 }
 
 class DeadUpstream : public GatewayTest {
