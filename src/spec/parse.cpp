@@ -945,11 +945,15 @@ void check_references(Reader& r, const Spec& s, ParsedSpec& out) {
            near.empty() ? "" : fmt::format("did you mean '{}'?", near));
     }
   }
+  std::set<std::string> endpoints;
+  for (const auto& i : s.inference) endpoints.insert(i.name);
   for (const auto& c : s.classes) {
     for (size_t i = 0; i < c.prefer.size(); ++i) {
-      if (!pools.count(c.prefer[i]) && !deployments.count(c.prefer[i])) {
+      if (!pools.count(c.prefer[i]) && !deployments.count(c.prefer[i]) &&
+          !endpoints.count(c.prefer[i])) {
         fail(fmt::format("{}.prefer[{}]", c.path, i),
-             fmt::format("'{}' is neither a pool nor a Foundry deployment", c.prefer[i]));
+             fmt::format("'{}' is neither a pool, a Foundry deployment nor an inference endpoint",
+                         c.prefer[i]));
       }
     }
   }

@@ -66,7 +66,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"huge_quota", "total_vcpus: 1000", "total_vcpus: 99999999999",
                 "quotas[0].total_vcpus", "out of range", 9},
         BadCase{"bad_bool", "max_nodes: 2\n", "max_nodes: 2\n        spot: maybe\n",
-                "environments[0].pools[0].spot", "true or false", 27}),
+                "environments[0].pools[0].spot", "true or false", 27},
+        BadCase{"unknown_prefer", "{name: web, resources: {vcpus: 2, memory_gib: 4}}",
+                "{name: web, resources: {vcpus: 2, memory_gib: 4}, prefer: [vllm]}",
+                "workload_classes[1].prefer[0]",
+                "neither a pool, a Foundry deployment nor an inference endpoint", 37}),
     [](const testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 TEST(BadSpec, YamlSyntaxErrorHasLineAndColumn) {
