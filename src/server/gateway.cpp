@@ -107,9 +107,11 @@ struct Gateway::Impl {
   std::map<std::string, KeySpend> key_spend;
 
   // The router's view of the live limits: a deployment whose buckets are empty waits.
+  // A self-hosted endpoint's load: the tokens of the calls it is serving now, through this
+  // gateway, on the nodes its pool runs.
   class View final : public FleetView {
    public:
-    View(const FleetModel& m, Impl& g) : empty_(m), g_(g) {}
+    View(const FleetModel& m, Impl& g, const Snapshot& snap) : empty_(m), g_(g), snap_(snap) {}
     PoolWait pool_wait(const PoolModel& p, const Task& t, TimePoint now) const override {
       return empty_.pool_wait(p, t, now);
     }
@@ -118,10 +120,48 @@ struct Gateway::Impl {
       TimePoint w = wall();
       return g_.limiter(d, w).wait(tokens, w);
     }
+    EndpointLoad endpoint_load(const SelfHostedModel& s, TimePoint) const override {
+      EndpointLoad load;
+      if (s.pool >= 0 && s.pool < static_cast<int>(g_.model.pools.size())) {
+        const std::string& pool = g_.model.pools[static_cast<size_t>(s.pool)].name;
+        for (const auto& p : snap_.pools) {
+          if (p.name != pool) continue;
+          auto it = p.nodes.find("running");
+          load.nodes = std::max<int64_t>(1, it == p.nodes.end() ? 0 : it->second);
+        }
+      }
+      std::lock_guard lock(g_.mu);
+      auto it = g_.in_flight.find(s.name);
+      load.tokens_in_flight = it == g_.in_flight.end() ? 0 : it->second;
+      return load;
+    }
 
    private:
     EmptyFleetView empty_;
     Impl& g_;
+    const Snapshot& snap_;
+  };
+
+  // Tokens a self-hosted endpoint is serving for this gateway (guarded by mu).
+  std::map<std::string, int64_t> in_flight;
+  // Counts a call's tokens on its endpoint until it ends.
+  struct InFlight {
+    InFlight(Impl& g, std::string name, int64_t tokens)
+        : g_(g), name_(std::move(name)), tokens_(tokens) {
+      std::lock_guard lock(g_.mu);
+      g_.in_flight[name_] += tokens_;
+    }
+    ~InFlight() {
+      std::lock_guard lock(g_.mu);
+      if ((g_.in_flight[name_] -= tokens_) <= 0) g_.in_flight.erase(name_);
+    }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+   private:
+    Impl& g_;
+    std::string name_;
+    int64_t tokens_;
   };
 
   // Rate limits are Azure's, in real time, whatever speed the daemon's clock runs at.
@@ -284,8 +324,9 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
                 "model", "model_not_found");
   }
   TimePoint now = g.controller.daemon_now();
+  Snapshot snap = g.controller.snapshot();
   // A month's budget that is spent stops paid calls.
-  for (const auto& b : g.controller.snapshot().budgets) {
+  for (const auto& b : snap.budgets) {
     if (b.scope == "subscription" && b.amount.micros() > 0 &&
         b.spent_month_to_date.micros() >= b.amount.micros()) {
       return fail(res, 429, "insufficient_quota",
@@ -334,7 +375,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     }
   }
   Caller caller{who.id, who.tenant, estimate};
-  Impl::View view(g.model, g);
+  Impl::View view(g.model, g, snap);
   Decision d = route(g.model, task, view, now);
   std::vector<Target> order;
   if (d.outcome != Outcome::kInfeasible) order.push_back(d.target);
@@ -380,6 +421,11 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       g.limiter(*up->deployment, w).throttled_until(w + seconds(std::max<int64_t>(1, s)));
     };
     auto started = steady_clock::now();
+    // A self-hosted endpoint carries the call's tokens until it ends (its load for routing).
+    std::shared_ptr<Impl::InFlight> serving;
+    if (target.kind == Target::Kind::kSelfHosted) {
+      serving = std::make_shared<Impl::InFlight>(g, up->name, estimate);
+    }
     if (req->stream) hr.timeout = g.options.stream_timeout;  // the whole stream
     // The call runs on this thread, the client's: the answer starts only once the upstream
     // said 200 (streams) or answered in full, so every earlier failure can go elsewhere.
@@ -456,9 +502,10 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
         },
         // After the last byte, or when the client left: the tokens streamed so far are
         // what the upstream bills.
-        [relay, chosen, caller, now, started, &g](bool) {
+        [relay, chosen, caller, now, started, serving, &g](bool) mutable {
           TokenUsage usage = relay->usage.result();
           relay->call.reset();  // ends a transfer still running
+          serving.reset();      // the endpoint is done with it
           g.account(chosen, caller, usage, now, started);
         });
     return;

@@ -129,18 +129,22 @@ class GatewayTest : public ::testing::Test {
   deployments:
     - {{name: cheap, endpoint: "{}", deployment: d, model: gpt-4o-mini, region: westeurope,
        usd_per_1m_input_tokens: "0.15", usd_per_1m_output_tokens: "0.60", tpm: 100000, rpm: 600,
-       classes: [chat], auth: api-key}}
+       classes: [chat, code], auth: api-key}}
     - {{name: dear, endpoint: "{}", deployment: d, model: gpt-4o, region: westeurope,
        usd_per_1m_input_tokens: "2.50", usd_per_1m_output_tokens: "10.00", tpm: 100000, rpm: 600,
        classes: [chat, big], auth: api-key}}
+inference:
+  - {{name: local, pool: cpu, endpoint: "{}/v1", model: qwen, tokens_per_second: 10,
+     classes: [code]}}
 budgets:
   - {{name: monthly, amount_usd: "{}", thresholds_pct: [50, 100]}}
 )",
                                             dead_cheap_ ? "http://127.0.0.1:1" : cheap_.url(),
-                                            dear_.url(), budget_usd_);
+                                            dear_.url(), local_.url(), budget_usd_);
     text.replace(text.find("workload_classes:"), 17,
                  "workload_classes:\n  - {name: chat, kind: llm, duration: 20s, priority: 50}\n"
-                 "  - {name: big, kind: llm, duration: 20s, priority: 50}");
+                 "  - {name: big, kind: llm, duration: 20s, priority: 50}\n"
+                 "  - {name: code, kind: llm, duration: 20s, priority: 50, prefer: [local]}");
     // The original budget line goes (replaced above).
     std::ofstream(dir_ / "spec.yaml") << text;
     fresh_ = std::make_unique<testing::FreshStore>("sqlite");
@@ -181,7 +185,7 @@ budgets:
     return client_->Post("/openai/v1/chat/completions", h, body, "application/json");
   }
 
-  FakeLlm cheap_{"gpt-4o-mini"}, dear_{"gpt-4o"};
+  FakeLlm cheap_{"gpt-4o-mini"}, dear_{"gpt-4o"}, local_{"qwen"};
   std::string budget_usd_ = "100";
   bool dead_cheap_ = false;  // the cheap deployment's endpoint refuses connections
   std::filesystem::path dir_;
@@ -251,6 +255,33 @@ TEST_F(GatewayTest, KeepsUpstreamConnectionsAlive) {
   // Five calls one after another: one connection, kept alive from call to call.
   EXPECT_EQ(cheap_.calls(), 5u);
   EXPECT_EQ(cheap_.connections(), 1u);
+}
+
+TEST_F(GatewayTest, ABusySelfHostedEndpointOverflowsToFoundry) {
+  // `code` prefers the self-hosted endpoint (10 tokens/s on one node). A streamed call
+  // holds about 515 tokens there for its 600 ms: a 51 s queue, longer than the class's
+  // 20 s call, so a call arriving meanwhile goes to Foundry; once it ended, back to local.
+  const std::string code =
+      R"({"model": "code", "stream": true, "messages": [{"role": "user", "content": "hi"}]})";
+  std::string first_upstream;
+  std::thread streaming([&] {
+    httplib::Client c("127.0.0.1", daemon_->port());
+    auto r =
+        c.Post("/openai/v1/chat/completions",
+               {{"Authorization", std::string("Bearer ") + kAdminKey}}, code, "application/json");
+    if (r) first_upstream = r->get_header_value("X-CodeFleet-Upstream");
+  });
+  for (int i = 0; i < 200 && local_.calls() == 0; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(local_.calls(), 1u);
+  auto during = chat(R"({"model": "code", "messages": [{"role": "user", "content": "x"}]})");
+  ASSERT_EQ(during->status, 200) << during->body;
+  EXPECT_EQ(during->get_header_value("X-CodeFleet-Upstream"), "cheap");
+  streaming.join();
+  EXPECT_EQ(first_upstream, "local");
+  auto after = chat(R"({"model": "code", "messages": [{"role": "user", "content": "x"}]})");
+  ASSERT_EQ(after->status, 200) << after->body;
+  EXPECT_EQ(after->get_header_value("X-CodeFleet-Upstream"), "local");
+  EXPECT_EQ(local_.calls(), 2u);
 }
 
 TEST_F(GatewayTest, FallsBackOn429And500) {
