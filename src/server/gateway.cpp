@@ -3,10 +3,15 @@
 
 #include <httplib.h>
 
+#include <condition_variable>
+#include <thread>
+#include <tuple>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cloud/http.h"
+#include "core/text.h"
 #include "llm/openai.h"
 #include "routing/router.h"
 #include "server/auth.h"
@@ -81,7 +86,78 @@ std::string per_minute_text(const LlmLimits& l) {
 
 struct Gateway::Impl {
   Impl(const FleetModel& m, Store& s, Controller& c, Metrics& me, GatewayOptions o)
-      : model(m), store(s), controller(c), metrics(me), options(std::move(o)) {}
+      : model(m), store(s), controller(c), metrics(me), options(std::move(o)) {
+    writer = std::thread([this] { write_usage(); });
+  }
+  ~Impl() {
+    {
+      std::lock_guard lock(usage_mu);
+      usage_stop = true;
+    }
+    usage_cv.notify_all();
+    writer.join();
+  }
+
+  // Usage rows are written by one thread, whatever is queued in one transaction, so a call's
+  // accounting is neither its caller's wait nor the next request's on that connection.
+  // Rows of one (hour, tenant, key, deployment) are merged; a failed write keeps them for
+  // the next try (every second); at shutdown what is queued is written last.
+  using UsageKey = std::tuple<int64_t, std::string, std::string, std::string>;
+  std::mutex usage_mu;
+  std::condition_variable usage_cv;
+  std::map<UsageKey, LlmUsage> usage_queue;  // guarded by usage_mu
+  bool usage_stop = false;                   // guarded by usage_mu
+  std::thread writer;
+
+  void queue_usage(const LlmUsage& u) {
+    {
+      std::lock_guard lock(usage_mu);
+      auto [it, fresh] =
+          usage_queue.try_emplace(UsageKey{u.hour_start_ms, u.tenant, u.key_id, u.deployment}, u);
+      if (!fresh) {
+        LlmUsage& q = it->second;
+        q.requests += u.requests;
+        q.prompt_tokens += u.prompt_tokens;
+        q.completion_tokens += u.completion_tokens;
+        q.cached_tokens += u.cached_tokens;
+        q.cost_micros += u.cost_micros;
+      }
+    }
+    usage_cv.notify_one();
+  }
+
+  void write_usage() {
+    std::unique_lock lock(usage_mu);
+    while (true) {
+      usage_cv.wait(lock, [&] { return usage_stop || !usage_queue.empty(); });
+      if (usage_queue.empty()) return;  // stopping, nothing left
+      std::map<UsageKey, LlmUsage> batch;
+      batch.swap(usage_queue);
+      bool stopping = usage_stop;
+      lock.unlock();
+      std::vector<LlmUsage> rows;
+      rows.reserve(batch.size());
+      for (auto& [k, u] : batch) rows.push_back(u);
+      auto r = store.add_llm_usage(rows);
+      if (!r) {
+        fmt::print(
+            stderr,
+            R"({{"level":"error","msg":"LLM usage not written yet; kept for the next try","rows":{},"error":{}}})"
+            "\n",
+            rows.size(), json_quote(r.error().message));
+      }
+      lock.lock();
+      if (!r) {
+        for (auto& u : rows) {
+          lock.unlock();
+          queue_usage(u);
+          lock.lock();
+        }
+        if (stopping) return;  // the store is failing at shutdown: logged above
+        usage_cv.wait_for(lock, seconds(1), [&] { return usage_stop; });
+      }
+    }
+  }
   const FleetModel& model;
   Store& store;
   Controller& controller;
@@ -277,8 +353,8 @@ struct Gateway::Impl {
     }
     // Self-hosted calls run on a pool that is billed by the hour already: no extra cost, but
     // their tokens are recorded all the same. The store adds the cost to the ledger too.
-    (void)store.add_llm_usage({{unix_ms(floor<hours>(now)), c.tenant, c.id, u.name, 1, usage.prompt,
-                                usage.completion, usage.cached, cost.micros()}});
+    queue_usage({unix_ms(floor<hours>(now)), c.tenant, c.id, u.name, 1, usage.prompt,
+                 usage.completion, usage.cached, cost.micros()});
     if (cost.micros() > 0) controller.record_cost("llm:" + u.name, cost);
     std::lock_guard lock(keys_mu);
     if (auto it = key_spend.find(c.id);
