@@ -259,11 +259,17 @@ struct Gateway::Impl {
         u.model = d.model;
         std::string base = d.endpoint;
         while (!base.empty() && base.back() == '/') base.pop_back();
-        u.url = fmt::format("{}/openai/deployments/{}/chat/completions?api-version={}", base,
-                            percent_encode(d.deployment), options.api_version);
         const FoundryDeployment* spec_d = nullptr;
         for (const auto& f : model.spec->foundry) {
           if (f.name == d.name) spec_d = &f;
+        }
+        if (spec_d && spec_d->api == "v1") {
+          // The v1 API: one path for every deployment, named in the body's `model`.
+          u.url = base + "/openai/v1/chat/completions";
+          u.model = d.deployment;
+        } else {
+          u.url = fmt::format("{}/openai/deployments/{}/chat/completions?api-version={}", base,
+                              percent_encode(d.deployment), options.api_version);
         }
         std::string auth = spec_d ? spec_d->auth : "managed-identity";
         if (auth == "api-key") {

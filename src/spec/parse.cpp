@@ -792,7 +792,7 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
       if (!r.check_map(
               n, p,
               {"name", "endpoint", "deployment", "model", "region", "usd_per_1m_input_tokens",
-               "usd_per_1m_output_tokens", "tpm", "rpm", "classes", "auth"})) {
+               "usd_per_1m_output_tokens", "tpm", "rpm", "classes", "auth", "api"})) {
         return;
       }
       FoundryDeployment d;
@@ -825,6 +825,8 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
                                     {"api-key", "api-key"},
                                     {"entra", "entra"}}),
              d.auth);
+      set_if(r.choice<std::string>(n, "api", p, {{"deployments", "deployments"}, {"v1", "v1"}}),
+             d.api);
       s.foundry.push_back(d);
     });
   }

@@ -123,6 +123,9 @@ struct FoundryDeployment {
   int64_t rpm = 0;  // requests per minute limit; 0 = unlimited
   std::vector<std::string> classes;
   std::string auth = "managed-identity";  // managed-identity | api-key | entra
+  // deployments: {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=…
+  // v1: {endpoint}/openai/v1/chat/completions, the deployment named in the body's `model`
+  std::string api = "deployments";
   std::string path;
 };
 

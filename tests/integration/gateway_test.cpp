@@ -33,6 +33,7 @@ class FakeLlm {
         bodies_.push_back(json::parse(req.body, nullptr, false));
         api_keys_.push_back(req.get_header_value("api-key"));
         ports_.insert(req.remote_port);
+        paths_.push_back(req.path);
       }
       if (int ms = stall_ms_.load()) std::this_thread::sleep_for(milliseconds(ms));
       int status = status_.load();
@@ -78,6 +79,7 @@ class FakeLlm {
       });
     };
     server_.Post("/openai/deployments/d/chat/completions", handler);
+    server_.Post("/openai/v1/chat/completions", handler);
     server_.Post("/v1/chat/completions", handler);
     thread_.start();
   }
@@ -97,6 +99,10 @@ class FakeLlm {
     std::lock_guard lock(mu_);
     return bodies_.empty() ? json() : bodies_.back();
   }
+  std::string last_path() {
+    std::lock_guard lock(mu_);
+    return paths_.empty() ? "" : paths_.back();
+  }
   std::string last_api_key() {
     std::lock_guard lock(mu_);
     return api_keys_.empty() ? "" : api_keys_.back();
@@ -110,6 +116,7 @@ class FakeLlm {
   std::vector<json> bodies_;
   std::vector<std::string> api_keys_;
   std::set<int> ports_;
+  std::vector<std::string> paths_;
   std::atomic<int> status_{200};
   std::atomic<int> stall_ms_{0};
 };
@@ -129,7 +136,7 @@ class GatewayTest : public ::testing::Test {
   deployments:
     - {{name: cheap, endpoint: "{}", deployment: d, model: gpt-4o-mini, region: westeurope,
        usd_per_1m_input_tokens: "0.15", usd_per_1m_output_tokens: "0.60", tpm: 100000, rpm: 600,
-       classes: [chat, code], auth: api-key}}
+       classes: [chat, code], auth: api-key, api: {}}}
     - {{name: dear, endpoint: "{}", deployment: d, model: gpt-4o, region: westeurope,
        usd_per_1m_input_tokens: "2.50", usd_per_1m_output_tokens: "10.00", tpm: 100000, rpm: 600,
        classes: [chat, big], auth: api-key}}
@@ -140,7 +147,7 @@ budgets:
   - {{name: monthly, amount_usd: "{}", thresholds_pct: [50, 100]}}
 )",
                                             dead_cheap_ ? "http://127.0.0.1:1" : cheap_.url(),
-                                            dear_.url(), local_.url(), budget_usd_);
+                                            cheap_api_, dear_.url(), local_.url(), budget_usd_);
     text.replace(text.find("workload_classes:"), 17,
                  "workload_classes:\n  - {name: chat, kind: llm, duration: 20s, priority: 50}\n"
                  "  - {name: big, kind: llm, duration: 20s, priority: 50}\n"
@@ -187,7 +194,8 @@ budgets:
 
   FakeLlm cheap_{"gpt-4o-mini"}, dear_{"gpt-4o"}, local_{"qwen"};
   std::string budget_usd_ = "100";
-  bool dead_cheap_ = false;  // the cheap deployment's endpoint refuses connections
+  bool dead_cheap_ = false;                // the cheap deployment's endpoint refuses connections
+  std::string cheap_api_ = "deployments";  // the Azure OpenAI API the cheap one is called by
   std::filesystem::path dir_;
   std::unique_ptr<testing::FreshStore> fresh_;
   // The cost recorded for `pool`, once it is there (-1 if it never comes).
@@ -215,6 +223,7 @@ TEST_F(GatewayTest, RoutesByClassAndCostAndAccountsUsageExactly) {
   EXPECT_EQ(cheap_.calls(), 1u);
   EXPECT_EQ(dear_.calls(), 0u);
   EXPECT_EQ(cheap_.last_body()["model"], "gpt-4o-mini");
+  EXPECT_EQ(cheap_.last_path(), "/openai/deployments/d/chat/completions");
   EXPECT_EQ(cheap_.last_api_key(), "key-cheap");
   // 1,000 prompt tokens at $0.15/1M + 200 completion at $0.60/1M = $0.00015 + $0.00012.
   // Accounted once the answer is out: just after the client has it.
@@ -465,6 +474,23 @@ TEST_F(GatewayTest, UsageIsRecordedPerTenantKeyAndDeployment) {
   // The cost ledger (and so /v1/costs and the budgets) holds the same amounts.
   EXPECT_EQ(accrued("llm:cheap"), 548);
   EXPECT_EQ(accrued("llm:dear"), 4'500);
+}
+
+class V1Api : public GatewayTest {
+ protected:
+  void SetUp() override {
+    cheap_api_ = "v1";
+    GatewayTest::SetUp();
+  }
+};
+
+TEST_F(V1Api, CallsTheV1PathWithTheDeploymentAsModel) {
+  auto r = chat(kChat);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "cheap");
+  EXPECT_EQ(cheap_.last_path(), "/openai/v1/chat/completions");
+  EXPECT_EQ(cheap_.last_body()["model"], "d");  // the deployment's name
+  EXPECT_EQ(cheap_.last_api_key(), "key-cheap");
 }
 
 class DeadUpstream : public GatewayTest {
