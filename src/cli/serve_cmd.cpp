@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fmt/format.h>
@@ -342,6 +343,12 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // Each open connection holds a descriptor, each LLM call one more upstream: the usual
+  // soft limit of 1024 would cap --http-threads. Up to the hard limit, as servers do.
+  if (rlimit files{}; ::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
 
   auto store = open_store(c.store);
   if (!store) {

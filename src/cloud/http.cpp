@@ -97,6 +97,8 @@ curl_slist* configure(CURL* curl, const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);  // Location is an LRO hint, not a redirect
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  // Through a proxy, its "200 Connection established" is not the server's answer.
+  curl_easy_setopt(curl, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   return headers;
 }
 
@@ -184,19 +186,35 @@ struct HttpCallPool::Channel {
 };
 
 HttpCallPool::~HttpCallPool() {
-  for (Channel* c : idle_) {
-    curl_easy_cleanup(c->easy);
-    curl_multi_cleanup(c->multi);
-    delete c;
+  for (auto& [origin, channels] : idle_) {
+    for (Channel* c : channels) {
+      curl_easy_cleanup(c->easy);
+      curl_multi_cleanup(c->multi);
+      delete c;
+    }
   }
 }
 
-HttpCallPool::Channel* HttpCallPool::take() {
+namespace {
+
+// "https://host:port" of a URL: the connections a channel keeps are to one origin.
+std::string origin_of(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  auto path = url.find_first_of("/?#", scheme + 3);
+  return url.substr(0, path);
+}
+
+}  // namespace
+
+HttpCallPool::Channel* HttpCallPool::take(const std::string& origin) {
   {
     std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
-      Channel* c = idle_.back();
-      idle_.pop_back();
+    auto it = idle_.find(origin);
+    if (it != idle_.end() && !it->second.empty()) {
+      Channel* c = it->second.back();
+      it->second.pop_back();
+      --idle_count_;
       return c;
     }
   }
@@ -210,14 +228,16 @@ HttpCallPool::Channel* HttpCallPool::take() {
     delete c;
     return nullptr;
   }
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 1L);  // its one origin's connection
   return c;
 }
 
-void HttpCallPool::give_back(Channel* c) {
+void HttpCallPool::give_back(const std::string& origin, Channel* c) {
   {
     std::lock_guard lock(mu_);
-    if (idle_.size() < max_idle_) {
-      idle_.push_back(c);
+    if (idle_count_ < max_idle_) {
+      idle_[origin].push_back(c);
+      ++idle_count_;
       return;
     }
   }
@@ -232,7 +252,8 @@ HttpCall::HttpCall(HttpCallPool& pool, HttpRequest request,
   if (first_byte_timeout.count() > 0) {
     first_byte_deadline_ = std::chrono::steady_clock::now() + first_byte_timeout;
   }
-  channel_ = pool_.take();
+  origin_ = origin_of(request_.url);
+  channel_ = pool_.take(origin_);
   if (!channel_) {
     done_ = true;
     result_ = CURLE_FAILED_INIT;
@@ -246,6 +267,14 @@ HttpCall::HttpCall(HttpCallPool& pool, HttpRequest request,
   curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  if (first_byte_timeout.count() > 0) {
+    // Silent that long mid-answer, too: the transfer ends (a stalled stream holds nothing).
+    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(
+        easy, CURLOPT_LOW_SPEED_TIME,
+        static_cast<long>(std::max<int64_t>(
+            1, std::chrono::duration_cast<std::chrono::seconds>(first_byte_timeout).count())));
+  }
   curl_multi_add_handle(channel_->multi, easy);
   added_ = true;
 }
@@ -254,7 +283,7 @@ HttpCall::~HttpCall() {
   if (!channel_) return;
   if (added_) curl_multi_remove_handle(channel_->multi, channel_->easy);
   curl_slist_free_all(static_cast<curl_slist*>(header_list_));
-  pool_.give_back(channel_);
+  pool_.give_back(origin_, channel_);
 }
 
 size_t HttpCall::on_header_line(char* data, size_t size, size_t n, void* self) {
@@ -345,13 +374,17 @@ tl::expected<std::optional<std::string>, HttpError> HttpCall::next() {
   return std::optional<std::string>();
 }
 
-tl::expected<std::string, HttpError> HttpCall::rest(size_t cap) {
+tl::expected<std::string, HttpError> HttpCall::rest(size_t cap, bool truncate) {
   std::string all;
   while (true) {
     auto piece = next();
     if (!piece) return tl::unexpected(piece.error());
     if (!*piece) return all;
     if (all.size() + (*piece)->size() > cap) {
+      if (truncate) {
+        all.append(**piece, 0, cap - all.size());
+        return all;
+      }
       return tl::unexpected(HttpError{Error{
           ErrorCode::kInvalidInput, fmt::format("the answer is larger than {} bytes", cap), ""}});
     }

@@ -58,8 +58,8 @@ class HttpClient {
 
 // A request whose answer the calling thread reads as it arrives — the status line and
 // headers first, then the body piece by piece — with no other thread involved. Calls take
-// their libcurl handle from a pool, where each keeps its connection alive (and its TLS
-// session) for the next call to the same host.
+// their libcurl handle from a pool, by origin, where each keeps its connection alive (and
+// its TLS session) for the next call to the same origin.
 //
 //   HttpCallPool pool;
 //   HttpCall call(pool, request, std::chrono::seconds(30));  // no status line in 30 s: timeout
@@ -78,11 +78,12 @@ class HttpCallPool {
 
  private:
   friend class HttpCall;
-  Channel* take();
-  void give_back(Channel* c);
+  Channel* take(const std::string& origin);
+  void give_back(const std::string& origin, Channel* c);
   size_t max_idle_;
   std::mutex mu_;
-  std::vector<Channel*> idle_;
+  std::map<std::string, std::vector<Channel*>> idle_;  // by origin, most recent last
+  size_t idle_count_ = 0;
 };
 
 class HttpCall {
@@ -99,8 +100,9 @@ class HttpCall {
   const std::map<std::string, std::string>& headers() const { return headers_; }
   // The next piece of the body, nullopt at its end.
   tl::expected<std::optional<std::string>, HttpError> next();
-  // The rest of the body, at most `cap` bytes (more: kInvalidInput).
-  tl::expected<std::string, HttpError> rest(size_t cap);
+  // The rest of the body, at most `cap` bytes (more: kInvalidInput, or cut at `cap` when
+  // `truncate`).
+  tl::expected<std::string, HttpError> rest(size_t cap, bool truncate = false);
 
  private:
   void pump(int wait_ms);
@@ -109,6 +111,7 @@ class HttpCall {
 
   HttpCallPool& pool_;
   HttpCallPool::Channel* channel_ = nullptr;
+  std::string origin_;
   HttpRequest request_;
   std::chrono::milliseconds first_byte_timeout_;
   std::chrono::steady_clock::time_point first_byte_deadline_{};

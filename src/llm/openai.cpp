@@ -59,8 +59,11 @@ Result<ChatRequest> parse_chat_request(const std::string& body) {
   }
   for (const char* k : {"max_completion_tokens", "max_tokens"}) {
     if (!j.contains(k) || j[k].is_null()) continue;
-    if (!j[k].is_number_integer() || j[k].get<int64_t>() < 1) {
-      return tl::unexpected(invalid(fmt::format("'{}' must be a positive integer", k), k));
+    // No model has a context near 2^24 tokens; larger would only overflow the accounting.
+    if (!j[k].is_number_integer() || j[k].get<int64_t>() < 1 ||
+        j[k].get<int64_t>() > kMaxCompletionTokens) {
+      return tl::unexpected(invalid(
+          fmt::format("'{}' must be a positive integer, at most {}", k, kMaxCompletionTokens), k));
     }
     if (!r.max_tokens) r.max_tokens = j[k].get<int64_t>();
   }

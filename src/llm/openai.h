@@ -31,6 +31,9 @@ Result<ChatRequest> parse_chat_request(const std::string& body);
 std::string openai_error(const std::string& type, const std::string& message,
                          const std::string& param = "", const std::string& code = "");
 
+// The largest max_tokens / max_completion_tokens a request may ask for.
+constexpr int64_t kMaxCompletionTokens = int64_t{1} << 24;
+
 struct TokenUsage {
   int64_t prompt = 0, completion = 0, cached = 0;
   bool counted = false;  // true when counted from stream chunks (no `usage` was sent)

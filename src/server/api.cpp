@@ -906,8 +906,11 @@ Result<int> ApiServer::bind() {
   s.set_read_timeout(30);
   s.set_tcp_nodelay(true);
   s.set_payload_max_length(o.max_body_bytes);
+  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
+  // daemon bind the same port and take a share of the connections.
   s.set_socket_options([this](socket_t sock) {
-    httplib::default_socket_options(sock);
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     impl_->listen_fd = sock;
   });
   s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -58,9 +58,10 @@ struct Relay {
 
 // Who called, as the accounting after the answer needs it.
 struct Caller {
-  std::string id;        // API key id, or an Entra principal's oid/sub
-  std::string tenant;    // "" = a principal without one
-  int64_t estimate = 0;  // tokens taken from the key's TPM bucket before the call
+  std::string id;               // API key id, or an Entra principal's oid/sub
+  std::string tenant;           // "" = a principal without one
+  int64_t estimate = 0;         // tokens taken from the key's TPM bucket before the call
+  int64_t prompt_estimate = 0;  // the prompt's tokens as estimated from its characters
 };
 
 // A key's spend this month is read from the store at most this often; between reads, what
@@ -139,6 +140,17 @@ struct Gateway::Impl {
       rows.reserve(batch.size());
       for (auto& [k, u] : batch) rows.push_back(u);
       auto r = store.add_llm_usage(rows);
+      if (r) {
+        std::lock_guard keys(keys_mu);
+        for (const auto& u : rows) {
+          auto it = key_spend.find(u.key_id);
+          if (it == key_spend.end() ||
+              it->second.month_ms != unix_ms(month_start(from_unix_ms(u.hour_start_ms)))) {
+            continue;
+          }
+          it->second.unwritten = std::max<int64_t>(0, it->second.unwritten - u.cost_micros);
+        }
+      }
       if (!r) {
         fmt::print(
             stderr,
@@ -177,6 +189,7 @@ struct Gateway::Impl {
     int64_t micros = 0;
     steady_clock::time_point loaded{};  // last read from the store; {} = never
     bool loading = false;
+    int64_t unwritten = 0;  // accounted here, not yet written to the store
   };
   std::mutex keys_mu;
   std::map<std::string, KeyLimiter> key_limiters;
@@ -327,9 +340,10 @@ struct Gateway::Impl {
     }
     int64_t stored = 0;
     for (const auto& u : *rows) stored += u.cost_micros;
-    // Every call accounted here was written before it was added, so the store holds at
-    // least the sum held here, unless a write is still landing: the larger of the two.
-    s.micros = std::max(s.micros, stored);
+    // What the store holds (every replica's calls) and what this one accounted and has not
+    // written yet. A batch committing during the read may count twice until the next read:
+    // the error is on the side of the budget.
+    s.micros = stored + s.unwritten;
     s.loaded = t;
     return s.micros;
   }
@@ -366,6 +380,7 @@ struct Gateway::Impl {
     if (auto it = key_spend.find(c.id);
         it != key_spend.end() && it->second.month_ms == unix_ms(month_start(now))) {
       it->second.micros += cost.micros();
+      it->second.unwritten += cost.micros();
     }
     if (auto it = key_limiters.find(c.id); it != key_limiters.end()) {
       it->second.limiter.settle(c.estimate, usage.prompt + usage.completion, wall());
@@ -456,7 +471,20 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
                   "", "rate_limit_exceeded");
     }
   }
-  Caller caller{who.id, who.tenant, estimate};
+  Caller caller{who.id, who.tenant, estimate, task.tokens->prompt};
+  // The key's tokens taken for this call go back if no upstream answers it.
+  struct KeyRefund {
+    Impl& g;
+    const Caller& c;
+    bool handed_over = false;
+    ~KeyRefund() {
+      if (handed_over) return;
+      std::lock_guard lock(g.keys_mu);
+      if (auto it = g.key_limiters.find(c.id); it != g.key_limiters.end()) {
+        it->second.limiter.settle(c.estimate, 0, Impl::wall());
+      }
+    }
+  } refund{g, caller};
   Impl::View view(g.model, g, snap);
   Decision d = route(g.model, task, view, now);
   std::vector<Target> order;
@@ -516,7 +544,8 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     std::string body;
     std::optional<HttpError> failure;
     if (status && (*status != 200 || !req->stream)) {
-      auto all = call->rest(*status == 200 ? kMaxAnswerBytes : kMaxErrorBytes);
+      // An answer over the cap is refused; an error's body is cut.
+      auto all = *status == 200 ? call->rest(kMaxAnswerBytes) : call->rest(kMaxErrorBytes, true);
       if (all) {
         body = std::move(*all);
       } else {
@@ -551,6 +580,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       auto answer = std::make_shared<std::string>(std::move(body));
       Upstream chosen = *up;
       TokenUsage counted = *usage;
+      refund.handed_over = true;  // accounted after the answer, with its real tokens
       res.set_content_provider(
           answer->size(), "application/json",
           [answer](size_t offset, size_t length, httplib::DataSink& sink) {
@@ -567,6 +597,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     auto relay = std::make_shared<Relay>();
     relay->call = std::move(call);
     Upstream chosen = *up;
+    refund.handed_over = true;
     res.set_chunked_content_provider(
         "text/event-stream",
         // Each piece goes out as it comes in, on this one thread.
@@ -586,6 +617,9 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
         // what the upstream bills.
         [relay, chosen, caller, now, started, serving, &g](bool) mutable {
           TokenUsage usage = relay->usage.result();
+          // No usage chunk (the client left, or the upstream broke off, before it): the
+          // completion as counted, the prompt as estimated — the upstream bills it all.
+          if (usage.counted) usage.prompt = caller.prompt_estimate;
           relay->call.reset();  // ends a transfer still running
           serving.reset();      // the endpoint is done with it
           g.account(chosen, caller, usage, now, started);

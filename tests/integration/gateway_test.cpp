@@ -476,6 +476,53 @@ TEST_F(GatewayTest, UsageIsRecordedPerTenantKeyAndDeployment) {
   EXPECT_EQ(accrued("llm:dear"), 4'500);
 }
 
+TEST_F(GatewayTest, AFailedCallGivesTheKeyItsTokensBack) {
+  // The call's estimate is 513 tokens ("hi" → 1 prompt + 512 completion by default); the
+  // key may use 800 a minute. A call no upstream answers must not spend them.
+  auto [id, k] = make_key("acme", {{"tpm", 800}});
+  cheap_.answer(500);
+  dear_.answer(500);
+  EXPECT_EQ(chat(kChat, k)->status, 502);
+  cheap_.answer(200);
+  dear_.answer(200);
+  auto r = chat(kChat, k);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  // That one was answered (1,200 tokens reported): the bucket is spent now.
+  EXPECT_EQ(chat(kChat, k)->status, 429);
+}
+
+TEST_F(GatewayTest, AClientThatLeavesMidStreamPaysThePromptToo) {
+  auto [id, k] = make_key("acme");
+  httplib::Client c("127.0.0.1", daemon_->port());
+  std::string got;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/openai/v1/chat/completions";
+  req.headers = {{"Authorization", "Bearer " + k}};
+  req.body =
+      R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "abcdefgh"}]})";
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    got.append(data, n);
+    return false;  // gone after the first piece
+  };
+  (void)c.send(req);
+  EXPECT_NE(got.find("Hel"), std::string::npos);
+  // No usage chunk reached the gateway: the completion counted, the prompt estimated
+  // (8 characters → 3 tokens), both recorded.
+  json rows;
+  for (int i = 0; i < 200; ++i) {
+    rows = usage("&key=" + id)["usage"];
+    if (!rows.empty()) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(rows.size(), 1u) << rows.dump();
+  EXPECT_EQ(rows[0]["requests"], 1);
+  EXPECT_EQ(rows[0]["prompt_tokens"], 3);
+  EXPECT_GE(rows[0]["completion_tokens"].get<int64_t>(), 1);
+}
+
 class V1Api : public GatewayTest {
  protected:
   void SetUp() override {

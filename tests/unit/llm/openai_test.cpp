@@ -40,6 +40,11 @@ TEST(ChatRequest, BadRequestsNameTheParameter) {
             "messages[0].content"},
            {R"({"model": "m", "stream": "yes", "messages": [{"role": "user"}]})", "stream"},
            {R"({"model": "m", "max_tokens": 0, "messages": [{"role": "user"}]})", "max_tokens"},
+           {R"({"model": "m", "max_tokens": 16777217, "messages": [{"role": "user"}]})",
+            "max_tokens"},
+           {R"({"model": "m", "max_completion_tokens": 9223372036854775807,
+                "messages": [{"role": "user"}]})",
+            "max_completion_tokens"},
        }) {
     auto r = parse_chat_request(c.body);
     ASSERT_FALSE(r) << c.body;
