@@ -541,13 +541,13 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     // said 200 (streams) or answered in full, so every earlier failure can go elsewhere.
     auto call = std::make_unique<HttpCall>(g.http, std::move(hr), g.options.upstream_timeout);
     auto status = call->start();
-    std::string body;
+    std::string answer;  // a whole answer, or an error's body
     std::optional<HttpError> failure;
     if (status && (*status != 200 || !req->stream)) {
       // An answer over the cap is refused; an error's body is cut.
       auto all = *status == 200 ? call->rest(kMaxAnswerBytes) : call->rest(kMaxErrorBytes, true);
       if (all) {
-        body = std::move(*all);
+        answer = std::move(*all);
       } else {
         failure = all.error();
       }
@@ -564,11 +564,11 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
         continue;
       }
       res.status = code;  // the upstream's own refusal (400, 401…): passed on
-      res.set_content(body, "application/json");
+      res.set_content(answer, "application/json");
       return;
     }
     if (!req->stream) {
-      auto usage = usage_of_response(body);
+      auto usage = usage_of_response(answer);
       if (!usage) {
         failed_call(up->name, 200, started);
         last_error = target.name + ": answered 200 without a chat completion";
@@ -577,14 +577,14 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       res.status = 200;
       res.set_header("X-CodeFleet-Upstream", up->name);
       // Accounted once the answer is out: the store's write is not the caller's wait.
-      auto answer = std::make_shared<std::string>(std::move(body));
+      auto whole = std::make_shared<std::string>(std::move(answer));
       Upstream chosen = *up;
       TokenUsage counted = *usage;
       refund.handed_over = true;  // accounted after the answer, with its real tokens
       res.set_content_provider(
-          answer->size(), "application/json",
-          [answer](size_t offset, size_t length, httplib::DataSink& sink) {
-            return sink.write(answer->data() + offset, length);
+          whole->size(), "application/json",
+          [whole](size_t offset, size_t length, httplib::DataSink& sink) {
+            return sink.write(whole->data() + offset, length);
           },
           [&g, chosen, caller, counted, now, started](bool) {
             g.account(chosen, caller, counted, now, started);
