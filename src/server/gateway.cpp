@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <thread>
 #include <tuple>
@@ -178,6 +179,30 @@ struct Gateway::Impl {
   HttpCallPool http;  // upstream connections, kept alive between calls
   mutable std::mutex mu;
   std::map<std::string, RateLimiter> limiters;  // per Foundry deployment
+
+  // Health: an upstream that just failed (no answer, a 5xx, garbage) is tried after the
+  // others for a while — 5 s, doubling with each failure in a row up to 60 s — and is
+  // healthy again after its next answer. Still tried when every other one fails.
+  struct Health {
+    int failures = 0;
+    steady_clock::time_point until{};
+  };
+  std::map<std::string, Health> health;  // guarded by mu
+  void failed(const std::string& name) {
+    std::lock_guard lock(mu);
+    Health& h = health[name];
+    h.failures = std::min(h.failures + 1, 5);
+    h.until = steady_clock::now() + seconds(std::min<int64_t>(60, int64_t{5} << (h.failures - 1)));
+  }
+  void answered(const std::string& name) {
+    std::lock_guard lock(mu);
+    health.erase(name);
+  }
+  bool demoted(const std::string& name) {
+    std::lock_guard lock(mu);
+    auto it = health.find(name);
+    return it != health.end() && steady_clock::now() < it->second.until;
+  }
 
   // Per caller (API key id): its own rate limits and its spend this month.
   struct KeyLimiter {
@@ -492,6 +517,9 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
   for (const auto& a : d.alternatives) {
     if (a.feasible && a.target.kind != Target::Kind::kPool) order.push_back(a.target);
   }
+  // Healthy targets first, each group in the router's order.
+  std::stable_partition(order.begin(), order.end(),
+                        [&](const Target& t) { return !g.demoted(t.name); });
   if (order.empty()) {
     return fail(res, 503, "server_error", "no upstream can serve '" + cls_name + "': " + d.reason);
   }
@@ -558,11 +586,16 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     if (failure || code != 200) {
       failed_call(up->name, code, started);
       if (failure || code < 400 || retryable_status(code)) {
-        if (code == 429) throttle(call->headers());
+        if (code == 429) {
+          throttle(call->headers());  // busy, not sick: its Retry-After keeps it aside
+        } else {
+          g.failed(up->name);
+        }
         last_error = failure ? target.name + ": " + failure->error.message
                              : fmt::format("{}: answered {}", target.name, code);
         continue;
       }
+      g.answered(up->name);
       res.status = code;  // the upstream's own refusal (400, 401…): passed on
       res.set_content(answer, "application/json");
       return;
@@ -571,9 +604,11 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       auto usage = usage_of_response(answer);
       if (!usage) {
         failed_call(up->name, 200, started);
+        g.failed(up->name);
         last_error = target.name + ": answered 200 without a chat completion";
         continue;  // garbage: try the next one
       }
+      g.answered(up->name);
       res.status = 200;
       res.set_header("X-CodeFleet-Upstream", up->name);
       // Accounted once the answer is out: the store's write is not the caller's wait.
@@ -591,6 +626,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
           });
       return;
     }
+    g.answered(up->name);
     res.status = 200;
     res.set_header("X-CodeFleet-Upstream", up->name);
     res.set_header("Cache-Control", "no-cache");

@@ -237,26 +237,56 @@ TEST_F(GatewayTest, RoutesByClassAndCostAndAccountsUsageExactly) {
   EXPECT_NE(models->body.find("\"chat\""), std::string::npos);
 }
 
+// The fixture's upstream timeout is 2 s; the cheap deployment answers after 3 s.
+void expect_timeout_fallback(FakeLlm& cheap, const std::string& body,
+                             const std::function<httplib::Result(const std::string&)>& chat) {
+  cheap.stall(milliseconds(3000));
+  auto t0 = steady_clock::now();
+  auto r = chat(body);
+  auto took = steady_clock::now() - t0;
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear");
+  EXPECT_GE(took, milliseconds(2000));
+  EXPECT_LT(took, milliseconds(2900));
+  EXPECT_EQ(cheap.calls(), 1u);
+}
+
 TEST_F(GatewayTest, FallsBackWhenAnUpstreamDoesNotAnswerInTime) {
-  // The fixture's upstream timeout is 2 s; the cheap deployment answers after 3 s.
-  cheap_.stall(milliseconds(3000));
-  for (bool stream : {false, true}) {
-    auto t0 = steady_clock::now();
-    auto r = chat(
-        stream
-            ? R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]})"
-            : kChat);
-    auto took = steady_clock::now() - t0;
-    ASSERT_TRUE(r);
-    ASSERT_EQ(r->status, 200) << r->body;
-    EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear") << stream;
-    EXPECT_GE(took, milliseconds(2000));
-    EXPECT_LT(took, milliseconds(2900));
-    if (stream) {
+  expect_timeout_fallback(cheap_, kChat, [&](const std::string& b) { return chat(b); });
+  // It failed: for a while, the next call goes to dear first, without waiting on cheap.
+  auto t0 = steady_clock::now();
+  auto r = chat(kChat);
+  EXPECT_EQ(r->get_header_value("X-CodeFleet-Upstream"), "dear");
+  EXPECT_LT(steady_clock::now() - t0, milliseconds(1000));
+  EXPECT_EQ(cheap_.calls(), 1u);
+}
+
+TEST_F(GatewayTest, AStreamFallsBackWhenAnUpstreamDoesNotAnswerInTime) {
+  const std::string stream =
+      R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]})";
+  expect_timeout_fallback(cheap_, stream, [&](const std::string& b) {
+    auto r = chat(b);
+    if (r) {
       EXPECT_NE(r->body.find("[DONE]"), std::string::npos);
     }
-  }
-  EXPECT_EQ(cheap_.calls(), 2u);
+    return r;
+  });
+}
+
+TEST_F(GatewayTest, AFailingUpstreamIsTriedLastUntilItAnswers) {
+  cheap_.answer(500);
+  EXPECT_EQ(chat(kChat)->get_header_value("X-CodeFleet-Upstream"), "dear");
+  EXPECT_EQ(cheap_.calls(), 1u);
+  cheap_.answer(200);
+  // Demoted for 5 s: dear first, cheap not asked.
+  EXPECT_EQ(chat(kChat)->get_header_value("X-CodeFleet-Upstream"), "dear");
+  EXPECT_EQ(cheap_.calls(), 1u);
+  // Still there when dear fails too, and healthy again once it answered.
+  dear_.answer(500);
+  EXPECT_EQ(chat(kChat)->get_header_value("X-CodeFleet-Upstream"), "cheap");
+  dear_.answer(200);
+  EXPECT_EQ(chat(kChat)->get_header_value("X-CodeFleet-Upstream"), "cheap");
 }
 
 TEST_F(GatewayTest, KeepsUpstreamConnectionsAlive) {
