@@ -139,8 +139,15 @@ Result<TaskId> Scheduler::submit(Task task) {
   r.id = next_task_++;
   task.submitted_at = now;
   r.not_before = now;
+  // The last window was at least half busy on the task's first-choice pool: tonight has no
+  // idle capacity to take the work either, and deferring would only queue it there.
+  auto window_busy = [&] {
+    if (candidates.empty() || window_load_.empty()) return false;
+    const auto& w = window_load_[static_cast<size_t>(candidates.front().pool)];
+    return w.last_pct && *w.last_pct >= 50;
+  };
   if (options_.defer_off_peak && task.deferrable && model_.off_peak &&
-      !model_.off_peak->contains(now)) {
+      !model_.off_peak->contains(now) && !window_busy()) {
     // Deferred work is released across the first hours of the window, not all at its
     // opening, so it does not arrive as one flood.
     TimePoint start = model_.off_peak->next_start(now);
@@ -260,8 +267,31 @@ void Scheduler::make_pending(TaskRecord& t) {
 }
 
 // 1. snapshot
+void Scheduler::track_window_load(TimePoint now) {
+  if (!model_.off_peak) return;
+  if (window_load_.empty()) window_load_.resize(model_.pools.size());
+  bool in = model_.off_peak->contains(now);
+  for (size_t pi = 0; pi < model_.pools.size(); ++pi) {
+    WindowLoad& w = window_load_[pi];
+    if (w.last != TimePoint{} && w.in_window) {
+      int64_t dt = std::chrono::duration_cast<std::chrono::milliseconds>(now - w.last).count();
+      int64_t busy = 0;
+      for (const Node* n : pool_nodes_[pi]) busy += n->tasks.empty() ? 0 : 1;
+      w.busy_node_ms += busy * dt;
+      w.window_ms += dt;
+    }
+    if (w.in_window && !in && w.window_ms > 0 && model_.pools[pi].max_nodes > 0) {
+      w.last_pct = w.busy_node_ms * 100 / (model_.pools[pi].max_nodes * w.window_ms);
+      w.busy_node_ms = w.window_ms = 0;
+    }
+    w.last = now;
+    w.in_window = in;
+  }
+}
+
 std::map<std::string, int64_t> Scheduler::snapshot() {
   TimePoint now = clock_.now();
+  track_window_load(now);
   for (auto& [id, n] : nodes_) {
     if ((n.state == NodeState::kCreating || n.state == NodeState::kStarting) && n.ready_at <= now) {
       n.state = NodeState::kRunning;

@@ -217,7 +217,17 @@ class Scheduler final : public FleetView {
   std::map<TaskId, TaskRecord> tasks_;
   std::set<TaskId> pending_;                   // eligible now
   std::multimap<TimePoint, TaskId> deferred_;  // waiting for not_before
-  std::set<TaskId> fresh_;                     // pending, not yet considered
+  // Each pool's busy share of its last off-peak window (busy nodes over its node limit):
+  // deferral pays off only when the window has idle capacity to take the work.
+  struct WindowLoad {
+    TimePoint last{};
+    bool in_window = false;
+    int64_t busy_node_ms = 0, window_ms = 0;
+    std::optional<int64_t> last_pct;
+  };
+  std::vector<WindowLoad> window_load_;
+  void track_window_load(TimePoint now);
+  std::set<TaskId> fresh_;  // pending, not yet considered
   // Pending tasks per (tenant, queue), ordered by (-priority, submitted_at, id).
   std::map<std::pair<std::string, int>, std::set<std::tuple<int64_t, TimePoint, TaskId>>>
       pending_by_tenant_;

@@ -143,6 +143,41 @@ TEST(Scheduler, DeferrableWorkWaitsForOffPeakUnlessItsDeadlineIsEarlier) {
   EXPECT_EQ(h.s.find(d)->state, TaskState::kAdmitted);
 }
 
+// Fills the CPU pool from 19:30 with work that lasts `filler` (non-deferrable), runs the
+// night's cycles, then submits a deferrable task at noon the next day: its not_before.
+TimePoint deferral_after_a_night(std::chrono::hours filler) {
+  Harness h;
+  h.clock.set(*parse_rfc3339("2026-03-02T19:30:00Z"));
+  std::vector<TaskId> fillers;
+  for (int i = 0; i < 40; ++i) {  // 40 × 2 vCPUs: all 20 D4s_v5 nodes the quota holds
+    Task t = make_task("batch", 10);
+    t.duration = filler;
+    fillers.push_back(h.submit(t));
+  }
+  TimePoint ends = h.clock.now() + filler;
+  for (TimePoint t = h.clock.now(); t <= *parse_rfc3339("2026-03-03T12:00:00Z"); t += 10min) {
+    h.clock.set(t);
+    if (t >= ends && !fillers.empty()) {  // the work ends (the simulator's completions)
+      for (TaskId id : fillers) EXPECT_TRUE(h.s.complete(id));
+      fillers.clear();
+    }
+    h.s.cycle();
+  }
+  Task probe = make_task("batch", 10);
+  probe.deferrable = true;
+  TaskId id = h.submit(probe);
+  return h.s.find(id)->not_before;
+}
+
+TEST(Scheduler, DeferralSkipsAWindowWhosePoolWasBusyLastTime) {
+  TimePoint noon_next = *parse_rfc3339("2026-03-03T12:00:00Z");
+  // The pool was idle through the night (1 h fillers): tonight can take the work.
+  EXPECT_GE(deferral_after_a_night(1h), *parse_rfc3339("2026-03-03T20:00:00Z"));
+  // Full all night (30 h fillers): deferring would only queue it there, so it runs now.
+  TimePoint busy = deferral_after_a_night(30h);
+  EXPECT_LT(busy, noon_next + 1min);
+}
+
 TEST(Scheduler, FairShareFavoursTheTenantUsingLess) {
   Harness h;
   h.fleet = sched_fleet(sched_spec_with_h100_quota(80));
