@@ -1,5 +1,7 @@
 #include "llm/openai.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -80,14 +82,25 @@ std::string openai_error(const std::string& type, const std::string& message,
 
 namespace {
 
+// A token count as the upstream reported it, read defensively: not a whole number → 0,
+// clamped to [0, 2^40] (no call is near it; an absurd count must not overflow the sums).
+int64_t count_at(const json& o, const char* key) {
+  if (!o.contains(key)) return 0;
+  const auto& v = o[key];
+  if (v.is_number_unsigned())
+    return static_cast<int64_t>(std::min<uint64_t>(v.get<uint64_t>(), 1ULL << 40));
+  if (v.is_number_integer()) return std::clamp<int64_t>(v.get<int64_t>(), 0, int64_t{1} << 40);
+  return 0;
+}
+
 std::optional<TokenUsage> usage_of(const json& j) {
   if (!j.is_object() || !j.contains("usage") || !j["usage"].is_object()) return std::nullopt;
   const auto& u = j["usage"];
   TokenUsage t;
-  t.prompt = u.value("prompt_tokens", int64_t{0});
-  t.completion = u.value("completion_tokens", int64_t{0});
+  t.prompt = count_at(u, "prompt_tokens");
+  t.completion = count_at(u, "completion_tokens");
   if (u.contains("prompt_tokens_details") && u["prompt_tokens_details"].is_object()) {
-    t.cached = u["prompt_tokens_details"].value("cached_tokens", int64_t{0});
+    t.cached = count_at(u["prompt_tokens_details"], "cached_tokens");
   }
   return t;
 }

@@ -160,6 +160,7 @@ struct Gateway::Impl {
             rows.size(), json_quote(r.error().message));
       }
       lock.lock();
+      if (!r && r.error().code == ErrorCode::kInvalidInput) continue;  // logged; never valid
       if (!r) {
         for (auto& u : rows) {
           lock.unlock();

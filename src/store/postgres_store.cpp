@@ -871,9 +871,14 @@ class PostgresStore final : public Store {
 
   Result<void> add_llm_usage(const std::vector<LlmUsage>& usage) override {
     if (usage.empty()) return {};
+    if (auto bad = check_llm_usage(usage); !bad) return bad;
+    // Rows, then the ledger's, each in key order: replicas writing at once take their row
+    // locks in the same order and cannot deadlock.
+    auto rows = sorted_llm_usage(usage);
+    auto ledger = llm_ledger(rows);
     return run<void>(Access::kWrite, [&](Session& s) {
       return s.transaction([&]() -> Result<void> {
-        for (const auto& u : usage) {
+        for (const auto& u : rows) {
           auto r = s.exec(
               "INSERT INTO llm_usage (hour_start_ms, tenant, key_id, deployment, requests, "
               "prompt_tokens, completion_tokens, cached_tokens, cost_micros) VALUES ($1, $2, $3, "
@@ -887,12 +892,13 @@ class PostgresStore final : public Store {
                num(u.prompt_tokens), num(u.completion_tokens), num(u.cached_tokens),
                num(u.cost_micros)});
           if (!r) return tl::unexpected(r.error());
-          if (u.cost_micros == 0) continue;
+        }
+        for (const auto& [key, micros] : ledger) {
           auto c = s.exec(
               "INSERT INTO costs (pool, hour_start_ms, micros) VALUES ($1, $2, $3) "
               "ON CONFLICT (pool, hour_start_ms) DO UPDATE SET micros = costs.micros + "
               "EXCLUDED.micros",
-              {"llm:" + u.deployment, num(u.hour_start_ms), num(u.cost_micros)});
+              {key.first, num(key.second), num(micros)});
           if (!c) return tl::unexpected(c.error());
         }
         return {};

@@ -614,8 +614,11 @@ class SqliteStore final : public Store {
 
   Result<void> add_llm_usage(const std::vector<LlmUsage>& usage) override {
     if (usage.empty()) return {};
+    if (auto bad = check_llm_usage(usage); !bad) return bad;
+    auto rows = sorted_llm_usage(usage);
+    auto ledger = llm_ledger(rows);
     return write<bool>([&](Conn& c) -> Result<bool> {
-             for (const auto& u : usage) {
+             for (const auto& u : rows) {
                auto s = c.prepare(
                    "INSERT INTO llm_usage (hour_start_ms, tenant, key_id, deployment, requests, "
                    "prompt_tokens, completion_tokens, cached_tokens, cost_micros) VALUES (?1, ?2, "
@@ -630,14 +633,14 @@ class SqliteStore final : public Store {
                s->bind(4, u.deployment).bind(5, u.requests).bind(6, u.prompt_tokens);
                s->bind(7, u.completion_tokens).bind(8, u.cached_tokens).bind(9, u.cost_micros);
                if (auto r = done(*s, "add llm usage"); !r) return tl::unexpected(r.error());
-               if (u.cost_micros == 0) continue;
+             }
+             for (const auto& [key, micros] : ledger) {
                auto cost = c.prepare(
                    "INSERT INTO costs (pool, hour_start_ms, micros) VALUES (?1, ?2, ?3) ON "
                    "CONFLICT(pool, hour_start_ms) DO UPDATE SET micros = micros + "
                    "excluded.micros");
                if (!cost) return tl::unexpected(cost.error());
-               cost->bind(1, "llm:" + u.deployment).bind(2, u.hour_start_ms);
-               cost->bind(3, u.cost_micros);
+               cost->bind(1, key.first).bind(2, key.second).bind(3, micros);
                if (auto r = done(*cost, "add llm cost"); !r) return tl::unexpected(r.error());
              }
              return true;

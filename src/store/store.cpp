@@ -1,7 +1,11 @@
 // Names of the store's enums, and `open_store`: the URL picks the adapter.
 #include "store/store.h"
 
+#include <algorithm>
 #include <array>
+#include <tuple>
+
+#include <fmt/format.h>
 
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
@@ -46,6 +50,39 @@ std::string phase_list(const std::vector<TaskPhase>& phases) {
     out += ',';
   }
   return out == "," ? ",none," : out;
+}
+
+Result<void> check_llm_usage(const std::vector<LlmUsage>& usage) {
+  constexpr int64_t kMax = int64_t{1} << 40;
+  for (const auto& u : usage) {
+    for (int64_t v :
+         {u.requests, u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.cost_micros}) {
+      if (v < 0 || v > kMax) {
+        return tl::unexpected(Error{
+            ErrorCode::kInvalidInput,
+            fmt::format("LLM usage of key '{}' on '{}': a count of {} is out of range [0, 2^40]",
+                        u.key_id, u.deployment, v),
+            "llm_usage"});
+      }
+    }
+  }
+  return {};
+}
+
+std::vector<LlmUsage> sorted_llm_usage(std::vector<LlmUsage> usage) {
+  std::sort(usage.begin(), usage.end(), [](const LlmUsage& a, const LlmUsage& b) {
+    return std::tie(a.hour_start_ms, a.tenant, a.key_id, a.deployment) <
+           std::tie(b.hour_start_ms, b.tenant, b.key_id, b.deployment);
+  });
+  return usage;
+}
+
+std::map<std::pair<std::string, int64_t>, int64_t> llm_ledger(const std::vector<LlmUsage>& rows) {
+  std::map<std::pair<std::string, int64_t>, int64_t> out;
+  for (const auto& u : rows) {
+    if (u.cost_micros != 0) out[{"llm:" + u.deployment, u.hour_start_ms}] += u.cost_micros;
+  }
+  return out;
 }
 
 Result<std::unique_ptr<Store>> open_store(const std::string& url) {

@@ -153,6 +153,13 @@ struct LlmUsageFilter {
   std::string key_id;  // "" = any
 };
 
+// Shared by the adapters' add_llm_usage: every counter in [0, 2^40] (kInvalidInput naming
+// the row otherwise — an upstream reporting absurd token counts must not poison a batch);
+// the rows sorted by key; the cost ledger's deltas per ("llm:" + deployment, hour), sorted.
+Result<void> check_llm_usage(const std::vector<LlmUsage>& usage);
+std::vector<LlmUsage> sorted_llm_usage(std::vector<LlmUsage> usage);
+std::map<std::pair<std::string, int64_t>, int64_t> llm_ledger(const std::vector<LlmUsage>& rows);
+
 class Store {
  public:
   virtual ~Store() = default;

@@ -239,6 +239,22 @@ TEST_P(StoreTest, ApiKeysCarryTheirLlmLimits) {
   EXPECT_EQ((*store_->find_api_key(std::string(64, 'd')))->llm, (LlmLimits{7, 0, 0}));
 }
 
+TEST_P(StoreTest, LlmUsageOutOfRangeIsRefusedWhole) {
+  LlmUsage good{3'600'000, "acme", "key-a", "mini", 1, 10, 5, 0, 7};
+  LlmUsage bad = good;
+  bad.key_id = "key-b";
+  bad.prompt_tokens = -1;
+  auto r = store_->add_llm_usage({good, bad});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput);
+  auto rows = store_->llm_usage({});
+  ASSERT_TRUE(rows);
+  EXPECT_TRUE(rows->empty());  // nothing of the batch written
+  auto costs = store_->costs_by_pool(0, INT64_MAX);
+  ASSERT_TRUE(costs);
+  EXPECT_EQ(costs->count("llm:mini"), 0u);
+}
+
 TEST_P(StoreTest, LlmUsageSumsPerHourAndKeyAndFeedsTheCostLedger) {
   constexpr int64_t kHour = 3'600'000;
   auto row = [](int64_t hour, std::string tenant, std::string key, std::string deployment,

@@ -74,6 +74,14 @@ TEST(Usage, FromAResponse) {
   EXPECT_EQ(u->cached, 64);
   EXPECT_FALSE(usage_of_response(R"({"choices": []})"));
   EXPECT_FALSE(usage_of_response("garbage"));
+  // Counts of the wrong type or out of range are read as 0 or clamped, never thrown on.
+  auto odd = usage_of_response(
+      R"({"usage": {"prompt_tokens": "many", "completion_tokens": -5,
+                    "prompt_tokens_details": {"cached_tokens": 18446744073709551615}}})");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->prompt, 0);
+  EXPECT_EQ(odd->completion, 0);
+  EXPECT_EQ(odd->cached, int64_t{1} << 40);
 }
 
 TEST(Usage, FromAStreamInAnyPieces) {
