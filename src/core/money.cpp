@@ -56,8 +56,12 @@ Result<Money> Money::parse(std::string_view text) {
   }
   if (!seen_digit) return bad();
   for (int i = std::min(frac_digits, 6); i < 6; ++i) frac_micros *= 10;
-  int64_t micros = static_cast<int64_t>(whole) * kMicrosPerUsd + frac_micros + (round_up ? 1 : 0);
-  return Money(negative ? -micros : micros);
+  Int128 micros = static_cast<Int128>(whole) * kMicrosPerUsd + frac_micros + (round_up ? 1 : 0);
+  if (micros > INT64_MAX) {
+    return make_error(ErrorCode::kInvalidInput, "amount '" + std::string(text) + "' is too large");
+  }
+  int64_t m = static_cast<int64_t>(micros);
+  return Money(negative ? -m : m);
 }
 
 Result<int64_t> parse_scaled_decimal(std::string_view text, int64_t scale) {

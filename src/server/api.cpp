@@ -217,6 +217,12 @@ Result<LlmLimitsChange> parse_llm_limits(const ojson& j) {
       auto m = Money::parse(v.get<std::string>());
       if (!m) return bad(field, field + ": " + m.error().message);
       if (m->micros() < 0) return bad(field, field + " must not be negative");
+      if (m->micros() == 0 &&
+          v.get<std::string>().find_first_of("123456789") != std::string::npos) {
+        return bad(field, field +
+                              " is below $0.000001, the smallest amount: use \"0\" for no "
+                              "limit");
+      }
       out.budget_micros_month = m->micros();
     } else if (name == "rpm" || name == "tpm") {
       bool ok =
@@ -808,21 +814,23 @@ struct ApiServer::Impl {
       return send_error(res, 400, change.error().message, change.error().location);
     }
     std::string id = req.matches[1];
-    auto keys = store.list_api_keys();
-    if (!keys) return send_error(res, status_for(keys.error()), keys.error().message);
-    auto k = std::find_if(keys->begin(), keys->end(), [&](const ApiKey& x) { return x.id == id; });
-    if (k == keys->end()) return send_error(res, 404, "no key '" + id + "'");
-    k->llm = change->applied_to(k->llm);
-    auto r = store.set_api_key_llm_limits(id, k->llm);
+    auto r = store.update_api_key_llm_limits(
+        id, {change->budget_micros_month, change->rpm, change->tpm});
     if (!r) return send_error(res, status_for(r.error()), r.error().message);
     if (!*r) return send_error(res, 404, "no key '" + id + "'");
     auth.forget(id);  // this replica applies the new limits at once
-    send_json(res, 200, key_view(*k));
+    send_json(res, 200, key_view(**r));
   }
 
   void create_key(const httplib::Request& req, httplib::Response& res) {
     auto body = json_body(req, res);
     if (!body) return;
+    for (const auto& [field, _] : body->items()) {
+      if (field != "name" && field != "role" && field != "tenant" && field != "llm") {
+        return send_error(res, 400, "unknown field '" + field + "' (name, role, tenant, llm)",
+                          field);
+      }
+    }
     auto str = [&](const char* k) -> std::optional<std::string> {
       if (!body->contains(k) || (*body)[k].is_null()) return std::string();
       if (!(*body)[k].is_string()) return std::nullopt;

@@ -774,16 +774,23 @@ class PostgresStore final : public Store {
     });
   }
 
-  Result<bool> set_api_key_llm_limits(const std::string& id, const LlmLimits& l) override {
-    return run<bool>(Access::kWrite, [&](Session& s) {
-      return s.transaction([&]() -> Result<bool> {
-        auto r = s.exec(
-            "UPDATE api_keys SET llm_budget_micros = $2, llm_rpm = $3, llm_tpm = $4 WHERE id = $1",
-            {id, num(l.budget_micros_month), num(l.rpm), num(l.tpm)});
-        if (!r) return tl::unexpected(r.error());
-        return one_row_changed(r->get());
-      });
-    });
+  Result<std::optional<ApiKey>> update_api_key_llm_limits(const std::string& id,
+                                                          const LlmLimitsUpdate& u) override {
+    auto param = [](const std::optional<int64_t>& v) -> Param {
+      return v ? Param(num(*v)) : Param();
+    };
+    return run<std::optional<ApiKey>>(
+        Access::kWrite, [&](Session& s) -> Result<std::optional<ApiKey>> {
+          auto r = s.exec(
+              "UPDATE api_keys SET llm_budget_micros = COALESCE($2::bigint, llm_budget_micros), "
+              "llm_rpm = COALESCE($3::bigint, llm_rpm), llm_tpm = COALESCE($4::bigint, llm_tpm) "
+              "WHERE id = $1 RETURNING " CODEFLEET_KEY_COLUMNS,
+              {id, param(u.budget_micros_month), param(u.rpm), param(u.tpm)});
+          if (!r) return tl::unexpected(r.error());
+          auto keys = read_keys(r->get());
+          if (keys.empty()) return std::optional<ApiKey>();
+          return std::optional<ApiKey>(keys.front());
+        });
   }
 
   // --- alerts

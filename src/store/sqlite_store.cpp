@@ -523,14 +523,33 @@ class SqliteStore final : public Store {
     });
   }
 
-  Result<bool> set_api_key_llm_limits(const std::string& id, const LlmLimits& l) override {
-    return write<bool>([&](Conn& c) -> Result<bool> {
+  Result<std::optional<ApiKey>> update_api_key_llm_limits(const std::string& id,
+                                                          const LlmLimitsUpdate& u) override {
+    // One write job: the update and the read back are one transaction on the writer.
+    return write<std::optional<ApiKey>>([&](Conn& c) -> Result<std::optional<ApiKey>> {
       auto s = c.prepare(
-          "UPDATE api_keys SET llm_budget_micros = ?2, llm_rpm = ?3, llm_tpm = ?4 WHERE id = ?1");
+          "UPDATE api_keys SET llm_budget_micros = COALESCE(?2, llm_budget_micros), llm_rpm = "
+          "COALESCE(?3, llm_rpm), llm_tpm = COALESCE(?4, llm_tpm) WHERE id = ?1");
       if (!s) return tl::unexpected(s.error());
-      s->bind(1, id).bind(2, l.budget_micros_month).bind(3, l.rpm).bind(4, l.tpm);
-      if (auto r = done(*s, "set api key llm limits"); !r) return tl::unexpected(r.error());
-      return sqlite3_changes(c.db()) == 1;
+      s->bind(1, id);
+      int col = 2;
+      for (const auto& v : {u.budget_micros_month, u.rpm, u.tpm}) {
+        if (v) {
+          s->bind(col, *v);
+        } else {
+          s->bind_null(col);
+        }
+        ++col;
+      }
+      if (auto r = done(*s, "update api key llm limits"); !r) return tl::unexpected(r.error());
+      if (sqlite3_changes(c.db()) != 1) return std::optional<ApiKey>();
+      auto q = c.prepare(fmt::format("SELECT {} FROM api_keys WHERE id = ?1", kKeyColumns));
+      if (!q) return tl::unexpected(q.error());
+      q->bind(1, id);
+      auto keys = read_keys(*q);
+      if (!keys) return tl::unexpected(keys.error());
+      if (keys->empty()) return std::optional<ApiKey>();
+      return std::optional<ApiKey>(keys->front());
     });
   }
 

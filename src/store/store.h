@@ -133,6 +133,11 @@ struct CostAccrual {
 };
 
 // Calls through the LLM gateway, summed per (UTC hour, tenant, key, deployment).
+// A change to a key's LLM limits: each field set is changed, the others kept.
+struct LlmLimitsUpdate {
+  std::optional<int64_t> budget_micros_month, rpm, tpm;
+};
+
 struct LlmUsage {
   int64_t hour_start_ms = 0;  // 0 in llm_usage()'s sums over a range
   std::string tenant;         // the caller's tenant ("" = a principal without one)
@@ -191,7 +196,10 @@ class Store {
   virtual Result<std::vector<ApiKey>> list_api_keys() = 0;
   virtual Result<bool> revoke_api_key(const std::string& id) = 0;
   // false when no key has that id (revoked keys included).
-  virtual Result<bool> set_api_key_llm_limits(const std::string& id, const LlmLimits& limits) = 0;
+  // Changes the given limits of key `id` in one statement (others keep theirs, whatever
+  // another writer just set) and returns the key as it now is; nullopt when no such key.
+  virtual Result<std::optional<ApiKey>> update_api_key_llm_limits(const std::string& id,
+                                                                  const LlmLimitsUpdate& u) = 0;
 
   // --- alerts (by key: firing again updates, resolving sets resolved_ms)
   virtual Result<void> upsert_alert(const Alert& a) = 0;

@@ -346,17 +346,19 @@ TEST_P(ApiTest, KeysCarryLlmLimitsThatAdminsChange) {
   struct Case {
     std::string llm, field;
   };
-  for (const auto& c : std::vector<Case>{{R"({"rpm":-1})", "llm.rpm"},
-                                         {R"({"rpm":1.5})", "llm.rpm"},
-                                         {R"({"rpm":"60"})", "llm.rpm"},
-                                         {R"({"tpm":1000000001})", "llm.tpm"},
-                                         {R"({"tpm":18446744073709551615})", "llm.tpm"},
-                                         {R"({"budget_usd_month":50})", "llm.budget_usd_month"},
-                                         {R"({"budget_usd_month":"-1"})", "llm.budget_usd_month"},
-                                         {R"({"budget_usd_month":"lots"})", "llm.budget_usd_month"},
-                                         {R"({"burst":5})", "llm.burst"},
-                                         {R"([60])", "llm"},
-                                         {R"("60 rpm")", "llm"}}) {
+  for (const auto& c :
+       std::vector<Case>{{R"({"rpm":-1})", "llm.rpm"},
+                         {R"({"rpm":1.5})", "llm.rpm"},
+                         {R"({"rpm":"60"})", "llm.rpm"},
+                         {R"({"tpm":1000000001})", "llm.tpm"},
+                         {R"({"tpm":18446744073709551615})", "llm.tpm"},
+                         {R"({"budget_usd_month":50})", "llm.budget_usd_month"},
+                         {R"({"budget_usd_month":"-1"})", "llm.budget_usd_month"},
+                         {R"({"budget_usd_month":"lots"})", "llm.budget_usd_month"},
+                         {R"({"budget_usd_month":"0.0000004"})", "llm.budget_usd_month"},
+                         {R"({"burst":5})", "llm.burst"},
+                         {R"([60])", "llm"},
+                         {R"("60 rpm")", "llm"}}) {
     auto created = call("POST", "/v1/keys", kAdmin,
                         R"({"name":"x","role":"submitter","tenant":"acme","llm":)" + c.llm + "}");
     EXPECT_EQ(created.status, 400) << c.llm << " → " << created.text;
@@ -374,6 +376,11 @@ TEST_P(ApiTest, KeysCarryLlmLimitsThatAdminsChange) {
   EXPECT_EQ(renamed.status, 400);
   EXPECT_EQ(renamed.body["error"]["field"], "name");
   EXPECT_EQ(call("PATCH", "/v1/keys/" + id, kAdmin, "{not json").status, 400);
+  // An unknown field on creation (a typo would otherwise make a key without its limits).
+  auto typo = call("POST", "/v1/keys", kAdmin,
+                   R"({"name":"x","role":"submitter","tenant":"acme","llm_limits":{"rpm":1}})");
+  EXPECT_EQ(typo.status, 400) << typo.text;
+  EXPECT_EQ(typo.body["error"]["field"], "llm_limits");
   // Nothing changed by the refused requests.
   EXPECT_EQ(find(id)["llm"], cleared.body["llm"]);
 }

@@ -221,21 +221,31 @@ TEST_P(StoreTest, ApiKeysCarryTheirLlmLimits) {
   ASSERT_EQ(listed->size(), 2u);
   EXPECT_EQ(listed->at(0).llm, (LlmLimits{300, 2, 100'000}));
   EXPECT_EQ(listed->at(1).llm, LlmLimits{});
-  auto set = store_->set_api_key_llm_limits("key-p", {5'000'000, 60, 0});
+  auto set = store_->update_api_key_llm_limits("key-p", {5'000'000, 60, 0});
   ASSERT_TRUE(set) << set.error().describe();
-  EXPECT_TRUE(*set);
+  ASSERT_TRUE(*set);
+  EXPECT_EQ((*set)->llm, (LlmLimits{5'000'000, 60, 0}));
+  EXPECT_EQ((*set)->id, "key-p");
   EXPECT_EQ((*store_->find_api_key(std::string(64, 'd')))->llm, (LlmLimits{5'000'000, 60, 0}));
   EXPECT_EQ((*store_->find_api_key(std::string(64, 'c')))->llm, (LlmLimits{300, 2, 100'000}));
   EXPECT_EQ(store_->list_api_keys()->at(1).llm, (LlmLimits{5'000'000, 60, 0}));
-  // Back to no limits; an unknown key is no error, just false.
-  EXPECT_TRUE(*store_->set_api_key_llm_limits("key-l", {}));
+  // Only the fields given change: two writers changing different fields both keep theirs.
+  ASSERT_TRUE(*store_->update_api_key_llm_limits("key-p", {std::nullopt, 10, std::nullopt}));
+  auto both = store_->update_api_key_llm_limits("key-p", {std::nullopt, std::nullopt, 5'000});
+  ASSERT_TRUE(both && *both);
+  EXPECT_EQ((*both)->llm, (LlmLimits{5'000'000, 10, 5'000}));
+  // Back to no limits; an unknown key is no error, just nothing.
+  auto cleared = store_->update_api_key_llm_limits("key-l", {0, 0, 0});
+  ASSERT_TRUE(cleared && *cleared);
   EXPECT_EQ((*store_->find_api_key(std::string(64, 'c')))->llm, LlmLimits{});
-  auto missing = store_->set_api_key_llm_limits("key-nope", {1, 1, 1});
+  auto missing = store_->update_api_key_llm_limits("key-nope", {1, 1, 1});
   ASSERT_TRUE(missing);
   EXPECT_FALSE(*missing);
   // A revoked key keeps its limits and can still be changed.
   ASSERT_TRUE(*store_->revoke_api_key("key-p"));
-  EXPECT_TRUE(*store_->set_api_key_llm_limits("key-p", {7, 0, 0}));
+  auto revoked = store_->update_api_key_llm_limits("key-p", {7, 0, 0});
+  ASSERT_TRUE(revoked && *revoked);
+  EXPECT_TRUE((*revoked)->revoked);
   EXPECT_EQ((*store_->find_api_key(std::string(64, 'd')))->llm, (LlmLimits{7, 0, 0}));
 }
 

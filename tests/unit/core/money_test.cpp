@@ -36,7 +36,15 @@ TEST(Money, RejectsGarbage) {
   }
 }
 
-TEST(Money, RejectsOverflow) { EXPECT_FALSE(Money::parse("99999999999999999999")); }
+TEST(Money, RejectsOverflow) {
+  EXPECT_FALSE(Money::parse("99999999999999999999"));
+  // The whole part fits, whole + fraction does not: refused, not wrapped around.
+  EXPECT_FALSE(Money::parse("9223372036854.9"));
+  EXPECT_FALSE(Money::parse("-9223372036854.9"));
+  auto largest = Money::parse("9223372036854.775807");
+  ASSERT_TRUE(largest);
+  EXPECT_EQ(largest->micros(), INT64_MAX);
+}
 
 TEST(Money, Formats) {
   EXPECT_EQ(Money::from_micros(6'980'000).to_string(), "6.98");
