@@ -178,22 +178,37 @@ struct ChunkScan final : nlohmann::json_sax<json> {
 
 void SseUsage::feed(std::string_view bytes) {
   pending_.append(bytes);
-  // Events end with a blank line; lines may end with \n or \r\n.
+  // Events end with a blank line; lines may end with \n or \r\n. One pass over the bytes:
+  // the scan resumes where the last piece left it.
   size_t consumed = 0;
+  size_t i = scanned_;
   std::string joined;
+  const size_t n = pending_.size();
   for (;;) {
-    std::string_view rest(pending_);
-    rest.remove_prefix(consumed);
-    size_t end = rest.find("\n\n");
-    size_t crlf = rest.find("\r\n\r\n");
-    size_t len = 2;
-    if (crlf != std::string_view::npos && (end == std::string_view::npos || crlf < end)) {
-      end = crlf;
-      len = 4;
+    // The next line end followed by an empty line.
+    size_t end = std::string::npos, after = 0;
+    while (i < n) {
+      if (pending_[i] != '\n') {
+        ++i;
+        continue;
+      }
+      if (i + 1 < n && pending_[i + 1] == '\n') {
+        end = i, after = i + 2;
+      } else if (i + 2 < n && pending_[i + 1] == '\r' && pending_[i + 2] == '\n') {
+        end = i, after = i + 3;
+      } else if (i + 1 >= n || (i + 2 >= n && pending_[i + 1] == '\r')) {
+        break;  // cannot tell yet: the next piece says
+      } else {
+        ++i;
+        continue;
+      }
+      break;
     }
-    if (end == std::string_view::npos) break;
-    std::string_view block = rest.substr(0, end);
-    consumed += end + len;
+    if (end == std::string::npos) break;
+    std::string_view block(pending_.data() + consumed, end - consumed);
+    if (!block.empty() && block.back() == '\r') block.remove_suffix(1);
+    consumed = after;
+    i = after;
     // Its `data:` lines, joined by newlines (one line, the usual case, is used in place).
     std::string_view data;
     int lines = 0;
@@ -222,7 +237,11 @@ void SseUsage::feed(std::string_view bytes) {
     if (lines > 0 && !data.empty()) event(data);
   }
   pending_.erase(0, consumed);
-  if (pending_.size() > (1u << 20)) pending_.clear();  // a runaway line: stop buffering it
+  scanned_ = i - consumed;
+  if (pending_.size() > (1u << 20)) {  // a runaway event: stop buffering it
+    pending_.clear();
+    scanned_ = 0;
+  }
 }
 
 void SseUsage::event(std::string_view data) {

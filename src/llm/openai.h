@@ -56,6 +56,7 @@ class SseUsage {
  private:
   void event(std::string_view data);
   std::string pending_;
+  size_t scanned_ = 0;  // pending_ before this holds no event end
   std::optional<TokenUsage> reported_;
   int64_t content_chunks_ = 0;
   int64_t events_ = 0;

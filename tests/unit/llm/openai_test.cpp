@@ -88,11 +88,12 @@ TEST(Usage, FromAStreamInAnyPieces) {
   std::string stream =
       "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
       "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
-      "data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":\n"
+      "data: {\"content\":\"lo\"}}]}\r\n\n"
       ": keep-alive comment\n\n"
       "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n"
       "data: [DONE]\n\n";
-  for (size_t piece : {size_t{1}, size_t{7}, stream.size()}) {
+  for (size_t piece : {size_t{1}, size_t{2}, size_t{3}, size_t{7}, stream.size()}) {
     SseUsage u;
     for (size_t i = 0; i < stream.size(); i += piece)
       u.feed(std::string_view(stream).substr(i, piece));
