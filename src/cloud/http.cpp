@@ -111,27 +111,7 @@ HttpError transfer_error(const HttpRequest& request, CURLcode rc) {
       rc == CURLE_OPERATION_TIMEDOUT};
 }
 
-struct Transfer {
-  HttpResponse* response;
-  CURL* curl;
-  const std::function<bool(int, const std::map<std::string, std::string>&)>* on_start;
-  const std::function<bool(std::string_view)>* on_data;
-  bool started = false;
-};
-
-size_t on_stream(char* data, size_t size, size_t n, void* out) {
-  auto* t = static_cast<Transfer*>(out);
-  if (!t->started) {
-    t->started = true;
-    long status = 0;
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-    t->response->status = static_cast<int>(status);
-    if (!(*t->on_start)(t->response->status, t->response->headers)) return 0;
-  }
-  return (*t->on_data)(std::string_view(data, size * n)) ? size * n : 0;
-}
-
-tl::expected<HttpResponse, HttpError> perform(const HttpRequest& request, Transfer* streaming) {
+tl::expected<HttpResponse, HttpError> perform(const HttpRequest& request) {
   global_init();
   CURL* curl = curl_easy_init();
   if (!curl) {
@@ -139,15 +119,8 @@ tl::expected<HttpResponse, HttpError> perform(const HttpRequest& request, Transf
   }
   HttpResponse response;
   curl_slist* headers = configure(curl, request);
-  if (streaming) {
-    streaming->response = &response;
-    streaming->curl = curl;
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_stream);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, streaming);
-  } else {
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
-  }
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
   CURLcode rc = curl_easy_perform(curl);
   long status = 0;
@@ -155,11 +128,6 @@ tl::expected<HttpResponse, HttpError> perform(const HttpRequest& request, Transf
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   response.status = static_cast<int>(status);
-  if (streaming && !streaming->started && rc == CURLE_OK) {
-    // An empty body: the start still happens, with no data.
-    streaming->started = true;
-    (*streaming->on_start)(response.status, response.headers);
-  }
   if (rc != CURLE_OK) return tl::unexpected(transfer_error(request, rc));
   return response;
 }
@@ -167,15 +135,7 @@ tl::expected<HttpResponse, HttpError> perform(const HttpRequest& request, Transf
 }  // namespace
 
 tl::expected<HttpResponse, HttpError> HttpClient::send(const HttpRequest& request) {
-  return perform(request, nullptr);
-}
-
-tl::expected<HttpResponse, HttpError> HttpClient::stream(
-    const HttpRequest& request,
-    const std::function<bool(int, const std::map<std::string, std::string>&)>& on_start,
-    const std::function<bool(std::string_view)>& on_data) {
-  Transfer t{nullptr, nullptr, &on_start, &on_data};
-  return perform(request, &t);
+  return perform(request);
 }
 
 // --- HttpCall

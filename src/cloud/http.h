@@ -47,13 +47,7 @@ class HttpClient {
  public:
   virtual ~HttpClient() = default;
   virtual tl::expected<HttpResponse, HttpError> send(const HttpRequest& request);
-  // The body as it arrives: `on_start(status, headers)` once before the first byte (return
-  // false to stop), then `on_data(bytes)` per piece (return false to abort). The returned
-  // response has the status and headers; its body is empty.
-  virtual tl::expected<HttpResponse, HttpError> stream(
-      const HttpRequest& request,
-      const std::function<bool(int, const std::map<std::string, std::string>&)>& on_start,
-      const std::function<bool(std::string_view)>& on_data);
+  // (A response read as it arrives, piece by piece: HttpCall below.)
 };
 
 // A request whose answer the calling thread reads as it arrives — the status line and
