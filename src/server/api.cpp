@@ -184,21 +184,11 @@ ojson key_view(const ApiKey& k) {
 }
 
 // The fields of an `llm` object that were given; the others keep their value.
-struct LlmLimitsChange {
-  std::optional<int64_t> budget_micros_month, rpm, tpm;
-  LlmLimits applied_to(LlmLimits l) const {
-    if (budget_micros_month) l.budget_micros_month = *budget_micros_month;
-    if (rpm) l.rpm = *rpm;
-    if (tpm) l.tpm = *tpm;
-    return l;
-  }
-};
-
 constexpr int64_t kMaxPerMinute = 1'000'000'000;
 
 // `{"budget_usd_month": "50.00", "rpm": 60, "tpm": 100000}`, every field optional; an
 // error names the field ("llm.rpm").
-Result<LlmLimitsChange> parse_llm_limits(const ojson& j) {
+Result<LlmLimitsUpdate> parse_llm_limits(const ojson& j) {
   auto bad = [](const std::string& field, std::string message) {
     return tl::unexpected(Error{ErrorCode::kInvalidInput, std::move(message), field});
   };
@@ -207,7 +197,7 @@ Result<LlmLimitsChange> parse_llm_limits(const ojson& j) {
                "llm must be an object: {\"budget_usd_month\": \"50.00\", \"rpm\": 60, "
                "\"tpm\": 100000}");
   }
-  LlmLimitsChange out;
+  LlmLimitsUpdate out;
   for (const auto& [name, v] : j.items()) {
     std::string field = "llm." + name;
     if (name == "budget_usd_month") {
@@ -814,8 +804,7 @@ struct ApiServer::Impl {
       return send_error(res, 400, change.error().message, change.error().location);
     }
     std::string id = req.matches[1];
-    auto r = store.update_api_key_llm_limits(
-        id, {change->budget_micros_month, change->rpm, change->tpm});
+    auto r = store.update_api_key_llm_limits(id, *change);
     if (!r) return send_error(res, status_for(r.error()), r.error().message);
     if (!*r) return send_error(res, 404, "no key '" + id + "'");
     auth.forget(id);  // this replica applies the new limits at once
@@ -862,7 +851,8 @@ struct ApiServer::Impl {
       if (!change) {
         return send_error(res, 400, change.error().message, change.error().location);
       }
-      llm = change->applied_to(llm);
+      llm = {change->budget_micros_month.value_or(0), change->rpm.value_or(0),
+             change->tpm.value_or(0)};
     }
     ApiKey k;
     std::string secret = new_api_key_secret();
