@@ -140,4 +140,9 @@ std::string json_quote(std::string_view text) {
   return out + "\"";
 }
 
+std::string without_trailing_slashes(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
 }  // namespace codefleet

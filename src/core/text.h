@@ -30,5 +30,7 @@ bool is_valid_utf8(std::string_view text);
 
 // `text` as a JSON string literal, quotes included (for hand-built JSON log lines).
 std::string json_quote(std::string_view text);
+// A base URL without its trailing slashes: "https://x/" → "https://x".
+std::string without_trailing_slashes(std::string url);
 
 }  // namespace codefleet

@@ -296,8 +296,7 @@ struct Gateway::Impl {
         if (d.name != t.name) continue;
         u.deployment = &d;
         u.model = d.model;
-        std::string base = d.endpoint;
-        while (!base.empty() && base.back() == '/') base.pop_back();
+        std::string base = without_trailing_slashes(d.endpoint);
         const FoundryDeployment* spec_d = nullptr;
         for (const auto& f : model.spec->foundry) {
           if (f.name == d.name) spec_d = &f;
@@ -328,8 +327,7 @@ struct Gateway::Impl {
     if (t.kind == Target::Kind::kSelfHosted) {
       for (const auto& s : model.self_hosted) {
         if (s.name != t.name) continue;
-        std::string base = s.endpoint;
-        while (!base.empty() && base.back() == '/') base.pop_back();
+        std::string base = without_trailing_slashes(s.endpoint);
         u.url = base + "/chat/completions";
         u.model = s.model;
         return u;

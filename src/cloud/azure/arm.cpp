@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace codefleet {
 
 namespace {
@@ -88,8 +90,7 @@ ErrorCode classify_arm_error(const std::string& code, int status) {
 ArmClient::ArmClient(ArmOptions options, AzureCredentials& credentials,
                      std::shared_ptr<HttpClient> http)
     : options_(std::move(options)), credentials_(credentials), http_(std::move(http)) {
-  while (!options_.endpoint.empty() && options_.endpoint.back() == '/')
-    options_.endpoint.pop_back();
+  options_.endpoint = without_trailing_slashes(options_.endpoint);
 }
 
 std::string ArmClient::url_of(const std::string& path) const {

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/text.h"
+
 namespace codefleet {
 
 namespace {
@@ -102,9 +104,7 @@ AzureAuthConfig AzureAuthConfig::from_environment() {
 AzureCredentials::AzureCredentials(AzureAuthConfig config, const Clock& clock,
                                    std::shared_ptr<HttpClient> http)
     : config_(std::move(config)), clock_(clock), http_(std::move(http)) {
-  while (!config_.login_endpoint.empty() && config_.login_endpoint.back() == '/') {
-    config_.login_endpoint.pop_back();
-  }
+  config_.login_endpoint = without_trailing_slashes(config_.login_endpoint);
 }
 
 std::string AzureCredentials::provider() const {
