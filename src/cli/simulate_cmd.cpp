@@ -16,6 +16,7 @@
 #include "cli/common.h"
 #include "report/sim_report.h"
 #include "report/table.h"
+#include "sim/capacity.h"
 #include "sim/engine.h"
 #include "sim/llm.h"
 
@@ -88,6 +89,34 @@ ojson llm_json(const LlmReplay& r) {
           {"tokens", {{"prompt", r.prompt_tokens}, {"completion", r.completion_tokens}}},
           {"scenarios", scenarios},
           {"cheapest", r.cheapest.empty() ? ojson(nullptr) : ojson(r.cheapest)}};
+}
+
+// Whether the SLO can be met on this fleet at all, and why not: a few sentences.
+std::vector<std::string> slo_verdict(int64_t slo_ms, const SimResult* oracle,
+                                     const CapacityCheck& c, TimePoint start) {
+  std::vector<std::string> out;
+  std::string head = fmt::format("Wait SLO: p95 within {:.0f} s", seconds_of(slo_ms));
+  if (!oracle) {
+    out.push_back(head + ". Run the oracle to see whether this fleet can meet it.");
+  } else if (oracle->wait_p95_ms <= slo_ms) {
+    out.push_back(head + ": this fleet can meet it (the oracle does).");
+  } else {
+    out.push_back(head + ": no strategy can meet it on this fleet.");
+    out.push_back(fmt::format(
+        "The oracle, with no start latency and every node on demand, waits {:.0f} s at p95: "
+        "the fleet's capacity (quota, max_nodes), not its scaling, bounds the waits.",
+        seconds_of(oracle->wait_p95_ms)));
+  }
+  if (c.peak_gpu_milli > 0) {
+    out.push_back(fmt::format(
+        "The workload asks for up to {:.2f} GPUs at once ({}); the fleet holds at most {:.2f} "
+        "within max_nodes and quota.",
+        c.peak_gpu_milli / 1000.0, format_rfc3339(start + c.peak_gpu_at),
+        c.fleet_gpu_milli / 1000.0));
+  }
+  if (oracle && oracle->wait_p95_ms > slo_ms)
+    out.push_back("Raise the quota and max_nodes, or scale the load (--load-scale).");
+  return out;
 }
 
 }  // namespace
@@ -209,6 +238,12 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   }
   int64_t slo_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(spec.policies.wait_slo_p95).count();
+  CapacityCheck capacity = check_capacity(*model, workload);
+  // Whether any strategy could meet the SLO on this fleet: the oracle has no start latency
+  // and brings up every node on demand, so when it misses, capacity decides the waits.
+  std::optional<bool> slo_attainable;
+  if (oracle) slo_attainable = oracle->wait_p95_ms <= slo_ms;
+  std::vector<std::string> slo_note = slo_verdict(slo_ms, oracle, capacity, so.start);
   bool estimated = false;
   for (const auto& p : model->pools) estimated = estimated || p.price.estimated;
 
@@ -240,6 +275,12 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     j["disk_price"] = {{"usd_per_gib_month", money(so.region.disk_usd_per_gib_month)},
                        {"source", so.region.disk_price_source}};
     j["wait_slo_p95_s"] = seconds_of(slo_ms);
+    j["capacity"] = {{"peak_gpus_requested", round3(capacity.peak_gpu_milli / 1000.0)},
+                     {"peak_gpus_at", format_rfc3339(so.start + capacity.peak_gpu_at)},
+                     {"fleet_gpus", round3(capacity.fleet_gpu_milli / 1000.0)}};
+    j["slo"] = {{"wait_p95_s", seconds_of(slo_ms)},
+                {"attainable", slo_attainable ? ojson(*slo_attainable) : ojson(nullptr)},
+                {"note", fmt::format("{}", fmt::join(slo_note, " "))}};
     j["strategies"] = ojson::array();
     for (const auto& r : results) {
       ojson by_pool = ojson::object(), by_state = ojson::object(), peak = ojson::object(),
@@ -301,6 +342,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
            std::to_string(r.completed), std::to_string(r.rejected), std::to_string(r.pending)});
   }
   std::cout << t.render();
+  std::cout << fmt::format("\n{}\n", fmt::join(slo_note, "\n  "));
   std::cout << "\nPeak quota use (vCPUs):\n";
   for (const auto& r : results) {
     std::string line;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "report/sim_report.h"
+#include "sim/capacity.h"
 #include "sim/engine.h"
 
 namespace codefleet {
@@ -102,6 +103,35 @@ TEST(Simulate, AlibabaPodsFixture) {
   auto results = run_all(*f, *w);
   check_invariants(*f, results);
   EXPECT_EQ(results.at("codefleet").rejected, 1);  // 8 GPUs: no pool has them
+}
+
+TEST(Capacity, FleetGpusAreMaxNodesWithinQuota) {
+  auto f = recommended();
+  // h100-train 24 × 1 GPU + h100-infer 6 × 2 GPUs: 1,440 vCPUs, the family's quota.
+  EXPECT_EQ(check_capacity(f->model, Workload{}).fleet_gpu_milli, 36'000);
+  // A smaller quota: 400 vCPUs hold ten 40-vCPU GPUs, whichever pools they are in.
+  for (auto& q : f->parsed.spec.quotas) q.families["StandardNCadsH100v5Family"] = 400;
+  EXPECT_EQ(check_capacity(f->model, Workload{}).fleet_gpu_milli, 10'000);
+}
+
+TEST(Capacity, PeakGpusIsTheBusiestOverlapOfWhatTheFleetCanHold) {
+  auto f = recommended();
+  const WorkloadClass* cls = f->parsed.spec.find_class("batch-inference");
+  ASSERT_NE(cls, nullptr);
+  auto task = [&](int64_t gpu_milli, int64_t secs) {
+    Task t = task_from_class(*cls);
+    t.resources.gpu_milli = gpu_milli;
+    t.duration = std::chrono::seconds(secs);
+    return t;
+  };
+  Workload w;
+  w.arrivals.push_back({std::chrono::seconds(0), task(1000, 10)});
+  w.arrivals.push_back({std::chrono::seconds(5), task(500, 10)});    // 1.5 GPUs from 5 s
+  w.arrivals.push_back({std::chrono::seconds(10), task(250, 10)});   // the first ends as it comes
+  w.arrivals.push_back({std::chrono::seconds(12), task(8000, 10)});  // no node has 8 GPUs
+  CapacityCheck c = check_capacity(f->model, w);
+  EXPECT_EQ(c.peak_gpu_milli, 1500);
+  EXPECT_EQ(c.peak_gpu_at, std::chrono::seconds(5));
 }
 
 TEST(Simulate, SameInputsSameResults) {

@@ -1,0 +1,66 @@
+#include "sim/capacity.h"
+
+#include <algorithm>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "scheduling/quota_ledger.h"
+
+namespace codefleet {
+
+namespace {
+
+// Pools in the order that gets the most GPUs out of a quota: most GPUs per vCPU first
+// (they compete for the same family and regional cores), then by index.
+std::vector<const PoolModel*> gpu_pools_best_first(const FleetModel& model) {
+  std::vector<const PoolModel*> pools;
+  for (const auto& p : model.pools) {
+    if (p.node.gpu_milli > 0 && p.node.vcpus > 0) pools.push_back(&p);
+  }
+  std::stable_sort(pools.begin(), pools.end(), [](const PoolModel* a, const PoolModel* b) {
+    return a->node.gpu_milli * b->node.vcpus > b->node.gpu_milli * a->node.vcpus;
+  });
+  return pools;
+}
+
+bool some_pool_holds(const FleetModel& model, const Task& t) {
+  for (const auto& p : model.pools) {
+    if (p.serves(t.class_name) && t.resources.fits_in(p.node)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+CapacityCheck check_capacity(const FleetModel& model, const Workload& workload) {
+  CapacityCheck out;
+  QuotaLedger ledger = model.spec ? QuotaLedger::from_spec(*model.spec) : QuotaLedger{};
+  for (const PoolModel* p : gpu_pools_best_first(model)) {
+    for (int64_t n = 0; n < p->max_nodes; ++n) {
+      if (!ledger.reserve(p->region, p->quota_family, p->spot, p->node.vcpus)) break;
+      out.fleet_gpu_milli += p->node.gpu_milli;
+    }
+  }
+
+  // A sweep over starts and ends; at equal times ends first (a task ending as another
+  // starts frees its GPUs for it).
+  std::vector<std::pair<Duration, int64_t>> steps;
+  for (const auto& a : workload.arrivals) {
+    if (a.task.resources.gpu_milli <= 0 || !some_pool_holds(model, a.task)) continue;
+    steps.push_back({a.at, a.task.resources.gpu_milli});
+    steps.push_back({a.at + a.task.duration, -a.task.resources.gpu_milli});
+  }
+  std::sort(steps.begin(), steps.end());
+  int64_t now = 0;
+  for (const auto& [at, delta] : steps) {
+    now += delta;
+    if (now > out.peak_gpu_milli) {
+      out.peak_gpu_milli = now;
+      out.peak_gpu_at = at;
+    }
+  }
+  return out;
+}
+
+}  // namespace codefleet
