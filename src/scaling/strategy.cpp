@@ -147,8 +147,12 @@ class CodeFleet final : public ScalingStrategy {
     for (const auto& p : m.pools) {
       const Pool* sp = m.spec ? m.spec->find_pool(p.name) : nullptr;
       Duration after = sp ? sp->idle_after : minutes(30);
-      // Stopping pays once a node would idle longer than it takes to bring it back.
-      idle_before_stop_.push_back(std::clamp<Duration>(p.start_latency, minutes(1), after));
+      // Stopping pays once a node would idle longer than it takes to bring it back: its
+      // start latency, or for a pool whose idle nodes are deleted, a new node's create
+      // latency (billed while it is created).
+      bool deletes = p.idle_action == IdleAction::kDelete || p.spot;
+      Duration back = deletes ? p.create_latency : p.start_latency;
+      idle_before_stop_.push_back(std::clamp<Duration>(back, minutes(1), after));
     }
   }
   std::string name() const override { return "codefleet"; }

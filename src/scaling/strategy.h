@@ -16,8 +16,9 @@
 //                      opens (the pool's `schedule`, else weekdays 08:00-18:00 in the
 //                      off-peak time zone) and are deallocated when it closes; no scale-up
 //                      outside it
-//   codefleet          idle nodes stop after the time that makes stopping pay (at least the
-//                      pool's start latency, at most its `idle.after`), by each pool's idle
+//   codefleet          idle nodes stop after the time that makes stopping pay (the time to
+//                      bring one back: the pool's start latency, or its create latency
+//                      where idle nodes are deleted; at most `idle.after`), by each pool's idle
 //                      action: hibernate where the size can, deallocate otherwise, or
 //                      delete; a warm pool of stopped nodes sized from the last hour's peak
 //                      demand, the rest deleted (freeing quota); off-peak deferral; spot
