@@ -244,6 +244,17 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   std::optional<bool> slo_attainable;
   if (oracle) slo_attainable = oracle->wait_p95_ms <= slo_ms;
   std::vector<std::string> slo_note = slo_verdict(slo_ms, oracle, capacity, so.start);
+  // What the spec's min_nodes cost whatever the load: part of every strategy's bill but the
+  // oracle's (it pays for busy capacity only), so part of the distance to it.
+  int64_t floor_nodes = 0;
+  Money floor_compute;
+  int64_t horizon_hours =
+      results.empty() ? 0
+                      : std::chrono::duration_cast<std::chrono::hours>(results[0].horizon).count();
+  for (const auto& p : model->pools) {
+    floor_nodes += p.min_nodes;
+    floor_compute += p.price.usd_per_hour * (p.min_nodes * horizon_hours);
+  }
   bool estimated = false;
   for (const auto& p : model->pools) estimated = estimated || p.price.estimated;
 
@@ -278,6 +289,8 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     j["capacity"] = {{"peak_gpus_requested", round3(capacity.peak_gpu_milli / 1000.0)},
                      {"peak_gpus_at", format_rfc3339(so.start + capacity.peak_gpu_at)},
                      {"fleet_gpus", round3(capacity.fleet_gpu_milli / 1000.0)}};
+    j["min_nodes_floor"] = {
+        {"nodes", floor_nodes}, {"hours", horizon_hours}, {"compute_usd", money(floor_compute)}};
     j["slo"] = {{"wait_p95_s", seconds_of(slo_ms)},
                 {"attainable", slo_attainable ? ojson(*slo_attainable) : ojson(nullptr)},
                 {"note", fmt::format("{}", fmt::join(slo_note, " "))}};
@@ -343,6 +356,12 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   }
   std::cout << t.render();
   std::cout << fmt::format("\n{}\n", fmt::join(slo_note, "\n  "));
+  if (floor_nodes > 0) {
+    std::cout << fmt::format(
+        "\nmin_nodes keep {} node{} up whatever the load: ${} of compute over {} hours, in every "
+        "strategy's cost but the oracle's.\n",
+        floor_nodes, floor_nodes == 1 ? "" : "s", floor_compute.to_string(2), horizon_hours);
+  }
   std::cout << "\nPeak quota use (vCPUs):\n";
   for (const auto& r : results) {
     std::string line;

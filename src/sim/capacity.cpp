@@ -24,9 +24,21 @@ std::vector<const PoolModel*> gpu_pools_best_first(const FleetModel& model) {
   return pools;
 }
 
-bool some_pool_holds(const FleetModel& model, const Task& t) {
+// Pools that can have a node at all: max_nodes above 0, and one node within every quota.
+std::vector<bool> pools_that_can_exist(const FleetModel& model, const QuotaLedger& empty) {
+  std::vector<bool> out;
   for (const auto& p : model.pools) {
-    if (p.serves(t.class_name) && t.resources.fits_in(p.node)) return true;
+    out.push_back(p.max_nodes > 0 &&
+                  empty.can_reserve(p.region, p.quota_family, p.spot, p.node.vcpus));
+  }
+  return out;
+}
+
+bool some_pool_holds(const FleetModel& model, const std::vector<bool>& can_exist, const Task& t) {
+  for (const auto& p : model.pools) {
+    if (can_exist[static_cast<size_t>(p.index)] && p.serves(t.class_name) &&
+        t.resources.fits_in(p.node))
+      return true;
   }
   return false;
 }
@@ -36,6 +48,7 @@ bool some_pool_holds(const FleetModel& model, const Task& t) {
 CapacityCheck check_capacity(const FleetModel& model, const Workload& workload) {
   CapacityCheck out;
   QuotaLedger ledger = model.spec ? QuotaLedger::from_spec(*model.spec) : QuotaLedger{};
+  const std::vector<bool> can_exist = pools_that_can_exist(model, ledger);
   for (const PoolModel* p : gpu_pools_best_first(model)) {
     for (int64_t n = 0; n < p->max_nodes; ++n) {
       if (!ledger.reserve(p->region, p->quota_family, p->spot, p->node.vcpus)) break;
@@ -47,7 +60,7 @@ CapacityCheck check_capacity(const FleetModel& model, const Workload& workload) 
   // starts frees its GPUs for it).
   std::vector<std::pair<Duration, int64_t>> steps;
   for (const auto& a : workload.arrivals) {
-    if (a.task.resources.gpu_milli <= 0 || !some_pool_holds(model, a.task)) continue;
+    if (a.task.resources.gpu_milli <= 0 || !some_pool_holds(model, can_exist, a.task)) continue;
     steps.push_back({a.at, a.task.resources.gpu_milli});
     steps.push_back({a.at + a.task.duration, -a.task.resources.gpu_milli});
   }

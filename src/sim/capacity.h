@@ -18,7 +18,8 @@ namespace codefleet {
 
 struct CapacityCheck {
   // GPUs (thousandths) asked at once if every task ran from its arrival for its duration;
-  // tasks no pool of their class can hold (they are rejected) are left out.
+  // tasks no pool of their class can hold (a node too small, or none within quota: they
+  // are rejected) are left out.
   int64_t peak_gpu_milli = 0;
   Duration peak_gpu_at{0};  // offset into the workload of the first such peak
   // The most GPUs the fleet's pools can hold at once: each pool's max_nodes, as far as the

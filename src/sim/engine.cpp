@@ -57,6 +57,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   Duration horizon = options.horizon;
   if (horizon.count() <= 0) horizon = ceil<days>(workload.span + seconds(1));
   TimePoint end = options.start + horizon;
+  out.horizon = horizon;
 
   region.advance_to(clock.now());
   strategy.start(s, clock.now());

@@ -54,6 +54,7 @@ struct SimResult {
   int64_t tasks_in = 0, completed = 0, rejected = 0, pending = 0;
   int64_t preemptions = 0, evictions = 0, allocation_failures = 0;
   int64_t events = 0;
+  Duration horizon{0};  // the period billed
   std::vector<Sample> samples;
 };
 

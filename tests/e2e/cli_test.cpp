@@ -416,6 +416,45 @@ TEST(Simulate, JsonHasEveryStrategyAndIsDeterministic) {
   EXPECT_EQ(without_timing(j).dump(), without_timing(json_of(b)).dump());
 }
 
+TEST(Simulate, SaysWhetherTheFleetCanMeetTheSloAtAll) {
+  std::string pods =
+      " --trace tests/fixtures/traces/alibaba-pods-small.csv --trace-format alibaba-pods "
+      "--gpu-class gpu-pod --cpu-class cpu-pod --strategies codefleet,oracle --quiet --output "
+      "json";
+  // The fleet sized for the trace: the oracle meets the SLO, so the fleet can.
+  CliRun sized = run("simulate examples/gpu-cluster.yaml" + pods);
+  ASSERT_EQ(sized.exit_code, 0) << sized.out;
+  auto j = json_of(sized);
+  EXPECT_EQ(j["slo"]["attainable"], true);
+  EXPECT_EQ(j["capacity"]["fleet_gpus"], 60.0);          // 54 × 1 + 3 × 2 GPUs within 2,400 vCPUs
+  EXPECT_EQ(j["capacity"]["peak_gpus_requested"], 3.5);  // pods 2, 3 and 4 at once
+  EXPECT_EQ(j["min_nodes_floor"]["nodes"], 0);
+
+  // Room for one single-GPU node: pod-4 waits for pod-2's GPU even in the oracle, and the
+  // 2-GPU pod has no node within quota (rejected, left out of the peak).
+  std::string dir = temp_dir("capacity");
+  std::ifstream in("examples/gpu-cluster.yaml");
+  std::stringstream spec;
+  spec << in.rdbuf();
+  std::string text = spec.str();
+  auto at = text.find("StandardNCadsH100v5Family: 2400");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 31, "StandardNCadsH100v5Family: 40");
+  std::ofstream(dir + "/small.yaml") << text;
+  CliRun small = run("simulate " + dir + "/small.yaml" + pods);
+  ASSERT_EQ(small.exit_code, 0) << small.out;
+  j = json_of(small);
+  EXPECT_EQ(j["slo"]["attainable"], false);
+  EXPECT_EQ(j["capacity"]["fleet_gpus"], 1.0);
+  EXPECT_EQ(j["capacity"]["peak_gpus_requested"], 1.5);
+  EXPECT_NE(j["slo"]["note"].get<std::string>().find("no strategy can meet it"), std::string::npos)
+      << j["slo"]["note"];
+  CliRun table = run("simulate " + dir + "/small.yaml" + pods.substr(0, pods.find(" --output")));
+  EXPECT_NE(table.out.find("no strategy can meet it on this fleet"), std::string::npos)
+      << table.out;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(Simulate, WritesTimeseriesAndReport) {
   std::string dir = temp_dir("simout");
   CliRun r =
