@@ -286,6 +286,11 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     j["disk_price"] = {{"usd_per_gib_month", money(so.region.disk_usd_per_gib_month)},
                        {"source", so.region.disk_price_source}};
     j["wait_slo_p95_s"] = seconds_of(slo_ms);
+    ojson limits = ojson::object();
+    if (!results.empty()) {
+      for (const auto& [k, v] : results[0].quota_limits) limits[k] = v;
+    }
+    j["quota_limits_vcpus"] = limits;
     j["capacity"] = {{"peak_gpus_requested", round3(capacity.peak_gpu_milli / 1000.0)},
                      {"peak_gpus_at", format_rfc3339(so.start + capacity.peak_gpu_at)},
                      {"fleet_gpus", round3(capacity.fleet_gpu_milli / 1000.0)}};
