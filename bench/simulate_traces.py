@@ -110,7 +110,7 @@ def main():
             path = find(trace, dirs)
             if not path:
                 rows.append(f"| {name} | `{os.path.basename(spec)}` | skipped: {trace} not found |"
-                            + " |" * 9)
+                            + " |" * 11)
                 continue
             args += ["--trace", path]
         args += flags
@@ -120,7 +120,7 @@ def main():
         if out.returncode != 0:
             failed = True
             rows.append(f"| {name} | `{os.path.basename(spec)}` | exit {out.returncode}: "
-                        f"{out.stderr.strip()[:200]} |" + " |" * 9)
+                        f"{out.stderr.strip()[:200]} |" + " |" * 11)
             continue
         j = json.loads(out.stdout)
         by = {s["name"]: s for s in j["strategies"]}
@@ -136,14 +136,17 @@ def main():
             f"| {name} | `{os.path.basename(spec)}` | {t['in']:,} | "
             f"{c['oracle']:,.2f} | {c['codefleet']:,.2f} | {c['cluster-autoscaler']:,.2f} | "
             f"{c['always-on']:,.2f} | {cf.get('cost_vs_oracle', 0):.2f} | "
+            f"{c['codefleet'] / float(by['oracle']['cost_at_whole_nodes_usd']):.2f} | "
+            f"{float(j['min_nodes_floor']['compute_usd']):,.2f} | "
             f"{cf['wait_s']['p95']:.0f} s ({slo_verdict}; oracle "
             f"{by['oracle']['wait_s']['p95']:.0f} s) | {gpu_peak} / {gpu_limit} | "
             f"{t['completed']:,} + {t['rejected']:,} + {t['pending']:,} | "
             f"{'pass' if ok else 'FAIL: ' + '; '.join(notes)} ({wall:.1f} s) |")
     print("| run | spec | tasks | oracle $ | codefleet $ | cluster-autoscaler $ | always-on $ "
-          "| codefleet / oracle | codefleet wait p95 | peak H100 vCPUs / quota "
+          "| codefleet / oracle | codefleet / oracle's nodes | min_nodes floor $ "
+          "| codefleet wait p95 | peak H100 vCPUs / quota "
           "| done + rejected + pending | checks (wall) |")
-    print("|" + "---|" * 12)
+    print("|" + "---|" * 14)
     for r in rows:
         print(r)
     return 1 if failed else 0

@@ -309,6 +309,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
       for (const auto& [k, v] : r.node_hours_by_pool) hours[k] = round3(v);
       ojson sj{{"name", r.strategy},
                {"cost_usd", money(r.cost)},
+               {"cost_at_whole_nodes_usd", money(r.node_cost)},
                {"cost_by_pool", by_pool},
                {"cost_by_state", by_state},
                {"node_hours", round3(r.node_hours)},
@@ -361,6 +362,18 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   }
   std::cout << t.render();
   std::cout << fmt::format("\n{}\n", fmt::join(slo_note, "\n  "));
+  const SimResult* ours = nullptr;
+  for (const auto& r : results) {
+    if (r.strategy == "codefleet") ours = &r;
+  }
+  if (oracle && ours && oracle->node_cost.micros() > 0) {
+    std::cout << fmt::format(
+        "\nThe oracle's own nodes (no start latency, each gone once empty) cost ${} at "
+        "whole-node prices; codefleet is {:.2f} × that. The rest of its distance to the oracle "
+        "is tasks sharing nodes: the oracle pays each task's share of a node only.\n",
+        oracle->node_cost.to_string(2),
+        static_cast<double>(ours->cost.micros()) / static_cast<double>(oracle->node_cost.micros()));
+  }
   if (floor_nodes > 0) {
     std::cout << fmt::format(
         "\nmin_nodes keep {} node{} up whatever the load: ${} of compute over {} hours, in every "

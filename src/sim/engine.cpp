@@ -222,6 +222,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
     out.node_hours += static_cast<double>(run) / 3.6e6;
     node_vcpu_ms += static_cast<Int128>(run) * p.node.vcpus;
   }
+  for (const auto& p : model.pools) out.node_cost += bill.compute(p.name) + bill.disk(p.name);
   if (strategy.bills_busy_capacity_only()) {
     out.cost = Money::from_micros(div_round_half_away(oracle_cost, 3'600'000));
     out.cost_by_state["compute"] = out.cost;

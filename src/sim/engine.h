@@ -42,6 +42,10 @@ struct Sample {
 struct SimResult {
   std::string strategy;
   Money cost;
+  // What the nodes the run brought up cost at whole-node prices (compute and disks): the
+  // cost of every strategy but the oracle; the oracle's zero-latency nodes, deleted as
+  // soon as they empty, at their real price.
+  Money node_cost;
   std::map<std::string, Money> cost_by_pool;
   std::map<std::string, Money> cost_by_state;  // compute, disk_running, disk_stopped
   std::map<std::string, double> node_hours_by_pool;
