@@ -433,7 +433,7 @@ TEST(Simulate, SaysWhetherTheFleetCanMeetTheSloAtAll) {
   // Room for one single-GPU node: pod-4 waits for pod-2's GPU even in the oracle, and the
   // 2-GPU pod has no node within quota (rejected, left out of the peak).
   std::string dir = temp_dir("capacity");
-  std::ifstream in("examples/gpu-cluster.yaml");
+  std::ifstream in(std::string(CODEFLEET_SOURCE_DIR) + "/examples/gpu-cluster.yaml");
   std::stringstream spec;
   spec << in.rdbuf();
   std::string text = spec.str();
