@@ -156,7 +156,10 @@ class CodeFleet final : public ScalingStrategy {
     }
   }
   std::string name() const override { return "codefleet"; }
-  void configure(SchedulerOptions& o) const override { o.defer_off_peak = true; }
+  void configure(SchedulerOptions& o) const override {
+    o.defer_off_peak = true;
+    o.wait_for_room = true;
+  }
   void start(Scheduler& s, TimePoint) override {
     for (const auto& p : model_.pools) fill_to(s, p, p.min_nodes);
   }

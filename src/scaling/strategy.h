@@ -20,7 +20,9 @@
 //                      bring one back: the pool's start latency, or its create latency
 //                      where idle nodes are deleted; at most `idle.after`), by each pool's idle
 //                      action: hibernate where the size can, deallocate otherwise, or
-//                      delete; a warm pool of stopped nodes sized from the last hour's peak
+//                      delete; work waits for room that running work frees sooner than a
+//                      new node would come (SchedulerOptions::wait_for_room); a warm pool
+//                      of stopped nodes sized from the last hour's peak
 //                      demand, the rest deleted (freeing quota); off-peak deferral; spot
 //                      pools for preemptible work (through routing)
 //   oracle             the lower bound: zero start latency, pays only for busy capacity

@@ -78,6 +78,7 @@ Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& c
       pool_nodes_(model.pools.size()),
       no_room_(model.pools.size()),
       no_victims_(model.pools.size()) {
+  load_.resize(model_.pools.size());
   for (const auto& p : model_.pools) {
     total_capacity_ =
         total_capacity_ + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
@@ -85,6 +86,12 @@ Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& c
                                     p.node.gpu_memory_mib * p.max_nodes};
   }
 }
+
+namespace {
+int64_t epoch_ms(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+}  // namespace
 
 const TaskRecord* Scheduler::find(TaskId id) const {
   auto it = tasks_.find(id);
@@ -187,6 +194,9 @@ void Scheduler::unbind(TaskRecord& t) {
   }
   n.tasks.erase(std::remove(n.tasks.begin(), n.tasks.end(), t.id), n.tasks.end());
   if (n.tasks.empty()) n.idle_since = clock_.now();
+  PoolLoad& load = load_[static_cast<size_t>(n.pool)];
+  load.share -= t.share_ppm;
+  load.share_end -= static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
   capacity_grew_ = true;
   no_room_[n.pool].clear();  // capacity grew
   no_victims_[n.pool].clear();
@@ -250,9 +260,30 @@ void Scheduler::add_pending(TaskId id) {
   pending_by_tenant_[{t.task.tenant, t.queue}].insert({-t.task.priority, t.task.submitted_at, id});
 }
 
+void Scheduler::stop_waiting(TaskRecord& t) {
+  if (t.waiting_in < 0) return;
+  load_[static_cast<size_t>(t.waiting_in)].waiting -=
+      static_cast<Int128>(dominant_share_ppm(
+          t.task.resources, model_.pools[static_cast<size_t>(t.waiting_in)].node)) *
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.task.duration).count();
+  t.waiting_in = -1;
+}
+
+Duration Scheduler::drain_estimate(const PoolModel& p) const {
+  int64_t active = 0;
+  for (const Node* n : pool_nodes_[p.index]) active += n->active() ? 1 : 0;
+  if (active == 0) return Duration::max();
+  const PoolLoad& load = load_[static_cast<size_t>(p.index)];
+  Int128 left = load.share_end - load.share * epoch_ms(clock_.now());
+  Int128 work = std::max<Int128>(0, left) + std::max<Int128>(0, load.waiting);
+  return std::chrono::milliseconds(
+      static_cast<int64_t>(work / (static_cast<Int128>(active) * 1'000'000)));
+}
+
 void Scheduler::remove_pending(TaskId id) {
   if (!pending_.erase(id)) return;
   fresh_.erase(id);
+  stop_waiting(tasks_.at(id));
   const TaskRecord& t = tasks_.at(id);
   queue_bounds_[static_cast<size_t>(t.queue)].pending--;
   auto it = pending_by_tenant_.find({t.task.tenant, t.queue});
@@ -372,6 +403,11 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   tenant_used_[t.task.tenant] = tenant_used_[t.task.tenant] + t.task.resources;
   node.tasks.push_back(t.id);
   remove_pending(t.id);
+  t.share_ppm = dominant_share_ppm(t.task.resources, model_.pools[static_cast<size_t>(pool)].node);
+  t.expected_end = std::max(clock_.now(), node.ready_at) + t.task.duration;
+  PoolLoad& load = load_[static_cast<size_t>(pool)];
+  load.share += t.share_ppm;
+  load.share_end += static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
   t.state = TaskState::kAdmitted;
   t.pool = pool;
   t.node = node.id;
@@ -394,6 +430,9 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
   };
   TimePoint now = clock_.now();
   std::optional<Plan> fallback;
+  stop_waiting(t);   // decided afresh below
+  int wait_in = -1;  // the pool the task waits for room in, rather than bring up a node
+  TimePoint give_up{};
   for (const auto& c : t.candidates) {
     const PoolModel& p = model_.pools[c.pool];
     bool known_full = std::any_of(no_room_[p.index].begin(), no_room_[p.index].end(),
@@ -404,6 +443,8 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
     if (Node* n = best_node(p, t.task.resources)) {
       plan.node = n;
       plan.wait = n->ready_at > now ? n->ready_at - now : Duration{0};
+    } else if (wait_in >= 0) {
+      continue;  // waiting for room elsewhere: only a node with room now beats that
     } else {
       bool scale_up = may_scale_up(p);
       for (Node* n : pool_nodes_[p.index]) {
@@ -423,12 +464,28 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
         no_room_[p.index].push_back(t.task.resources);
         continue;
       }
+      // Waiting for running work to free room beats a node that would be ready later.
+      TimePoint eligible = std::max(t.task.submitted_at, t.not_before);
+      if (options_.wait_for_room && now - eligible < plan.wait && drain_estimate(p) < plan.wait &&
+          meets_deadline(t, p, plan.wait)) {
+        wait_in = p.index;
+        give_up = eligible + plan.wait;
+        continue;
+      }
     }
     if (meets_deadline(t, p, plan.wait)) {
       fallback = plan;
       break;
     }
     if (!fallback) fallback = plan;
+  }
+  if (!fallback && wait_in >= 0) {
+    t.waiting_in = wait_in;
+    load_[static_cast<size_t>(wait_in)].waiting +=
+        static_cast<Int128>(dominant_share_ppm(t.task.resources, model_.pools[wait_in].node)) *
+        std::chrono::duration_cast<std::chrono::milliseconds>(t.task.duration).count();
+    if (!recheck_at_ || give_up < *recheck_at_) recheck_at_ = give_up;
+    return false;
   }
   if (!fallback) return false;
   Plan& plan = *fallback;
@@ -672,11 +729,13 @@ CycleResult Scheduler::cycle() {
   // catches what time alone changes (a schedule that now allows scale-up).
   bool became_preemptible = last_full_cycle_ && preemptible_from_.upper_bound(*last_full_cycle_) !=
                                                     preemptible_from_.upper_bound(now);
-  bool full = capacity_grew_ || !last_full_cycle_ || became_preemptible ||
+  bool recheck = recheck_at_ && now >= *recheck_at_;  // a waiting task would rather have a node
+  bool full = capacity_grew_ || !last_full_cycle_ || became_preemptible || recheck ||
               now - *last_full_cycle_ >= options_.full_cycle_every;
   if (full) {
     capacity_grew_ = false;
     last_full_cycle_ = now;
+    if (recheck) recheck_at_.reset();  // set again by the tasks that still wait
   }
   auto shares = snapshot();  // 1
   if (!full || !dynamic_cast<PriorityFairShareOrdering*>(ordering_.get())) {
@@ -684,8 +743,9 @@ CycleResult Scheduler::cycle() {
     for (TaskRecord* t : order) {
       if (t->state != TaskState::kPending) continue;
       ++out.considered;
-      if (assign(*t, out)) continue;  // 3 (+5 commit)
-      preempt(*t, out);               // 4 (+5 commit)
+      if (assign(*t, out)) continue;     // 3 (+5 commit)
+      if (t->waiting_in >= 0) continue;  // room is coming sooner than preemption pays
+      preempt(*t, out);                  // 4 (+5 commit)
     }
     requeue(out);  // 6
     return out;
@@ -744,7 +804,7 @@ CycleResult Scheduler::cycle() {
     if (t.state != TaskState::kPending) continue;
     ++out.considered;
     size_t evicted_before = out.preempted.size();
-    if (assign(t, out) || preempt(t, out)) {
+    if (assign(t, out) || (t.waiting_in < 0 && preempt(t, out))) {
       if (out.preempted.size() != evicted_before) std::fill(blocked.begin(), blocked.end(), 0);
       continue;
     }

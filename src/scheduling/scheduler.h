@@ -64,6 +64,11 @@ struct TaskRecord {
   TimePoint not_before{};   // deferred until (off-peak window)
   int preemptions = 0;
   std::vector<PoolCandidate> candidates;  // ranked pools, computed once at submit
+  // Admitted: its dominant share of the node (ppm) and when it should end, as counted in
+  // its pool's load. Pending and waiting for room in a pool (`wait_for_room`): which pool.
+  int64_t share_ppm = 0;
+  TimePoint expected_end{};
+  int waiting_in = -1;
 };
 
 struct SchedulerOptions {
@@ -88,6 +93,11 @@ struct SchedulerOptions {
   Duration full_cycle_min_gap{0};
   // Deferred tasks are released over this long after the off-peak window opens.
   Duration defer_spread{std::chrono::hours(3)};
+  // When no node has room for a task now, let it wait for running work to free some
+  // instead of creating or starting a node, if the work running and queued in the pool
+  // should free room sooner than that node would be ready (estimated from the tasks'
+  // durations) — never longer than that latency from when the task became eligible.
+  bool wait_for_room = false;
 };
 
 struct Admission {
@@ -153,9 +163,12 @@ class Scheduler final : public FleetView {
   Result<NodeId> provision_node(int pool);
   size_t pending_count() const { return pending_.size() + deferred_.size(); }
   // When the next deferred task becomes eligible (a cycle is due then), if any.
+  // Also when a task waiting for room (`wait_for_room`) would rather have a node.
   std::optional<TimePoint> next_release() const {
-    if (deferred_.empty()) return std::nullopt;
-    return deferred_.begin()->first;
+    std::optional<TimePoint> at = recheck_at_;
+    if (!deferred_.empty() && (!at || deferred_.begin()->first < *at))
+      at = deferred_.begin()->first;
+    return at;
   }
   // Changes whenever a node is created, started, stopped, deleted or lost.
   uint64_t node_epoch() const { return node_epoch_; }
@@ -184,6 +197,10 @@ class Scheduler final : public FleetView {
 
   bool try_pool(TaskRecord& t, const PoolModel& p, CycleResult& out);
   Node* best_node(const PoolModel& p, const Resources& need);
+  // wait_for_room: how soon the pool's running and waiting work should free room, as if
+  // spread evenly over its active nodes; Duration::max() when it has none.
+  Duration drain_estimate(const PoolModel& p) const;
+  void stop_waiting(TaskRecord& t);
   void evict(TaskRecord& victim, CycleResult& out);
   void unbind(TaskRecord& t);
   int64_t env_usage_vcpus(const std::string& env, const std::string& family) const;
@@ -215,7 +232,15 @@ class Scheduler final : public FleetView {
   // Per pool, its nodes in creation order (std::map keeps node addresses stable).
   std::vector<std::vector<Node*>> pool_nodes_;
   std::map<TaskId, TaskRecord> tasks_;
-  std::set<TaskId> pending_;                   // eligible now
+  std::set<TaskId> pending_;  // eligible now
+  // Per pool: admitted work as Σ share_ppm × expected end (ms) and Σ share_ppm, so the
+  // work left is Σ share × end − now × Σ share; and the work of tasks waiting for room
+  // (share_ppm × duration ms).
+  struct PoolLoad {
+    Int128 share_end = 0, share = 0, waiting = 0;
+  };
+  std::vector<PoolLoad> load_;
+  std::optional<TimePoint> recheck_at_;
   std::multimap<TimePoint, TaskId> deferred_;  // waiting for not_before
   // Each pool's busy share of its last off-peak window (busy nodes over its node limit):
   // deferral pays off only when the window has idle capacity to take the work.

@@ -38,6 +38,87 @@ TEST(Scheduler, PlacesOnANewNodeThenPacksTheNext) {
   EXPECT_EQ(h.s.find(w1)->node, h.s.find(w2)->node);  // best fit: both on one D4s_v5
 }
 
+// wait_for_room (the codefleet strategy's): a task waits for running work to free room
+// when that should come sooner than a new node.
+struct WaitHarness {
+  std::unique_ptr<SchedFleet> fleet = sched_fleet();
+  SimulatedClock clock{noon()};
+  Scheduler s;
+  explicit WaitHarness(bool wait)
+      : s(fleet->model, QuotaLedger::from_spec(fleet->parsed.spec), clock, options(wait)) {}
+  static SchedulerOptions options(bool wait) {
+    SchedulerOptions o;
+    o.wait_for_room = wait;
+    return o;
+  }
+  TaskId submit(Duration d) {
+    Task t = make_task("infer", 90);
+    t.duration = d;
+    auto id = s.submit(std::move(t));
+    EXPECT_TRUE(id);
+    return id ? *id : 0;
+  }
+};
+
+TEST(Scheduler, WaitsForRoomThatComesSoonerThanANewNode) {
+  for (bool wait : {true, false}) {
+    SCOPED_TRACE(wait);
+    WaitHarness h(wait);
+    TaskId a = h.submit(1min);
+    ASSERT_EQ(h.s.cycle().nodes_created.size(), 1u);  // nothing to wait for: a node (8 min)
+    h.clock.advance(8min + 30s);                      // a ends in 30 s
+    TaskId b = h.submit(1min);
+    CycleResult r = h.s.cycle();
+    if (!wait) {
+      EXPECT_EQ(r.nodes_created.size(), 1u);  // a second node, ready in 8 minutes
+      continue;
+    }
+    EXPECT_TRUE(r.nodes_created.empty());
+    EXPECT_EQ(h.s.find(b)->state, TaskState::kPending);
+    ASSERT_TRUE(h.s.next_release());
+    EXPECT_EQ(*h.s.next_release(), noon() + 8min + 30s + 8min);  // when it would rather have a node
+    NodeId first = h.s.find(a)->node;
+    h.clock.advance(30s);
+    ASSERT_TRUE(h.s.complete(a));
+    r = h.s.cycle();
+    ASSERT_EQ(r.admitted.size(), 1u);
+    EXPECT_EQ(h.s.find(b)->node, first);  // a's node, freed
+    EXPECT_TRUE(r.nodes_created.empty());
+    EXPECT_EQ(h.s.nodes().size(), 1u);
+  }
+}
+
+TEST(Scheduler, WaitingForRoomEndsAfterANodesLatency) {
+  WaitHarness h(true);
+  h.submit(1min);
+  h.s.cycle();
+  h.clock.advance(8min + 30s);
+  TaskId b = h.submit(1min);
+  EXPECT_TRUE(h.s.cycle().nodes_created.empty());
+  // The running task overruns its estimate (it never completes here): once b has waited
+  // as long as a node takes to come, it gets one.
+  h.clock.advance(7min);
+  EXPECT_TRUE(h.s.cycle().nodes_created.empty());
+  h.clock.set(*h.s.next_release());
+  CycleResult r = h.s.cycle();
+  EXPECT_EQ(r.nodes_created.size(), 1u);
+  EXPECT_EQ(h.s.find(b)->state, TaskState::kAdmitted);
+}
+
+TEST(Scheduler, WorkQueuedAheadMakesLaterTasksBringUpNodes) {
+  WaitHarness h(true);
+  h.submit(1min);
+  h.s.cycle();
+  h.clock.advance(8min + 30s);
+  // Room in 30 s, then every 2 minutes as the waiting tasks run: the 1st..4th start within
+  // 30 s + 3 × 2 min < 8 min; the 5th and 6th are sooner on new nodes.
+  for (int i = 0; i < 6; ++i) h.submit(2min);
+  CycleResult r = h.s.cycle();
+  EXPECT_EQ(r.nodes_created.size(), 2u);
+  EXPECT_EQ(r.admitted.size(), 2u);
+  EXPECT_EQ(h.s.pending_count(), 4u);
+}
+
 TEST(Scheduler, FitsButNoQuotaIsQueuedNotRejected) {
   Harness h;
   // 200 vCPUs of H100 quota = 5 nodes, across the prod and dev GPU pools.
