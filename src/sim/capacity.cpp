@@ -1,7 +1,8 @@
 #include "sim/capacity.h"
 
 #include <algorithm>
-#include <numeric>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -49,18 +50,14 @@ CapacityCheck check_capacity(const FleetModel& model, const Workload& workload) 
   CapacityCheck out;
   QuotaLedger ledger = model.spec ? QuotaLedger::from_spec(*model.spec) : QuotaLedger{};
   const std::vector<bool> can_exist = pools_that_can_exist(model, ledger);
-  for (const PoolModel* p : gpu_pools_best_first(model)) {
-    for (int64_t n = 0; n < p->max_nodes; ++n) {
-      if (!ledger.reserve(p->region, p->quota_family, p->spot, p->node.vcpus)) break;
-      out.fleet_gpu_milli += p->node.gpu_milli;
-    }
-  }
 
   // A sweep over starts and ends; at equal times ends first (a task ending as another
   // starts frees its GPUs for it).
   std::vector<std::pair<Duration, int64_t>> steps;
+  std::set<std::string> gpu_classes;
   for (const auto& a : workload.arrivals) {
     if (a.task.resources.gpu_milli <= 0 || !some_pool_holds(model, can_exist, a.task)) continue;
+    gpu_classes.insert(a.task.class_name);
     steps.push_back({a.at, a.task.resources.gpu_milli});
     steps.push_back({a.at + a.task.duration, -a.task.resources.gpu_milli});
   }
@@ -71,6 +68,30 @@ CapacityCheck check_capacity(const FleetModel& model, const Workload& workload) 
     if (now > out.peak_gpu_milli) {
       out.peak_gpu_milli = now;
       out.peak_gpu_at = at;
+    }
+  }
+
+  // The GPUs of the pools that serve that work: every pool's min_nodes exist whatever the
+  // load, so they take their quota first; then the serving pools up to max_nodes, most
+  // GPUs per vCPU first (a greedy fill: with whole nodes of unlike sizes sharing a limit
+  // it can fall a node short of the best mix).
+  auto serves_gpu_work = [&](const PoolModel& p) {
+    return p.node.gpu_milli > 0 && std::any_of(gpu_classes.begin(), gpu_classes.end(),
+                                               [&](const std::string& c) { return p.serves(c); });
+  };
+  std::vector<int64_t> nodes(model.pools.size(), 0);
+  for (const auto& p : model.pools) {
+    for (; nodes[static_cast<size_t>(p.index)] < std::min(p.min_nodes, p.max_nodes);
+         ++nodes[static_cast<size_t>(p.index)]) {
+      if (!ledger.reserve(p.region, p.quota_family, p.spot, p.node.vcpus)) break;
+      if (serves_gpu_work(p)) out.fleet_gpu_milli += p.node.gpu_milli;
+    }
+  }
+  for (const PoolModel* p : gpu_pools_best_first(model)) {
+    if (!serves_gpu_work(*p)) continue;
+    for (int64_t& n = nodes[static_cast<size_t>(p->index)]; n < p->max_nodes; ++n) {
+      if (!ledger.reserve(p->region, p->quota_family, p->spot, p->node.vcpus)) break;
+      out.fleet_gpu_milli += p->node.gpu_milli;
     }
   }
   return out;

@@ -22,8 +22,9 @@ struct CapacityCheck {
   // are rejected) are left out.
   int64_t peak_gpu_milli = 0;
   Duration peak_gpu_at{0};  // offset into the workload of the first such peak
-  // The most GPUs the fleet's pools can hold at once: each pool's max_nodes, as far as the
-  // spec's quotas (family, regional, spot) let them all exist together.
+  // The most GPUs the pools serving that work can hold at once: their max_nodes, as far as
+  // the spec's quotas (family, regional, spot) let them exist beside every pool's
+  // min_nodes. A greedy fill, most GPUs per vCPU first.
   int64_t fleet_gpu_milli = 0;
 };
 

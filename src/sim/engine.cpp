@@ -47,12 +47,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   Scheduler s(model, QuotaLedger::from_spec(*model.spec), clock, so);
   SimulatedRegion region(model, *model.spec, options.region);
   s.set_cloud(&region);
-  for (const auto& line : s.ledger().lines()) {
-    if (line.limit)
-      out.quota_limits[line.kind == "family" ? line.name
-                                             : (line.kind == "spot" ? "lowPriority" : "regional")] =
-          *line.limit;
-  }
+  out.quota_limits = region.quota_limits();
 
   Duration horizon = options.horizon;
   if (horizon.count() <= 0) horizon = ceil<days>(workload.span + seconds(1));
@@ -67,8 +62,19 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   live.reserve(4096);
   std::vector<int64_t> waits;
   waits.reserve(workload.arrivals.size());
-  Int128 oracle_cost = 0;  // micro-USD per hour × ms
-  std::map<std::string, Int128> oracle_by_pool;
+  // The oracle's bill: each task's dominant share of its node × its run time × what a
+  // running node costs — compute (micro-USD per hour × ms) and its OS disk (micro-USD per
+  // GiB-month × GiB × ms; divided by hours per month once, at the end).
+  std::vector<Int128> oracle_compute(model.pools.size()), oracle_disk(model.pools.size());
+  auto pay_busy = [&](const TaskRecord& rec, int64_t run_ms) {
+    const PoolModel& p = model.pools[static_cast<size_t>(rec.pool)];
+    int64_t share = dominant_share_ppm(rec.task.resources, p.node);
+    oracle_compute[static_cast<size_t>(p.index)] +=
+        static_cast<Int128>(p.price.usd_per_hour.micros()) * run_ms * share / 1'000'000;
+    oracle_disk[static_cast<size_t>(p.index)] +=
+        static_cast<Int128>(options.region.disk_usd_per_gib_month.micros()) *
+        region.disk_gib(p.index) * run_ms * share / 1'000'000;
+  };
   Int128 busy_vcpu_ms = 0;
   size_t next_arrival = 0;
   TimePoint next_tick = clock.now();
@@ -118,12 +124,8 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
       auto it = live.find(c.task);
       if (it == live.end() || it->second.epoch != c.epoch) continue;  // preempted or lost meanwhile
       const TaskRecord* rec = s.find(c.task);
-      const PoolModel& p = model.pools[rec->pool];
       int64_t run_ms = duration_cast<milliseconds>(rec->task.duration).count();
-      Int128 busy = static_cast<Int128>(p.price.usd_per_hour.micros()) * run_ms *
-                    dominant_share_ppm(rec->task.resources, p.node) / 1'000'000;
-      oracle_cost += busy;
-      oracle_by_pool[p.name] += busy;
+      pay_busy(*rec, run_ms);
       busy_vcpu_ms += static_cast<Int128>(rec->task.resources.vcpus) * run_ms;
       if (it->second.deadline && now > *it->second.deadline) ++out.deadline_misses;
       (void)s.complete(c.task);
@@ -192,16 +194,18 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
 
   for (const auto& [id, l] : live) {
     if (l.deadline && *l.deadline < end) ++out.deadline_misses;
-    // Work still running at the end: the oracle pays for its busy time up to the horizon.
     const TaskRecord* rec = s.find(id);
+    // A task that never started has waited from when it became eligible to the end (at
+    // least): leaving it out would flatter the percentiles of a fleet that cannot keep up.
+    if (rec && l.started_ms < 0) {
+      TimePoint eligible = std::max(l.submitted, rec->not_before);
+      if (eligible < end) waits.push_back(duration_cast<milliseconds>(end - eligible).count());
+    }
+    // Work still running at the end: the oracle pays for its busy time up to the horizon.
     if (rec && rec->state == TaskState::kAdmitted && l.started_ms >= 0) {
-      const PoolModel& p = model.pools[rec->pool];
       int64_t run_ms = std::max<int64_t>(
           0, duration_cast<milliseconds>(end - options.start).count() - l.started_ms);
-      Int128 busy = static_cast<Int128>(p.price.usd_per_hour.micros()) * run_ms *
-                    dominant_share_ppm(rec->task.resources, p.node) / 1'000'000;
-      oracle_cost += busy;
-      oracle_by_pool[p.name] += busy;
+      pay_busy(*rec, run_ms);
       busy_vcpu_ms += static_cast<Int128>(rec->task.resources.vcpus) * run_ms;
     }
   }
@@ -224,12 +228,20 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   }
   for (const auto& p : model.pools) out.node_cost += bill.compute(p.name) + bill.disk(p.name);
   if (strategy.bills_busy_capacity_only()) {
-    out.cost = Money::from_micros(div_round_half_away(oracle_cost, 3'600'000));
-    out.cost_by_state["compute"] = out.cost;
+    Money compute, disk;
     for (const auto& p : model.pools) {
-      out.cost_by_pool[p.name] =
-          Money::from_micros(div_round_half_away(oracle_by_pool[p.name], 3'600'000));
+      size_t i = static_cast<size_t>(p.index);
+      Money c = Money::from_micros(div_round_half_away(oracle_compute[i], 3'600'000));
+      Money d = Money::from_micros(
+          div_round_half_away(oracle_disk[i], options.region.hours_per_month * 3'600'000));
+      out.cost_by_pool[p.name] = c + d;
+      compute += c;
+      disk += d;
     }
+    out.cost = compute + disk;
+    out.cost_by_state["compute"] = compute;
+    out.cost_by_state["disk_running"] = disk;
+    out.cost_by_state["disk_stopped"] = Money{};
   } else {
     Money compute, disk_running, disk_stopped;
     for (const auto& p : model.pools) {

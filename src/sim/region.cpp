@@ -1,8 +1,11 @@
 #include "sim/region.h"
 
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
+
+#include "core/text.h"
 
 namespace codefleet {
 
@@ -66,6 +69,27 @@ SimulatedRegion::SimulatedRegion(const FleetModel& model, const Spec& spec, Regi
       rng_(options_.seed) {
   for (const auto& p : model.pools) {
     if (const Pool* sp = spec.find_pool(p.name)) disk_gib_[p.index] = sp->os_disk.size_gib;
+  }
+  std::set<std::string> regions;
+  for (const auto& p : model.pools) regions.insert(to_lower(p.region));
+  auto prefix = [&](const std::string& region) {
+    return regions.size() > 1 ? to_lower(region) + "/" : std::string();
+  };
+  for (const auto& p : model.pools) {
+    family_key_.push_back(prefix(p.region) + (p.spot ? "lowPriority" : p.quota_family));
+    regional_key_.push_back(p.spot ? "" : prefix(p.region) + "regional");
+  }
+  for (const auto& line : quota_.lines()) {
+    if (!line.limit) continue;
+    std::string name = line.kind == "spot" ? "lowPriority" : "regional";
+    if (line.kind == "family") {
+      name = line.name;
+      for (const auto& p : model.pools) {
+        if (iequals(p.region, line.region) && iequals(p.quota_family, line.name))
+          name = p.quota_family;
+      }
+    }
+    limits_[prefix(line.region) + name] = *line.limit;
   }
 }
 
@@ -151,16 +175,16 @@ void SimulatedRegion::fold() const {
 }
 
 void SimulatedRegion::note_peak() {
-  std::map<std::string, int64_t> now;
-  for (const auto& p : model_.pools)
-    now[p.spot ? "lowPriority" : p.quota_family] += quota_in_use_[p.index];
-  for (const auto& [family, vcpus] : now) peak_[family] = std::max(peak_[family], vcpus);
+  for (const auto& [key, vcpus] : quota_vcpus_now()) peak_[key] = std::max(peak_[key], vcpus);
 }
 
 std::map<std::string, int64_t> SimulatedRegion::quota_vcpus_now() const {
   std::map<std::string, int64_t> out;
-  for (const auto& p : model_.pools)
-    out[p.spot ? "lowPriority" : p.quota_family] += quota_in_use_[p.index];
+  for (const auto& p : model_.pools) {
+    size_t i = static_cast<size_t>(p.index);
+    out[family_key_[i]] += quota_in_use_[i];
+    if (!regional_key_[i].empty()) out[regional_key_[i]] += quota_in_use_[i];
+  }
   return out;
 }
 

@@ -70,7 +70,12 @@ class SimulatedRegion final : public CloudPort {
     return folded_;
   }
   // Highest cores in use seen per quota family (spot VMs under "lowPriority").
+  // Quota use and limits keyed alike: the family name (as the catalog spells it),
+  // "lowPriority" for spot VMs and "regional" for the regional total — each prefixed with
+  // "region/" when the pools span several regions.
   const std::map<std::string, int64_t>& peak_quota_vcpus() const { return peak_; }
+  const std::map<std::string, int64_t>& quota_limits() const { return limits_; }
+  int64_t disk_gib(int pool) const { return disk_gib_[static_cast<size_t>(pool)]; }
   std::map<std::string, int64_t> quota_vcpus_now() const;
   int64_t allocation_failures() const { return allocation_failures_; }
   int64_t evictions() const { return evictions_; }
@@ -104,7 +109,8 @@ class SimulatedRegion final : public CloudPort {
   TimePoint next_ready_ = TimePoint::max();
   TimePoint last_{};
   bool started_ = false;
-  std::map<std::string, int64_t> peak_;
+  std::map<std::string, int64_t> peak_, limits_;
+  std::vector<std::string> family_key_, regional_key_;  // per pool; regional "" for spot
   int64_t allocation_failures_ = 0;
   int64_t evictions_ = 0;
 };

@@ -425,10 +425,28 @@ TEST(Simulate, SaysWhetherTheFleetCanMeetTheSloAtAll) {
   CliRun sized = run("simulate examples/gpu-cluster.yaml" + pods);
   ASSERT_EQ(sized.exit_code, 0) << sized.out;
   auto j = json_of(sized);
-  EXPECT_EQ(j["slo"]["attainable"], true);
+  EXPECT_EQ(j["slo"]["capacity_bound"], false);
+  EXPECT_EQ(j["slo"]["met_by"], nlohmann::json::parse(R"(["codefleet", "oracle"])"));
   EXPECT_EQ(j["capacity"]["fleet_gpus"], 60.0);          // 54 × 1 + 3 × 2 GPUs within 2,400 vCPUs
   EXPECT_EQ(j["capacity"]["peak_gpus_requested"], 3.5);  // pods 2, 3 and 4 at once
   EXPECT_EQ(j["min_nodes_floor"]["nodes"], 0);
+  EXPECT_EQ(j["min_nodes_floor"]["compute_usd"], 0);
+  EXPECT_EQ(j["quota_limits_vcpus"]["StandardNCadsH100v5Family"], 2400);
+  EXPECT_EQ(j["quota_limits_vcpus"]["regional"], 3040);
+  for (const auto& s : j["strategies"]) {
+    for (const auto& [family, peak] : s["peak_quota_vcpus"].items()) {
+      ASSERT_TRUE(j["quota_limits_vcpus"].contains(family)) << family;
+      EXPECT_LE(peak.get<int64_t>(), j["quota_limits_vcpus"][family].get<int64_t>()) << family;
+    }
+    // Whole-node prices: what the strategy pays, except the oracle, which pays its share.
+    double whole = std::stod(s["cost_at_whole_nodes_usd"].dump());
+    double cost = std::stod(s["cost_usd"].dump());
+    if (s["name"] == "oracle") {
+      EXPECT_GE(whole, cost);
+    } else {
+      EXPECT_EQ(whole, cost);
+    }
+  }
 
   // Room for one single-GPU node: pod-4 waits for pod-2's GPU even in the oracle, and the
   // 2-GPU pod has no node within quota (rejected, left out of the peak).
@@ -444,14 +462,23 @@ TEST(Simulate, SaysWhetherTheFleetCanMeetTheSloAtAll) {
   CliRun small = run("simulate " + dir + "/small.yaml" + pods);
   ASSERT_EQ(small.exit_code, 0) << small.out;
   j = json_of(small);
-  EXPECT_EQ(j["slo"]["attainable"], false);
+  EXPECT_EQ(j["slo"]["capacity_bound"], true);
   EXPECT_EQ(j["capacity"]["fleet_gpus"], 1.0);
   EXPECT_EQ(j["capacity"]["peak_gpus_requested"], 1.5);
-  EXPECT_NE(j["slo"]["note"].get<std::string>().find("no strategy can meet it"), std::string::npos)
+  EXPECT_NE(j["slo"]["note"].get<std::string>().find("misses it too"), std::string::npos)
       << j["slo"]["note"];
   CliRun table = run("simulate " + dir + "/small.yaml" + pods.substr(0, pods.find(" --output")));
-  EXPECT_NE(table.out.find("no strategy can meet it on this fleet"), std::string::npos)
+  EXPECT_NE(table.out.find("The oracle, with no start latency and every node on demand, misses "
+                           "it too"),
+            std::string::npos)
       << table.out;
+  EXPECT_NE(table.out.find("raise the quota and max_nodes"), std::string::npos) << table.out;
+  // Without the oracle, nobody can say whether capacity holds the waits back.
+  CliRun no_oracle =
+      run("simulate examples/gpu-cluster.yaml" + pods.substr(0, pods.find(" --strategies")) +
+          " --strategies codefleet --quiet --output json");
+  ASSERT_EQ(no_oracle.exit_code, 0) << no_oracle.out;
+  EXPECT_TRUE(json_of(no_oracle)["slo"]["capacity_bound"].is_null());
   std::filesystem::remove_all(dir);
 }
 

@@ -105,13 +105,24 @@ TEST(Simulate, AlibabaPodsFixture) {
   EXPECT_EQ(results.at("codefleet").rejected, 1);  // 8 GPUs: no pool has them
 }
 
-TEST(Capacity, FleetGpusAreMaxNodesWithinQuota) {
+Workload one_task_of(const Fixture& f, const std::string& cls) {
+  Workload w;
+  w.arrivals.push_back({std::chrono::seconds(0), task_from_class(*f.parsed.spec.find_class(cls))});
+  return w;
+}
+
+TEST(Capacity, FleetGpusAreTheServingPoolsMaxNodesWithinQuota) {
   auto f = recommended();
-  // h100-train 24 × 1 GPU + h100-infer 6 × 2 GPUs: 1,440 vCPUs, the family's quota.
-  EXPECT_EQ(check_capacity(f->model, Workload{}).fleet_gpu_milli, 36'000);
-  // A smaller quota: 400 vCPUs hold ten 40-vCPU GPUs, whichever pools they are in.
+  // batch-inference runs on h100-train (24 × 1 GPU) and h100-infer (6 × 2): 1,440 vCPUs,
+  // the family's quota. fine-tune runs on h100-train only.
+  EXPECT_EQ(check_capacity(f->model, one_task_of(*f, "batch-inference")).fleet_gpu_milli, 36'000);
+  EXPECT_EQ(check_capacity(f->model, one_task_of(*f, "fine-tune")).fleet_gpu_milli, 24'000);
+  EXPECT_EQ(check_capacity(f->model, Workload{}).fleet_gpu_milli, 0);  // no GPU work
+  // A 400-vCPU quota: h100-infer's min_nodes (one 80-vCPU node) exists whatever the load,
+  // leaving 320 vCPUs: eight 40-vCPU nodes.
   for (auto& q : f->parsed.spec.quotas) q.families["StandardNCadsH100v5Family"] = 400;
-  EXPECT_EQ(check_capacity(f->model, Workload{}).fleet_gpu_milli, 10'000);
+  EXPECT_EQ(check_capacity(f->model, one_task_of(*f, "batch-inference")).fleet_gpu_milli, 10'000);
+  EXPECT_EQ(check_capacity(f->model, one_task_of(*f, "fine-tune")).fleet_gpu_milli, 8'000);
 }
 
 TEST(Capacity, PeakGpusIsTheBusiestOverlapOfWhatTheFleetCanHold) {
@@ -132,6 +143,29 @@ TEST(Capacity, PeakGpusIsTheBusiestOverlapOfWhatTheFleetCanHold) {
   CapacityCheck c = check_capacity(f->model, w);
   EXPECT_EQ(c.peak_gpu_milli, 1500);
   EXPECT_EQ(c.peak_gpu_at, std::chrono::seconds(5));
+}
+
+TEST(Simulate, ATaskThatNeverStartsWaitsUntilTheEnd) {
+  auto f = recommended();
+  // Room for one H100 node: a 30-hour task holds it past the one-day horizon, so the task
+  // after it never starts. Its wait counts, to the end, rather than vanish from the
+  // percentiles.
+  for (auto& q : f->parsed.spec.quotas) q.families["StandardNCadsH100v5Family"] = 40;
+  const WorkloadClass* cls = f->parsed.spec.find_class("batch-inference");
+  ASSERT_NE(cls, nullptr);
+  Task t = task_from_class(*cls);
+  t.deferrable = false;
+  Workload w;
+  t.duration = std::chrono::hours(30);
+  w.arrivals.push_back({std::chrono::seconds(0), t});
+  t.duration = std::chrono::hours(2);
+  w.arrivals.push_back({std::chrono::hours(1), t});
+  w.span = std::chrono::hours(1);
+  auto s = make_strategy("oracle", f->model);
+  ASSERT_TRUE(s);
+  SimResult r = simulate(f->model, w, **s, {});
+  EXPECT_EQ(r.pending, 2);  // one running, one waiting
+  EXPECT_EQ(r.wait_p99_ms, 23 * 3'600'000);
 }
 
 TEST(Simulate, SameInputsSameResults) {
