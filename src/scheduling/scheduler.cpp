@@ -79,6 +79,7 @@ Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& c
       no_room_(model.pools.size()),
       no_victims_(model.pools.size()) {
   load_.resize(model_.pools.size());
+  defer_queue_.resize(model_.pools.size());
   for (const auto& p : model_.pools) {
     total_capacity_ =
         total_capacity_ + Resources{p.node.vcpus * p.max_nodes, p.node.memory_mib * p.max_nodes,
@@ -153,18 +154,27 @@ Result<TaskId> Scheduler::submit(Task task) {
     const auto& w = window_load_[static_cast<size_t>(candidates.front().pool)];
     return w.last_pct && *w.last_pct >= 50;
   };
-  if (options_.defer_off_peak && task.deferrable && model_.off_peak &&
+  if (options_.defer_off_peak && task.deferrable && model_.off_peak && !candidates.empty() &&
       !model_.off_peak->contains(now) && !window_busy()) {
-    // Deferred work is released across the first hours of the window, not all at its
-    // opening, so it does not arrive as one flood.
+    // Deferred work is released as the first-choice pool can take it, not all at the
+    // window's opening where it would only queue: each task after the work deferred ahead
+    // of it, at `defer_pace_pct` of the pool's max_nodes. Work whose turn would come after
+    // the window has closed runs now instead — tonight is full.
+    const PoolModel& p = model_.pools[static_cast<size_t>(candidates.front().pool)];
     TimePoint start = model_.off_peak->next_start(now);
-    int64_t spread_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(options_.defer_spread).count();
-    if (spread_ms > 0)
-      start += std::chrono::milliseconds(
-          static_cast<int64_t>((r.id * 2654435761ULL) % static_cast<uint64_t>(spread_ms)));
-    bool forced = task.deadline && start + task.duration > *task.deadline;
-    if (!forced) r.not_before = start;
+    DeferQueue& q = defer_queue_[static_cast<size_t>(p.index)];
+    if (q.window != start) q = DeferQueue{start, 0};
+    Int128 pace = static_cast<Int128>(std::max<int64_t>(1, p.max_nodes)) *
+                  std::max<int64_t>(1, options_.defer_pace_pct) * 10'000;  // ppm of a node
+    TimePoint release = start + std::chrono::milliseconds(static_cast<int64_t>(q.queued / pace));
+    Int128 work = static_cast<Int128>(dominant_share_ppm(task.resources, p.node)) *
+                  std::chrono::duration_cast<std::chrono::milliseconds>(task.duration).count();
+    bool forced = (task.deadline && release + task.duration > *task.deadline) ||
+                  !model_.off_peak->contains(release);
+    if (!forced) {
+      r.not_before = release;
+      q.queued += work;
+    }
   }
   r.queue = queue_for(task);
   r.candidates = std::move(candidates);

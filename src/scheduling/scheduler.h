@@ -91,8 +91,9 @@ struct SchedulerOptions {
   // At most one full cycle this often; in between, a cycle after capacity grew admits
   // nothing and says when to come back (`CycleResult::retry_at`). 0 = no limit.
   Duration full_cycle_min_gap{0};
-  // Deferred tasks are released over this long after the off-peak window opens.
-  Duration defer_spread{std::chrono::hours(3)};
+  // Deferred tasks are released as their first-choice pool can take them: one after the
+  // deferred work ahead of it, as if this percentage of the pool's max_nodes ran it.
+  int64_t defer_pace_pct = 80;
   // When no node has room for a task now, let it wait for running work to free some
   // instead of creating or starting a node, if the work running and queued in the pool
   // should free room sooner than that node would be ready (estimated from the tasks'
@@ -251,6 +252,12 @@ class Scheduler final : public FleetView {
     std::optional<int64_t> last_pct;
   };
   std::vector<WindowLoad> window_load_;
+  // Per pool, the work deferred to its next off-peak window (dominant share ppm × ms).
+  struct DeferQueue {
+    TimePoint window{};
+    Int128 queued = 0;
+  };
+  std::vector<DeferQueue> defer_queue_;
   void track_window_load(TimePoint now);
   std::set<TaskId> fresh_;  // pending, not yet considered
   // Pending tasks per (tenant, queue), ordered by (-priority, submitted_at, id).

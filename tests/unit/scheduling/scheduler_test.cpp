@@ -224,6 +224,36 @@ TEST(Scheduler, DeferrableWorkWaitsForOffPeakUnlessItsDeadlineIsEarlier) {
   EXPECT_EQ(h.s.find(d)->state, TaskState::kAdmitted);
 }
 
+TEST(Scheduler, DeferredWorkIsReleasedAtThePaceThePoolCanTakeIt) {
+  Harness h;  // noon UTC; off-peak 20:00-06:00 UTC
+  TimePoint opens = *parse_rfc3339("2026-03-02T20:00:00Z");
+  Task t = make_task("batch", 10);
+  t.deferrable = true;
+  TaskId first = h.submit(t);
+  const TaskRecord* r = h.s.find(first);
+  EXPECT_EQ(r->not_before, opens);
+  // Each next task comes after the work ahead of it, run by 80% of the pool's nodes.
+  const PoolModel& p = h.fleet->model.pools[static_cast<size_t>(r->candidates.front().pool)];
+  int64_t share = dominant_share_ppm(t.resources, p.node);
+  auto step = std::chrono::milliseconds(static_cast<int64_t>(
+      static_cast<Int128>(share) * 3'600'000 / (static_cast<Int128>(p.max_nodes) * 800'000)));
+  ASSERT_GT(step, 0s);
+  TimePoint last = opens;
+  int deferred = 1;
+  for (;; ++deferred) {
+    TaskId id = h.submit(t);
+    TimePoint nb = h.s.find(id)->not_before;
+    if (nb == h.clock.now()) break;  // tonight is full: it runs now
+    EXPECT_NEAR(std::chrono::duration_cast<std::chrono::milliseconds>(nb - last).count(),
+                step.count(), 1);  // each offset is rounded down to the millisecond
+    last = nb;
+    ASSERT_LT(deferred, 100'000);
+  }
+  // The window (10 h) holds what 80% of the nodes can run in it.
+  EXPECT_LT(last, *parse_rfc3339("2026-03-03T06:00:00Z"));
+  EXPECT_GE(last + step, *parse_rfc3339("2026-03-03T06:00:00Z"));
+}
+
 // Fills the CPU pool from 19:30 with work that lasts `filler` (non-deferrable), runs the
 // night's cycles, then submits a deferrable task at noon the next day: its not_before.
 TimePoint deferral_after_a_night(std::chrono::hours filler) {
