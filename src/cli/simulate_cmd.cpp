@@ -116,6 +116,17 @@ std::vector<std::string> slo_verdict(int64_t slo_ms, const std::vector<SimResult
         "than from how fast it scales.",
         seconds_of(oracle->wait_p95_ms)));
   }
+  for (const auto& r : results) {
+    if (r.strategy != "codefleet") continue;
+    std::vector<std::string> over;
+    for (const auto& [cls, w] : r.waits_by_class) {
+      if (w.p95_ms > slo_ms)
+        over.push_back(fmt::format("{} ({:.0f} s)", cls, seconds_of(w.p95_ms)));
+    }
+    if (!over.empty())
+      out.push_back(
+          fmt::format("Classes whose codefleet p95 is over it: {}.", fmt::join(over, ", ")));
+  }
   if (c.peak_gpu_milli > 0) {
     out.push_back(fmt::format(
         "The workload asks for up to {:.2f} GPUs at once ({}); the pools that serve it hold at "
@@ -320,6 +331,13 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
       for (const auto& [k, v] : r.cost_by_state) by_state[k] = money(v);
       for (const auto& [k, v] : r.peak_quota_vcpus) peak[k] = v;
       for (const auto& [k, v] : r.node_hours_by_pool) hours[k] = round3(v);
+      ojson by_class = ojson::object();
+      for (const auto& [k, w] : r.waits_by_class) {
+        by_class[k] = {{"tasks", w.tasks},
+                       {"p50", seconds_of(w.p50_ms)},
+                       {"p95", seconds_of(w.p95_ms)},
+                       {"p99", seconds_of(w.p99_ms)}};
+      }
       ojson sj{{"name", r.strategy},
                {"cost_usd", money(r.cost)},
                {"cost_at_whole_nodes_usd", money(r.node_cost)},
@@ -332,6 +350,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
                  {"p95", seconds_of(r.wait_p95_ms)},
                  {"p99", seconds_of(r.wait_p99_ms)}}},
                {"wait_slo_met", r.wait_p95_ms <= slo_ms},
+               {"wait_s_by_class", by_class},
                {"deadline_misses", r.deadline_misses},
                {"peak_quota_vcpus", peak},
                {"utilisation", round3(r.utilisation)},

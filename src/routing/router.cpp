@@ -98,6 +98,20 @@ int64_t dominant_share_ppm(const Resources& need, const Resources& node) {
   return std::min<int64_t>(share, 1'000'000);
 }
 
+int64_t packed_share_ppm(const Resources& need, const Resources& node) {
+  int64_t fit = INT64_MAX;
+  auto dim = [&](int64_t n, int64_t cap) {
+    if (n > 0) fit = std::min(fit, cap / n);
+  };
+  dim(need.vcpus, node.vcpus);
+  dim(need.memory_mib, node.memory_mib);
+  dim(need.gpu_milli, node.gpu_milli);
+  dim(need.gpu_memory_mib, node.gpu_memory_mib);
+  if (fit == INT64_MAX) return 0;  // asks for nothing
+  if (fit <= 0) return 1'000'000;
+  return (1'000'000 + fit - 1) / fit;
+}
+
 std::optional<int64_t> quota_limit_for_node(const FleetModel& model, const PoolModel& pool,
                                             std::string* which) {
   if (!model.spec) return std::nullopt;

@@ -103,6 +103,10 @@ std::vector<PoolCandidate> rank_pools(const FleetModel& model, const Task& task,
                                       std::vector<Alternative>* rejected = nullptr);
 // The task's dominant share of one node, in parts per million (1'000'000 = a whole node).
 int64_t dominant_share_ppm(const Resources& need, const Resources& node);
+// The share of a node one such task really takes when packed: 1 / how many fit whole
+// (a task asking for 200 of 256 GiB takes the node, not 78% of it). In ppm, ≥ the
+// dominant share; 1,000,000 when none fits.
+int64_t packed_share_ppm(const Resources& need, const Resources& node);
 // The largest cores one node of `pool` may take from its quotas: the family, regional and spot
 // limits declared in the spec (nullopt = no limit declared).
 std::optional<int64_t> quota_limit_for_node(const FleetModel& model, const PoolModel& pool,

@@ -167,7 +167,7 @@ Result<TaskId> Scheduler::submit(Task task) {
     Int128 pace = static_cast<Int128>(std::max<int64_t>(1, p.max_nodes)) *
                   std::max<int64_t>(1, options_.defer_pace_pct) * 10'000;  // ppm of a node
     TimePoint release = start + std::chrono::milliseconds(static_cast<int64_t>(q.queued / pace));
-    Int128 work = static_cast<Int128>(dominant_share_ppm(task.resources, p.node)) *
+    Int128 work = static_cast<Int128>(packed_share_ppm(task.resources, p.node)) *
                   std::chrono::duration_cast<std::chrono::milliseconds>(task.duration).count();
     bool forced = (task.deadline && release + task.duration > *task.deadline) ||
                   !model_.off_peak->contains(release);
@@ -273,8 +273,8 @@ void Scheduler::add_pending(TaskId id) {
 void Scheduler::stop_waiting(TaskRecord& t) {
   if (t.waiting_in < 0) return;
   load_[static_cast<size_t>(t.waiting_in)].waiting -=
-      static_cast<Int128>(dominant_share_ppm(
-          t.task.resources, model_.pools[static_cast<size_t>(t.waiting_in)].node)) *
+      static_cast<Int128>(packed_share_ppm(t.task.resources,
+                                           model_.pools[static_cast<size_t>(t.waiting_in)].node)) *
       std::chrono::duration_cast<std::chrono::milliseconds>(t.task.duration).count();
   t.waiting_in = -1;
 }
@@ -413,7 +413,7 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   tenant_used_[t.task.tenant] = tenant_used_[t.task.tenant] + t.task.resources;
   node.tasks.push_back(t.id);
   remove_pending(t.id);
-  t.share_ppm = dominant_share_ppm(t.task.resources, model_.pools[static_cast<size_t>(pool)].node);
+  t.share_ppm = packed_share_ppm(t.task.resources, model_.pools[static_cast<size_t>(pool)].node);
   t.expected_end = std::max(clock_.now(), node.ready_at) + t.task.duration;
   PoolLoad& load = load_[static_cast<size_t>(pool)];
   load.share += t.share_ppm;
@@ -492,7 +492,7 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
   if (!fallback && wait_in >= 0) {
     t.waiting_in = wait_in;
     load_[static_cast<size_t>(wait_in)].waiting +=
-        static_cast<Int128>(dominant_share_ppm(t.task.resources, model_.pools[wait_in].node)) *
+        static_cast<Int128>(packed_share_ppm(t.task.resources, model_.pools[wait_in].node)) *
         std::chrono::duration_cast<std::chrono::milliseconds>(t.task.duration).count();
     if (!recheck_at_ || give_up < *recheck_at_) recheck_at_ = give_up;
     return false;

@@ -61,6 +61,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   std::unordered_map<TaskId, Live> live;
   live.reserve(4096);
   std::vector<int64_t> waits;
+  std::map<std::string, std::vector<int64_t>> waits_by_class;
   waits.reserve(workload.arrivals.size());
   // The oracle's bill: each task's dominant share of its node × its run time × what a
   // running node costs — compute (micro-USD per hour × ms) and its OS disk (micro-USD per
@@ -171,8 +172,11 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
         Live& l = live[adm.task];
         // Wait excludes deliberate off-peak deferral: it counts from when the task became eligible.
         TimePoint eligible = std::max(l.submitted, rec->not_before);
-        if (l.started_ms < 0)
-          waits.push_back(duration_cast<milliseconds>(start - eligible).count());
+        if (l.started_ms < 0) {
+          int64_t w = duration_cast<milliseconds>(start - eligible).count();
+          waits.push_back(w);
+          waits_by_class[rec->task.class_name].push_back(w);
+        }
         l.started_ms = duration_cast<milliseconds>(start - options.start).count();
         completions.push({start + rec->task.duration, adm.task, l.epoch});
       }
@@ -199,7 +203,11 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
     // least): leaving it out would flatter the percentiles of a fleet that cannot keep up.
     if (rec && l.started_ms < 0) {
       TimePoint eligible = std::max(l.submitted, rec->not_before);
-      if (eligible < end) waits.push_back(duration_cast<milliseconds>(end - eligible).count());
+      if (eligible < end) {
+        int64_t w = duration_cast<milliseconds>(end - eligible).count();
+        waits.push_back(w);
+        waits_by_class[rec->task.class_name].push_back(w);
+      }
     }
     // Work still running at the end: the oracle pays for its busy time up to the horizon.
     if (rec && rec->state == TaskState::kAdmitted && l.started_ms >= 0) {
@@ -217,6 +225,10 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   out.wait_p50_ms = percentile(waits, 50);
   out.wait_p95_ms = percentile(waits, 95);
   out.wait_p99_ms = percentile(waits, 99);
+  for (auto& [cls, v] : waits_by_class) {
+    out.waits_by_class[cls] = {static_cast<int64_t>(v.size()), percentile(v, 50), percentile(v, 95),
+                               percentile(v, 99)};
+  }
 
   const RegionBill& bill = region.bill();
   Int128 node_vcpu_ms = 0;

@@ -51,6 +51,11 @@ struct SimResult {
   std::map<std::string, double> node_hours_by_pool;
   double node_hours = 0;
   int64_t wait_p50_ms = 0, wait_p95_ms = 0, wait_p99_ms = 0;
+  struct ClassWaits {
+    int64_t tasks = 0;  // tasks that waited (started, or still waiting at the end)
+    int64_t p50_ms = 0, p95_ms = 0, p99_ms = 0;
+  };
+  std::map<std::string, ClassWaits> waits_by_class;
   int64_t deadline_misses = 0;
   std::map<std::string, int64_t> peak_quota_vcpus;
   std::map<std::string, int64_t> quota_limits;

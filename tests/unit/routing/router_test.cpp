@@ -294,5 +294,18 @@ environments:
   EXPECT_FALSE(model->pools[0].schedule->contains(*parse_rfc3339("2026-01-05T14:00:00Z")));
 }
 
+TEST(Shares, PackedShareIsOneOverHowManyFitWhole) {
+  Resources e32{32, 256 * 1024, 0, 0};  // an E32s_v5
+  // 200 of 256 GiB: a dominant share of 78%, but only one fits: it takes the node.
+  EXPECT_EQ(dominant_share_ppm({16, 200 * 1024, 0, 0}, e32), 781'250);
+  EXPECT_EQ(packed_share_ppm({16, 200 * 1024, 0, 0}, e32), 1'000'000);
+  EXPECT_EQ(packed_share_ppm({8, 64 * 1024, 0, 0}, e32), 250'000);     // four fit
+  EXPECT_EQ(packed_share_ppm({10, 16 * 1024, 0, 0}, e32), 333'334);    // three (by vCPUs)
+  EXPECT_EQ(packed_share_ppm({64, 16 * 1024, 0, 0}, e32), 1'000'000);  // none fits
+  EXPECT_EQ(packed_share_ppm({}, e32), 0);
+  Resources nc40{40, 320 * 1024, 1000, 94 * 1024};
+  EXPECT_EQ(packed_share_ppm({4, 8 * 1024, 470, 0}, nc40), 500'000);  // two 0.47-GPU pods share it
+}
+
 }  // namespace
 }  // namespace codefleet

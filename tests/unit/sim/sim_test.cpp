@@ -166,6 +166,11 @@ TEST(Simulate, ATaskThatNeverStartsWaitsUntilTheEnd) {
   SimResult r = simulate(f->model, w, **s, {});
   EXPECT_EQ(r.pending, 2);  // one running, one waiting
   EXPECT_EQ(r.wait_p99_ms, 23 * 3'600'000);
+  ASSERT_EQ(r.waits_by_class.size(), 1u);
+  const auto& by_class = r.waits_by_class.at("batch-inference");
+  EXPECT_EQ(by_class.tasks, 2);
+  EXPECT_EQ(by_class.p50_ms, 0);
+  EXPECT_EQ(by_class.p99_ms, 23 * 3'600'000);
 }
 
 TEST(Simulate, SameInputsSameResults) {
