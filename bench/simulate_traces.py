@@ -84,6 +84,9 @@ def check(j):
                 notes.append(f"{s['name']}: {fam} {peak} > {limit}")
     slo = j["wait_slo_p95_s"]
     p95 = by["codefleet"]["wait_s"]["p95"]
+    for cls, w in sorted(by["codefleet"]["wait_s_by_class"].items()):
+        if w["p95"] > slo:
+            notes.append(f"class {cls} p95 {w['p95']:.0f} s")
     if p95 <= slo:
         slo_verdict = "met"
     elif j["slo"]["capacity_bound"]:
@@ -146,7 +149,8 @@ def main():
             f"{cf['wait_s']['p95']:.0f} s ({slo_verdict}; oracle "
             f"{by['oracle']['wait_s']['p95']:.0f} s) | {gpu_peak} / {gpu_limit} | "
             f"{t['completed']:,} + {t['rejected']:,} + {t['pending']:,} | "
-            f"{'pass' if ok else 'FAIL: ' + '; '.join(notes)} ({wall:.1f} s) |")
+            f"{'pass' if ok else 'FAIL'}{': ' + '; '.join(notes) if notes else ''} "
+            f"({wall:.1f} s) |")
     print("| run | spec | tasks | oracle $ | codefleet $ | cluster-autoscaler $ | always-on $ "
           "| codefleet / oracle | codefleet / oracle's nodes | min_nodes floor $ "
           "| codefleet wait p95 | codefleet's peak H100 vCPUs / quota "
