@@ -133,7 +133,10 @@ std::vector<std::string> slo_verdict(int64_t slo_ms, const std::vector<SimResult
         "most {:.2f} within max_nodes and quota.",
         c.peak_gpu_milli / 1000.0, format_rfc3339(start + c.peak_gpu_at),
         c.fleet_gpu_milli / 1000.0));
-    if (c.peak_gpu_milli > c.fleet_gpu_milli)
+    bool missed = std::any_of(results.begin(), results.end(), [&](const SimResult& r) {
+      return (r.strategy == "codefleet" || r.strategy == "oracle") && r.wait_p95_ms > slo_ms;
+    });
+    if (c.peak_gpu_milli > c.fleet_gpu_milli && missed)
       out.push_back(
           "For the GPUs: raise the quota and max_nodes, or scale the load (--load-scale).");
   }
