@@ -278,6 +278,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   }
   bool estimated = false;
   for (const auto& p : model->pools) estimated = estimated || p.price.estimated;
+  std::vector<std::string> report_notes = slo_note;
 
   if (!opts.timeseries.empty()) {
     std::ofstream ts(opts.timeseries);
@@ -294,7 +295,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
       return kExitUsage;
     }
     html << render_simulation_report(spec.name, workload.description, results, estimated,
-                                     llm ? &*llm : nullptr);
+                                     llm ? &*llm : nullptr, report_notes);
   }
 
   if (common.output == "json") {

@@ -105,7 +105,7 @@ std::string write_timeseries_csv(const std::vector<SimResult>& results) {
 
 std::string render_simulation_report(const std::string& fleet, const std::string& workload,
                                      const std::vector<SimResult>& results, bool prices_estimated,
-                                     const LlmReplay* llm) {
+                                     const LlmReplay* llm, const std::vector<std::string>& notes) {
   std::string html =
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>CodeFleet simulation: " +
       esc(fleet) +
@@ -134,6 +134,7 @@ std::string render_simulation_report(const std::string& fleet, const std::string
         r.pending);
   }
   html += "</table>";
+  for (const auto& n : notes) html += "<p>" + esc(n) + "</p>";
   // Nodes over time (all pools, running or provisioning).
   std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> nodes;
   for (const auto& r : results) {

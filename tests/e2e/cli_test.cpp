@@ -496,6 +496,7 @@ TEST(Simulate, WritesTimeseriesAndReport) {
   std::stringstream page;
   page << html.rdbuf();
   EXPECT_NE(page.str().find("<svg"), std::string::npos);
+  EXPECT_NE(page.str().find("<p>Wait SLO: p95 within 900 s"), std::string::npos);
   EXPECT_EQ(page.str().find("<script"), std::string::npos);  // self-contained, no scripts
   EXPECT_EQ(page.str().find("http://cdn"), std::string::npos);
   std::filesystem::remove_all(dir);
