@@ -204,6 +204,33 @@ TEST(Simulate, FailuresAndEvictionsAreRecoveredFrom) {
   EXPECT_GT(r.completed, 2500);
 }
 
+TEST(Strategy, CodefleetDeletesAnIdleNodeAfterItsCreateLatency) {
+  auto f = recommended();  // h100-train deletes idle nodes; a new one takes 8 min to create
+  SimulatedClock clock(*parse_rfc3339("2026-01-05T10:00:00Z"));
+  auto strategy = make_strategy("codefleet", f->model);
+  ASSERT_TRUE(strategy);
+  SchedulerOptions o;
+  (*strategy)->configure(o);
+  Scheduler s(f->model, QuotaLedger::from_spec(f->parsed.spec), clock, o);
+  (*strategy)->start(s, clock.now());
+  Task t = task_from_class(*f->parsed.spec.find_class("fine-tune"));
+  t.deferrable = false;
+  t.duration = std::chrono::minutes(10);
+  auto id = s.submit(t);
+  ASSERT_TRUE(id);
+  ASSERT_EQ(s.cycle().nodes_created.size(), 1u);
+  NodeId node = s.find(*id)->node;
+  clock.advance(std::chrono::minutes(18));  // created at +8 min, ran 10
+  s.cycle();
+  ASSERT_TRUE(s.complete(*id));
+  clock.advance(std::chrono::minutes(5));  // past the 4-minute start latency
+  (*strategy)->tick(s, clock.now());
+  EXPECT_TRUE(s.nodes().count(node)) << "deleted before a new node would have been ready";
+  clock.advance(std::chrono::minutes(3));  // idle 8 minutes: as long as creating one
+  (*strategy)->tick(s, clock.now());
+  EXPECT_FALSE(s.nodes().count(node));
+}
+
 TEST(Simulate, StoppedNodesPayDisksOnly) {
   auto f = recommended();
   Workload w = synthetic_workload(f->model, {2000, 2, 3});
