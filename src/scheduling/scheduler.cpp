@@ -164,7 +164,10 @@ Result<TaskId> Scheduler::submit(Task task) {
     TimePoint start = model_.off_peak->next_start(now);
     DeferQueue& q = defer_queue_[static_cast<size_t>(p.index)];
     if (q.window != start) q = DeferQueue{start, 0};
-    Int128 pace = static_cast<Int128>(std::max<int64_t>(1, p.max_nodes)) *
+    int64_t nodes = p.max_nodes;  // as many as the pool may have, within its quota
+    if (auto limit = quota_limit_for_node(model_, p, nullptr); limit && p.node.vcpus > 0)
+      nodes = std::min(nodes, *limit / p.node.vcpus);
+    Int128 pace = static_cast<Int128>(std::max<int64_t>(1, nodes)) *
                   std::max<int64_t>(1, options_.defer_pace_pct) * 10'000;  // ppm of a node
     TimePoint release = start + std::chrono::milliseconds(static_cast<int64_t>(q.queued / pace));
     Int128 work = static_cast<Int128>(packed_share_ppm(task.resources, p.node)) *
@@ -204,9 +207,12 @@ void Scheduler::unbind(TaskRecord& t) {
   }
   n.tasks.erase(std::remove(n.tasks.begin(), n.tasks.end(), t.id), n.tasks.end());
   if (n.tasks.empty()) n.idle_since = clock_.now();
-  PoolLoad& load = load_[static_cast<size_t>(n.pool)];
-  load.share -= t.share_ppm;
-  load.share_end -= static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
+  if (options_.wait_for_room) {  // the pool's load is kept only for wait_for_room
+    PoolLoad& load = load_[static_cast<size_t>(n.pool)];
+    load.share -= t.share_ppm;
+    load.share_end -= static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
+    if (auto e = load.ends.find(t.expected_end); e != load.ends.end()) load.ends.erase(e);
+  }
   capacity_grew_ = true;
   no_room_[n.pool].clear();  // capacity grew
   no_victims_[n.pool].clear();
@@ -280,6 +286,10 @@ void Scheduler::stop_waiting(TaskRecord& t) {
 }
 
 Duration Scheduler::drain_estimate(const PoolModel& p) const {
+  // A task running past its expected end makes the estimate unsound (its negative "work
+  // left" would hide others'): no estimate then, so nothing waits on it.
+  const PoolLoad& pl = load_[static_cast<size_t>(p.index)];
+  if (!pl.ends.empty() && *pl.ends.begin() < clock_.now()) return Duration::max();
   int64_t active = 0;
   for (const Node* n : pool_nodes_[p.index]) active += n->active() ? 1 : 0;
   if (active == 0) return Duration::max();
@@ -415,9 +425,12 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   remove_pending(t.id);
   t.share_ppm = packed_share_ppm(t.task.resources, model_.pools[static_cast<size_t>(pool)].node);
   t.expected_end = std::max(clock_.now(), node.ready_at) + t.task.duration;
-  PoolLoad& load = load_[static_cast<size_t>(pool)];
-  load.share += t.share_ppm;
-  load.share_end += static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
+  if (options_.wait_for_room) {
+    PoolLoad& load = load_[static_cast<size_t>(pool)];
+    load.share += t.share_ppm;
+    load.share_end += static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
+    load.ends.insert(t.expected_end);
+  }
   t.state = TaskState::kAdmitted;
   t.pool = pool;
   t.node = node.id;
@@ -430,7 +443,7 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
 // 3. assign: the first ranked pool that can take the task now, preferring one that meets
 // its deadline; within a pool: an active node (best fit), else a stopped node started,
 // else a new node if max_nodes and the quota allow.
-bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
+bool Scheduler::assign(TaskRecord& t, CycleResult& out, bool may_wait) {
   struct Plan {
     int pool = -1;
     Node* node = nullptr;     // existing active node
@@ -453,8 +466,10 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
     if (Node* n = best_node(p, t.task.resources)) {
       plan.node = n;
       plan.wait = n->ready_at > now ? n->ready_at - now : Duration{0};
+      // Waiting for room elsewhere: only a node with room now, in time, beats that.
+      if (wait_in >= 0 && (plan.wait > Duration{0} || !meets_deadline(t, p, plan.wait))) continue;
     } else if (wait_in >= 0) {
-      continue;  // waiting for room elsewhere: only a node with room now beats that
+      continue;
     } else {
       bool scale_up = may_scale_up(p);
       for (Node* n : pool_nodes_[p.index]) {
@@ -474,10 +489,17 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out) {
         no_room_[p.index].push_back(t.task.resources);
         continue;
       }
-      // Waiting for running work to free room beats a node that would be ready later.
+      // Waiting for running work to free room beats a node that would be ready later —
+      // unless the task would then miss its deadline should the room not come (it waits
+      // until `give_up`, then still needs the node), or the pool has only this node left
+      // to bring up (a later task could take it while this one waits).
       TimePoint eligible = std::max(t.task.submitted_at, t.not_before);
-      if (options_.wait_for_room && now - eligible < plan.wait && drain_estimate(p) < plan.wait &&
-          meets_deadline(t, p, plan.wait)) {
+      if (may_wait && options_.wait_for_room && now - eligible < plan.wait &&
+          meets_deadline(t, p, (eligible + plan.wait - now) + plan.wait) &&
+          (plan.stopped ||
+           (static_cast<int64_t>(pool_nodes_[p.index].size()) + 1 < p.max_nodes &&
+            ledger_.can_reserve(p.region, p.quota_family, p.spot, 2 * p.node.vcpus))) &&
+          drain_estimate(p) < plan.wait) {
         wait_in = p.index;
         give_up = eligible + plan.wait;
         continue;
@@ -710,7 +732,7 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
         assert(del);
         (void)del;
         no_room_[p.index].clear();
-        return assign(t, out);
+        return assign(t, out, /*may_wait=*/false);  // the room was made for it
       }
     }
   }

@@ -64,8 +64,9 @@ struct TaskRecord {
   TimePoint not_before{};   // deferred until (off-peak window)
   int preemptions = 0;
   std::vector<PoolCandidate> candidates;  // ranked pools, computed once at submit
-  // Admitted: its dominant share of the node (ppm) and when it should end, as counted in
-  // its pool's load. Pending and waiting for room in a pool (`wait_for_room`): which pool.
+  // Admitted: its packed share of the node (ppm: 1 / how many such tasks fit) and when it should
+  // end, as counted in its pool's load. Pending and waiting for room in a pool (`wait_for_room`):
+  // which pool.
   int64_t share_ppm = 0;
   TimePoint expected_end{};
   int waiting_in = -1;
@@ -191,7 +192,8 @@ class Scheduler final : public FleetView {
   // The six steps of a cycle.
   std::map<std::string, int64_t> snapshot();
   std::vector<TaskRecord*> heads(const std::map<std::string, int64_t>& shares, bool full);
-  bool assign(TaskRecord& t, CycleResult& out);
+  // may_wait: whether the task may wait for room (wait_for_room) rather than take a node.
+  bool assign(TaskRecord& t, CycleResult& out, bool may_wait = true);
   bool preempt(TaskRecord& t, CycleResult& out);
   void commit(TaskRecord& t, int pool, Node& node, CycleResult& out);
   void requeue(CycleResult& out);
@@ -239,6 +241,7 @@ class Scheduler final : public FleetView {
   // (share_ppm × duration ms).
   struct PoolLoad {
     Int128 share_end = 0, share = 0, waiting = 0;
+    std::multiset<TimePoint> ends;  // admitted tasks' expected ends (overdue ones spoil it)
   };
   std::vector<PoolLoad> load_;
   std::optional<TimePoint> recheck_at_;
@@ -252,7 +255,7 @@ class Scheduler final : public FleetView {
     std::optional<int64_t> last_pct;
   };
   std::vector<WindowLoad> window_load_;
-  // Per pool, the work deferred to its next off-peak window (dominant share ppm × ms).
+  // Per pool, the work deferred to its next off-peak window (packed share ppm × ms).
   struct DeferQueue {
     TimePoint window{};
     Int128 queued = 0;

@@ -88,21 +88,85 @@ TEST(Scheduler, WaitsForRoomThatComesSoonerThanANewNode) {
   }
 }
 
-TEST(Scheduler, WaitingForRoomEndsAfterANodesLatency) {
+TEST(Scheduler, WaitingForRoomEndsWhenTheRunningWorkOverruns) {
   WaitHarness h(true);
   h.submit(1min);
   h.s.cycle();
   h.clock.advance(8min + 30s);
   TaskId b = h.submit(1min);
   EXPECT_TRUE(h.s.cycle().nodes_created.empty());
-  // The running task overruns its estimate (it never completes here): once b has waited
-  // as long as a node takes to come, it gets one.
-  h.clock.advance(7min);
-  EXPECT_TRUE(h.s.cycle().nodes_created.empty());
+  TimePoint give_up = noon() + 8min + 30s + 8min;
+  EXPECT_EQ(h.s.next_release(), give_up);
+  // A full cycle before the running task is due (an unrelated task's end makes one): b
+  // still waits.
+  Task web = make_task("web", 70);
+  auto other = h.s.submit(web);
+  ASSERT_TRUE(other);
+  h.s.cycle();
+  h.clock.advance(20s);
+  ASSERT_TRUE(h.s.complete(*other));
+  CycleResult r = h.s.cycle();
+  EXPECT_TRUE(r.nodes_created.empty());
+  EXPECT_EQ(h.s.find(b)->state, TaskState::kPending);
+  // The running task overruns its estimate (it never completes here): the next full cycle
+  // after it was due gives b a node rather than keep it waiting on a wrong estimate.
+  h.clock.advance(1min);
+  web = make_task("web", 70);
+  other = h.s.submit(web);
+  h.s.cycle();
+  ASSERT_TRUE(h.s.complete(*other));
+  r = h.s.cycle();
+  EXPECT_EQ(h.s.find(b)->state, TaskState::kAdmitted);
+  EXPECT_EQ(std::count_if(r.nodes_created.begin(), r.nodes_created.end(),
+                          [&](NodeId n) { return n == h.s.find(b)->node; }),
+            1);
+}
+
+TEST(Scheduler, WaitingForRoomEndsAfterANodesLatencyAtTheLatest) {
+  WaitHarness h(true);
+  h.submit(1min);
+  h.s.cycle();
+  h.clock.advance(8min + 30s);
+  TaskId b = h.submit(1min);
+  h.s.cycle();
+  // Nothing else happens: the scheduler asks for a cycle when b would rather have a node.
+  ASSERT_TRUE(h.s.next_release());
   h.clock.set(*h.s.next_release());
   CycleResult r = h.s.cycle();
   EXPECT_EQ(r.nodes_created.size(), 1u);
   EXPECT_EQ(h.s.find(b)->state, TaskState::kAdmitted);
+}
+
+TEST(Scheduler, WaitingForRoomKeepsTheDeadline) {
+  WaitHarness h(true);
+  h.submit(1min);
+  h.s.cycle();
+  h.clock.advance(8min + 30s);
+  // Room in 30 s would do, but if it did not come the task would wait 8 minutes and then
+  // need 8 more for a node: a deadline 12 minutes out cannot take that risk.
+  Task t = make_task("infer", 90);
+  t.duration = 1min;
+  t.deadline = h.clock.now() + 12min;
+  auto id = h.s.submit(t);
+  ASSERT_TRUE(id);
+  CycleResult r = h.s.cycle();
+  EXPECT_EQ(r.nodes_created.size(), 1u);
+  EXPECT_EQ(h.s.find(*id)->state, TaskState::kAdmitted);
+}
+
+TEST(Scheduler, CancellingAWaitingTaskTakesItsWorkOffTheQueue) {
+  WaitHarness h(true);
+  h.submit(1min);
+  h.s.cycle();
+  h.clock.advance(8min + 30s);
+  // Four 2-minute tasks wait (30 s, 2:30, 4:30, 6:30 < 8 min); a fifth would get a node.
+  std::vector<TaskId> waiting;
+  for (int i = 0; i < 4; ++i) waiting.push_back(h.submit(2min));
+  EXPECT_TRUE(h.s.cycle().nodes_created.empty());
+  for (TaskId id : waiting) ASSERT_TRUE(h.s.cancel(id));
+  // With their work gone, the next one waits too.
+  h.submit(2min);
+  EXPECT_TRUE(h.s.cycle().nodes_created.empty());
 }
 
 TEST(Scheduler, WorkQueuedAheadMakesLaterTasksBringUpNodes) {
@@ -232,11 +296,15 @@ TEST(Scheduler, DeferredWorkIsReleasedAtThePaceThePoolCanTakeIt) {
   TaskId first = h.submit(t);
   const TaskRecord* r = h.s.find(first);
   EXPECT_EQ(r->not_before, opens);
-  // Each next task comes after the work ahead of it, run by 80% of the pool's nodes.
+  // Each next task comes after the work ahead of it, run by 80% of the nodes the pool may
+  // have (max_nodes, within its quota). The work is its packed share × its duration.
   const PoolModel& p = h.fleet->model.pools[static_cast<size_t>(r->candidates.front().pool)];
-  int64_t share = dominant_share_ppm(t.resources, p.node);
+  int64_t share = packed_share_ppm(t.resources, p.node);
+  int64_t nodes = p.max_nodes;
+  if (auto limit = quota_limit_for_node(h.fleet->model, p, nullptr))
+    nodes = std::min(nodes, *limit / p.node.vcpus);
   auto step = std::chrono::milliseconds(static_cast<int64_t>(
-      static_cast<Int128>(share) * 3'600'000 / (static_cast<Int128>(p.max_nodes) * 800'000)));
+      static_cast<Int128>(share) * 3'600'000 / (static_cast<Int128>(nodes) * 800'000)));
   ASSERT_GT(step, 0s);
   TimePoint last = opens;
   int deferred = 1;
