@@ -96,13 +96,9 @@ ojson llm_json(const LlmReplay& r) {
 // even it misses, quota and max_nodes are what hold the work back (it is not a bound on
 // waits — it places work greedily — so another strategy may still do better).
 std::vector<std::string> slo_verdict(int64_t slo_ms, const std::vector<SimResult>& results,
-                                     const SimResult* oracle, const CapacityCheck& c,
-                                     TimePoint start) {
+                                     const std::vector<std::string>& met, const SimResult* oracle,
+                                     const CapacityCheck& c, TimePoint start) {
   std::vector<std::string> out;
-  std::vector<std::string> met;
-  for (const auto& r : results) {
-    if (r.wait_p95_ms <= slo_ms) met.push_back(r.strategy);
-  }
   out.push_back(fmt::format("Wait SLO: p95 within {:.0f} s; met by {}.", seconds_of(slo_ms),
                             met.empty() ? "none" : fmt::format("{}", fmt::join(met, ", "))));
   if (!oracle) {
@@ -263,7 +259,12 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   int64_t slo_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(spec.policies.wait_slo_p95).count();
   CapacityCheck capacity = check_capacity(*model, workload);
-  std::vector<std::string> slo_note = slo_verdict(slo_ms, results, oracle, capacity, so.start);
+  std::vector<std::string> met_slo;  // the strategies whose p95 is within the SLO
+  for (const auto& r : results) {
+    if (r.wait_p95_ms <= slo_ms) met_slo.push_back(r.strategy);
+  }
+  std::vector<std::string> slo_note =
+      slo_verdict(slo_ms, results, met_slo, oracle, capacity, so.start);
   // What the spec's min_nodes cost whatever the load: kept by always-on, cluster-autoscaler
   // and codefleet (office-hours stops them out of hours; the oracle pays for busy capacity
   // only), so part of codefleet's distance to the oracle.
@@ -320,11 +321,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
                      {"fleet_gpus", round3(capacity.fleet_gpu_milli / 1000.0)}};
     j["min_nodes_floor"] = {
         {"nodes", floor_nodes}, {"hours", horizon_hours}, {"compute_usd", money(floor_compute)}};
-    ojson met_by = ojson::array();
-    for (const auto& r : results) {
-      if (r.wait_p95_ms <= slo_ms) met_by.push_back(r.strategy);
-    }
-    j["slo"] = {{"met_by", met_by},
+    j["slo"] = {{"met_by", met_slo},
                 {"capacity_bound", oracle ? ojson(oracle->wait_p95_ms > slo_ms) : ojson(nullptr)},
                 {"note", fmt::format("{}", fmt::join(slo_note, " "))}};
     j["strategies"] = ojson::array();

@@ -89,8 +89,9 @@ Scheduler::Scheduler(const FleetModel& model, QuotaLedger ledger, const Clock& c
 }
 
 namespace {
-int64_t epoch_ms(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+// A task's work on a pool's node: its packed share (ppm) × its duration (ms).
+Int128 packed_work(const Task& t, const PoolModel& p) {
+  return static_cast<Int128>(packed_share_ppm(t.resources, p.node)) * t.duration.count();
 }
 }  // namespace
 
@@ -170,8 +171,7 @@ Result<TaskId> Scheduler::submit(Task task) {
     Int128 pace = static_cast<Int128>(std::max<int64_t>(1, nodes)) *
                   std::max<int64_t>(1, options_.defer_pace_pct) * 10'000;  // ppm of a node
     TimePoint release = start + std::chrono::milliseconds(static_cast<int64_t>(q.queued / pace));
-    Int128 work = static_cast<Int128>(packed_share_ppm(task.resources, p.node)) *
-                  std::chrono::duration_cast<std::chrono::milliseconds>(task.duration).count();
+    Int128 work = packed_work(task, p);
     bool forced = (task.deadline && release + task.duration > *task.deadline) ||
                   !model_.off_peak->contains(release);
     if (!forced) {
@@ -210,7 +210,7 @@ void Scheduler::unbind(TaskRecord& t) {
   if (options_.wait_for_room) {  // the pool's load is kept only for wait_for_room
     PoolLoad& load = load_[static_cast<size_t>(n.pool)];
     load.share -= t.share_ppm;
-    load.share_end -= static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
+    load.share_end -= static_cast<Int128>(t.share_ppm) * unix_ms(t.expected_end);
     if (auto e = load.ends.find(t.expected_end); e != load.ends.end()) load.ends.erase(e);
   }
   capacity_grew_ = true;
@@ -279,9 +279,7 @@ void Scheduler::add_pending(TaskId id) {
 void Scheduler::stop_waiting(TaskRecord& t) {
   if (t.waiting_in < 0) return;
   load_[static_cast<size_t>(t.waiting_in)].waiting -=
-      static_cast<Int128>(packed_share_ppm(t.task.resources,
-                                           model_.pools[static_cast<size_t>(t.waiting_in)].node)) *
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.task.duration).count();
+      packed_work(t.task, model_.pools[static_cast<size_t>(t.waiting_in)]);
   t.waiting_in = -1;
 }
 
@@ -294,7 +292,7 @@ Duration Scheduler::drain_estimate(const PoolModel& p) const {
   for (const Node* n : pool_nodes_[p.index]) active += n->active() ? 1 : 0;
   if (active == 0) return Duration::max();
   const PoolLoad& load = load_[static_cast<size_t>(p.index)];
-  Int128 left = load.share_end - load.share * epoch_ms(clock_.now());
+  Int128 left = load.share_end - load.share * unix_ms(clock_.now());
   Int128 work = std::max<Int128>(0, left) + std::max<Int128>(0, load.waiting);
   return std::chrono::milliseconds(
       static_cast<int64_t>(work / (static_cast<Int128>(active) * 1'000'000)));
@@ -428,7 +426,7 @@ void Scheduler::commit(TaskRecord& t, int pool, Node& node, CycleResult& out) {
   if (options_.wait_for_room) {
     PoolLoad& load = load_[static_cast<size_t>(pool)];
     load.share += t.share_ppm;
-    load.share_end += static_cast<Int128>(t.share_ppm) * epoch_ms(t.expected_end);
+    load.share_end += static_cast<Int128>(t.share_ppm) * unix_ms(t.expected_end);
     load.ends.insert(t.expected_end);
   }
   t.state = TaskState::kAdmitted;
@@ -514,8 +512,7 @@ bool Scheduler::assign(TaskRecord& t, CycleResult& out, bool may_wait) {
   if (!fallback && wait_in >= 0) {
     t.waiting_in = wait_in;
     load_[static_cast<size_t>(wait_in)].waiting +=
-        static_cast<Int128>(packed_share_ppm(t.task.resources, model_.pools[wait_in].node)) *
-        std::chrono::duration_cast<std::chrono::milliseconds>(t.task.duration).count();
+        packed_work(t.task, model_.pools[static_cast<size_t>(wait_in)]);
     if (!recheck_at_ || give_up < *recheck_at_) recheck_at_ = give_up;
     return false;
   }

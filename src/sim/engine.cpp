@@ -62,6 +62,10 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
   live.reserve(4096);
   std::vector<int64_t> waits;
   std::map<std::string, std::vector<int64_t>> waits_by_class;
+  auto record_wait = [&](const TaskRecord& rec, Duration w) {
+    waits.push_back(w.count());
+    waits_by_class[rec.task.class_name].push_back(w.count());
+  };
   waits.reserve(workload.arrivals.size());
   // The oracle's bill: each task's dominant share of its node × its run time × what a
   // running node costs — compute (micro-USD per hour × ms) and its OS disk (micro-USD per
@@ -172,11 +176,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
         Live& l = live[adm.task];
         // Wait excludes deliberate off-peak deferral: it counts from when the task became eligible.
         TimePoint eligible = std::max(l.submitted, rec->not_before);
-        if (l.started_ms < 0) {
-          int64_t w = duration_cast<milliseconds>(start - eligible).count();
-          waits.push_back(w);
-          waits_by_class[rec->task.class_name].push_back(w);
-        }
+        if (l.started_ms < 0) record_wait(*rec, start - eligible);
         l.started_ms = duration_cast<milliseconds>(start - options.start).count();
         completions.push({start + rec->task.duration, adm.task, l.epoch});
       }
@@ -203,11 +203,7 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
     // least): leaving it out would flatter the percentiles of a fleet that cannot keep up.
     if (rec && l.started_ms < 0) {
       TimePoint eligible = std::max(l.submitted, rec->not_before);
-      if (eligible < end) {
-        int64_t w = duration_cast<milliseconds>(end - eligible).count();
-        waits.push_back(w);
-        waits_by_class[rec->task.class_name].push_back(w);
-      }
+      if (eligible < end) record_wait(*rec, end - eligible);
     }
     // Work still running at the end: the oracle pays for its busy time up to the horizon.
     if (rec && rec->state == TaskState::kAdmitted && l.started_ms >= 0) {
