@@ -286,12 +286,11 @@ void Scheduler::stop_waiting(TaskRecord& t) {
 Duration Scheduler::drain_estimate(const PoolModel& p) const {
   // A task running past its expected end makes the estimate unsound (its negative "work
   // left" would hide others'): no estimate then, so nothing waits on it.
-  const PoolLoad& pl = load_[static_cast<size_t>(p.index)];
-  if (!pl.ends.empty() && *pl.ends.begin() < clock_.now()) return Duration::max();
+  const PoolLoad& load = load_[static_cast<size_t>(p.index)];
+  if (!load.ends.empty() && *load.ends.begin() < clock_.now()) return Duration::max();
   int64_t active = 0;
   for (const Node* n : pool_nodes_[p.index]) active += n->active() ? 1 : 0;
   if (active == 0) return Duration::max();
-  const PoolLoad& load = load_[static_cast<size_t>(p.index)];
   Int128 left = load.share_end - load.share * unix_ms(clock_.now());
   Int128 work = std::max<Int128>(0, left) + std::max<Int128>(0, load.waiting);
   return std::chrono::milliseconds(
