@@ -6,6 +6,8 @@
 //                                                          // QuotaExceeded; retry later
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "core/result.h"
@@ -32,6 +34,17 @@ class CloudPort {
   virtual std::vector<NodeId> take_lost() { return {}; }
   // Operations that failed since start (for alerts).
   virtual int64_t failures() const { return 0; }
+  // The nodes the cloud already runs for each pool (by spec pool name) when a daemon takes
+  // over: a real cluster keeps its nodes across restarts. None in a simulated region.
+  virtual Result<std::map<std::string, int64_t>> existing_nodes() {
+    return std::map<std::string, int64_t>{};
+  }
+  // Take one such node over as `id`: it exists and runs; nothing is asked of the cloud.
+  virtual void adopt_vm(const PoolModel& pool, NodeId id, TimePoint now) {
+    (void)pool;
+    (void)id;
+    (void)now;
+  }
 };
 
 }  // namespace codefleet

@@ -581,6 +581,31 @@ bool Scheduler::start_stopped(Node& n, CycleResult* out) {
   return true;
 }
 
+Result<NodeId> Scheduler::adopt_node(int pool) {
+  const PoolModel& p = model_.pools.at(static_cast<size_t>(pool));
+  if (static_cast<int64_t>(pool_nodes_[p.index].size()) >= p.max_nodes) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("pool '{}' is at max_nodes ({})", p.name, p.max_nodes));
+  }
+  if (!ledger_.reserve(p.region, p.quota_family, p.spot, p.node.vcpus)) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("pool '{}': no quota for another node", p.name));
+  }
+  TimePoint now = clock_.now();
+  Node n;
+  n.id = next_node_++;
+  n.pool = p.index;
+  n.state = NodeState::kRunning;
+  n.ready_at = now;
+  n.idle_since = now;
+  Node* node = &nodes_.emplace(n.id, n).first->second;
+  pool_nodes_[p.index].push_back(node);
+  if (cloud_) cloud_->adopt_vm(p, n.id, now);
+  capacity_grew_ = true;  // room for pending work
+  ++node_epoch_;
+  return n.id;
+}
+
 Result<NodeId> Scheduler::provision_node(int pool) {
   const PoolModel& p = model_.pools.at(pool);
   for (Node* n : pool_nodes_[p.index]) {

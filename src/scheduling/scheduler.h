@@ -163,6 +163,9 @@ class Scheduler final : public FleetView {
   // An empty node for `pool` ahead of demand (warm pools, always-on, schedules): starts a
   // stopped node if there is one, else creates one within max_nodes and quota.
   Result<NodeId> provision_node(int pool);
+  // A node the cloud already runs for `pool` (a daemon taking over a real cluster), running
+  // and empty from now. kUnavailable at max_nodes or when the quota has no room for it.
+  Result<NodeId> adopt_node(int pool);
   size_t pending_count() const { return pending_.size() + deferred_.size(); }
   // When the next deferred task becomes eligible (a cycle is due then), if any.
   // Also when a task waiting for room (`wait_for_room`) would rather have a node.

@@ -65,6 +65,13 @@ class MirrorCloud final : public CloudPort {
     region_.delete_vm(p, id, now);
     mirror_.delete_vm(p, id, now);
   }
+  Result<std::map<std::string, int64_t>> existing_nodes() override {
+    return mirror_.existing_nodes();
+  }
+  void adopt_vm(const PoolModel& p, NodeId id, TimePoint now) override {
+    region_.adopt_vm(p, id, now);
+    mirror_.adopt_vm(p, id, now);
+  }
 
  private:
   CloudPort& region_;
@@ -156,6 +163,32 @@ bool Controller::become_leader(TimePoint now) {
   flush(now);
   if (!updates_.empty()) return false;
   if (!store_.release_claims()) return false;
+  // A real cluster keeps its nodes across restarts and leader changes: take them over as
+  // running, empty nodes (the requeued work lands on them; the strategy stops the rest as
+  // its idle policy says) rather than let the fleet start empty and scale them away.
+  if (options_.mirror) {
+    auto existing = options_.mirror->existing_nodes();
+    if (!existing) {
+      fmt::print(stderr,
+                 R"({{"level":"error","msg":"cannot read the cloud's nodes; retrying","error":{}}})"
+                 "\n",
+                 json_quote(existing.error().describe()));
+      lead_retry_at_ = std::chrono::steady_clock::now() + kCloudRetry;  // spare ARM
+      return false;
+    }
+    for (const auto& p : model_.pools) {
+      auto it = existing->find(p.name);
+      int64_t have = it == existing->end() ? 0 : it->second, adopted = 0;
+      while (adopted < have && scheduler_->adopt_node(p.index)) ++adopted;
+      if (have == 0) continue;
+      fmt::print(
+          stderr,
+          R"({{"level":"{}","msg":"adopted the pool's nodes","pool":{},"nodes":{},"adopted":{}{}}})"
+          "\n",
+          adopted < have ? "warn" : "info", json_quote(p.name), have, adopted,
+          adopted < have ? R"(,"note":"beyond max_nodes or quota: the rest are scaled down")" : "");
+    }
+  }
   strategy_->start(*scheduler_, now);
   next_strategy_tick_ = now;
   return true;
@@ -246,7 +279,7 @@ void Controller::loop() {
       }
     }
     if (!leading) {
-      auto lead = store_.try_lead();
+      auto lead = steady_clock::now() < lead_retry_at_ ? Result<bool>(false) : store_.try_lead();
       if (lead && *lead) {
         reset_fleet(now);
         leading = become_leader(now);

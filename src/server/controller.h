@@ -123,6 +123,9 @@ class Controller {
   // Requeues what a previous leader had placed and releases every claim; false (retry on
   // a later pass) when the store failed.
   bool become_leader(TimePoint now);
+  // After the cloud could not be read, the next try to lead waits this long.
+  static constexpr std::chrono::seconds kCloudRetry{2};
+  std::chrono::steady_clock::time_point lead_retry_at_{};
   void follow(TimePoint now);
   void pass(TimePoint now);
   void claim(TimePoint now);

@@ -222,6 +222,16 @@ Result<Duration> SimulatedRegion::create_vm(const PoolModel& pool, NodeId id, Ti
   return pool.create_latency;
 }
 
+void SimulatedRegion::adopt_vm(const PoolModel& pool, NodeId id, TimePoint now) {
+  accrue(now);
+  (void)quota_.reserve(pool.region, pool.quota_family, pool.spot, pool.node.vcpus);
+  Vm vm{pool.index, VmState::kRunning, now};
+  vms_[id] = vm;
+  count(vm, +1);
+  quota_in_use_[pool.index] += pool.node.vcpus;
+  note_peak();
+}
+
 Result<Duration> SimulatedRegion::start_vm(const PoolModel& pool, NodeId id, bool hibernated,
                                            TimePoint now) {
   accrue(now);

@@ -60,6 +60,9 @@ class SimulatedRegion final : public CloudPort {
                             TimePoint now) override;
   void stop_vm(const PoolModel& pool, NodeId id, bool hibernate, TimePoint now) override;
   void delete_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
+  // A VM that already runs: billed from `now`, holding its quota (beyond the limit if it
+  // must: Azure does not delete VMs when a quota is lowered).
+  void adopt_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
 
   // Accrues billing up to `now` and makes provisioned VMs running. Returns the spot VMs
   // evicted in the interval: they are gone (the caller tells the scheduler).

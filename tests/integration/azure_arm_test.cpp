@@ -558,6 +558,10 @@ class AksMirrorTest : public ArmTest {
     store_ = std::move(*open_store(fresh_->url()));
     fake_.server().Get(pool_path_, [this](const httplib::Request&, httplib::Response& res) {
       std::lock_guard lock(pool_mu_);
+      if (unreadable_) {
+        res.set_content(R"({"properties": {"count": "three"}})", "application/json");
+        return;
+      }
       res.set_content(
           json{{"properties", {{"count", count_}, {"enableAutoScaling", false}}}}.dump(),
           "application/json");
@@ -599,6 +603,7 @@ class AksMirrorTest : public ArmTest {
   std::unique_ptr<Store> store_;
   std::mutex pool_mu_;
   int64_t count_ = 0, limit_ = 100;
+  bool unreadable_ = false;  // GET answers a count that is not a number
   std::vector<int64_t> puts_;
 };
 
@@ -620,6 +625,74 @@ TEST_F(AksMirrorTest, NodeDecisionsBecomeAgentPoolCounts) {
   EXPECT_EQ(azure_count(), 3);
   EXPECT_EQ(aks.applied().at("cpupool"), 3);
   EXPECT_EQ(aks.failures(), 0);
+  controller.stop();
+}
+
+TEST_F(AksMirrorTest, ADaemonTakingOverAdoptsTheNodesThePoolHas) {
+  count_ = 3;  // the agent pool already runs three nodes (an earlier daemon's)
+  AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};
+  auto a = arm();
+  AksCloud aks(a, ao);
+  ControllerOptions co;
+  co.strategy = "cluster-autoscaler";  // deletes a node unneeded for 10 minutes
+  co.simulate_workers = false;
+  co.speed = 600;  // 10 simulated minutes a second
+  co.mirror = &aks;
+  Controller controller(*model_, *store_, co);
+  ASSERT_TRUE(controller.start());
+  std::this_thread::sleep_for(200ms);  // two simulated minutes
+  {
+    std::lock_guard lock(pool_mu_);
+    EXPECT_TRUE(puts_.empty()) << "the pool was rescaled at start: " << puts_.front();
+  }
+  EXPECT_EQ(aks.applied().at("cpupool"), 3);
+  // Two tasks land on adopted nodes (no scale-up); the third node, idle, goes after ten
+  // minutes, and only it.
+  submit(2);
+  controller.notify();
+  for (int i = 0; i < 300 && azure_count() != 2; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(azure_count(), 2);
+  {
+    std::lock_guard lock(pool_mu_);
+    EXPECT_EQ(puts_, std::vector<int64_t>{2});
+  }
+  EXPECT_EQ(aks.failures(), 0);
+  controller.stop();
+}
+
+TEST_F(AksMirrorTest, ANodeCountAzureCannotReadKeepsTheDaemonFromLeading) {
+  AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};
+  auto a = arm();
+  AksCloud aks(a, ao);
+  {
+    std::lock_guard lock(pool_mu_);
+    unreadable_ = true;
+  }
+  auto existing = aks.existing_nodes();
+  ASSERT_FALSE(existing);
+  EXPECT_NE(existing.error().message.find("cpupool"), std::string::npos)
+      << existing.error().message;
+  // The daemon does not lead (nor touch the pool) until it can read it.
+  ControllerOptions co;
+  co.strategy = "cluster-autoscaler";
+  co.simulate_workers = false;
+  co.speed = 600;
+  co.mirror = &aks;
+  Controller controller(*model_, *store_, co);
+  ASSERT_TRUE(controller.start());
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(controller.snapshot().leading);
+  {
+    std::lock_guard lock(pool_mu_);
+    EXPECT_TRUE(puts_.empty());
+  }
+  {
+    std::lock_guard lock(pool_mu_);
+    unreadable_ = false;  // readable again: it leads
+  }
+  for (int i = 0; i < 300 && !controller.snapshot().leading; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(controller.snapshot().leading);
+  EXPECT_EQ(aks.applied().at("cpupool"), 0);  // read: nothing to adopt, nothing rescaled
   controller.stop();
 }
 

@@ -39,14 +39,14 @@ Result<void> AksCloud::check(const FleetModel& model, const AksCloudOptions& opt
   return {};
 }
 
-void AksCloud::set_active(const PoolModel& pool, NodeId id, bool active) {
+void AksCloud::set_active(const PoolModel& pool, NodeId id, bool active, bool adopted) {
   auto it = options_.agent_pools.find(pool.name);
   if (it == options_.agent_pools.end()) return;
   {
     std::lock_guard lock(mu_);
     auto& nodes = active_[it->second];
     if (active) {
-      if (nodes.insert(id).second) added_[it->second].push_back(id);
+      if (nodes.insert(id).second && !adopted) added_[it->second].push_back(id);
     } else {
       nodes.erase(id);
       auto& added = added_[it->second];
@@ -54,6 +54,29 @@ void AksCloud::set_active(const PoolModel& pool, NodeId id, bool active) {
     }
   }
   cv_.notify_one();
+}
+
+Result<std::map<std::string, int64_t>> AksCloud::existing_nodes() {
+  std::map<std::string, int64_t> out;
+  for (const auto& [spec_pool, agent_pool] : options_.agent_pools) {
+    auto count = agent_pool_count(arm_, options_.cluster_id, agent_pool);
+    if (!count) {
+      return tl::unexpected(
+          Error{count.error().code,
+                fmt::format("reading AKS agent pool '{}': {}", agent_pool, count.error().message),
+                "cloud.pools"});
+    }
+    out[spec_pool] = *count;
+    std::lock_guard lock(mu_);
+    applied_[agent_pool] = *count;
+    active_[agent_pool].clear();  // the nodes adopted next stand for them
+    added_[agent_pool].clear();
+  }
+  return out;
+}
+
+void AksCloud::adopt_vm(const PoolModel& pool, NodeId id, TimePoint) {
+  set_active(pool, id, true, /*adopted=*/true);
 }
 
 Result<Duration> AksCloud::create_vm(const PoolModel& pool, NodeId id, TimePoint) {

@@ -45,6 +45,10 @@ class AksCloud final : public CloudPort {
   void stop_vm(const PoolModel& pool, NodeId id, bool hibernate, TimePoint now) override;
   void delete_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
 
+  // Each spec pool's node count as Azure holds it now (GET on its agent pool), taken as
+  // what is applied: a daemon taking over adopts those nodes rather than scale them away.
+  Result<std::map<std::string, int64_t>> existing_nodes() override;
+  void adopt_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
   // Nodes Azure would not provide (their scale-up failed), once each.
   std::vector<NodeId> take_lost() override;
   int64_t failures() const override;
@@ -53,7 +57,8 @@ class AksCloud final : public CloudPort {
   std::map<std::string, int64_t> applied() const;
 
  private:
-  void set_active(const PoolModel& pool, NodeId id, bool active);
+  // `adopted`: a node Azure already has — not one a pending PUT adds.
+  void set_active(const PoolModel& pool, NodeId id, bool active, bool adopted = false);
   void worker();
 
   ArmClient& arm_;

@@ -76,6 +76,25 @@ Result<void> vm_action(ArmClient& arm, const std::string& vm_id, VmAction action
   return {};
 }
 
+namespace {
+std::string agent_pool_path(const std::string& cluster_id, const std::string& pool) {
+  return fmt::format("{}/agentPools/{}?api-version={}", cluster_id, percent_encode(pool), kAksApi);
+}
+}  // namespace
+
+Result<int64_t> agent_pool_count(ArmClient& arm, const std::string& cluster_id,
+                                 const std::string& pool) {
+  auto body = arm.get(agent_pool_path(cluster_id, pool));
+  if (!body) return tl::unexpected(body.error());
+  auto j = json::parse(*body, nullptr, false);
+  if (!j.is_object() || !j.contains("properties") || !j["properties"].is_object() ||
+      !j["properties"].contains("count") || !j["properties"]["count"].is_number_integer() ||
+      j["properties"]["count"].get<int64_t>() < 0) {
+    return tl::unexpected(bad_answer("an agent pool with a node count"));
+  }
+  return j["properties"]["count"].get<int64_t>();
+}
+
 Result<std::string> update_agent_pool(ArmClient& arm, const std::string& cluster_id,
                                       const std::string& pool, const AgentPoolChange& change) {
   if (change.scale_down_mode && *change.scale_down_mode != "Delete" &&
@@ -83,8 +102,7 @@ Result<std::string> update_agent_pool(ArmClient& arm, const std::string& cluster
     return tl::unexpected(
         Error{ErrorCode::kInvalidInput, "must be Delete or Deallocate", "--scale-down-mode"});
   }
-  std::string path =
-      fmt::format("{}/agentPools/{}?api-version={}", cluster_id, percent_encode(pool), kAksApi);
+  std::string path = agent_pool_path(cluster_id, pool);
   auto current = arm.get(path);
   if (!current) return tl::unexpected(current.error());
   auto j = json::parse(*current, nullptr, false);

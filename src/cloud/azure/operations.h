@@ -50,6 +50,9 @@ struct AgentPoolChange {
 // (kInfeasible / kInvalidInput) before anything is sent.
 Result<std::string> update_agent_pool(ArmClient& arm, const std::string& cluster_id,
                                       const std::string& pool, const AgentPoolChange& change);
+// The agent pool's node count (properties.count).
+Result<int64_t> agent_pool_count(ArmClient& arm, const std::string& cluster_id,
+                                 const std::string& pool);
 // The node count alone.
 Result<std::string> scale_agent_pool(ArmClient& arm, const std::string& cluster_id,
                                      const std::string& pool, int64_t count);
