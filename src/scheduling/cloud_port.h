@@ -45,6 +45,8 @@ class CloudPort {
     (void)id;
     (void)now;
   }
+  // Every existing node has been adopted (or is beyond what the spec allows).
+  virtual void adoption_done() {}
 };
 
 }  // namespace codefleet

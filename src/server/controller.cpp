@@ -72,6 +72,7 @@ class MirrorCloud final : public CloudPort {
     region_.adopt_vm(p, id, now);
     mirror_.adopt_vm(p, id, now);
   }
+  void adoption_done() override { mirror_.adoption_done(); }
 
  private:
   CloudPort& region_;
@@ -174,6 +175,7 @@ bool Controller::become_leader(TimePoint now) {
                  "\n",
                  json_quote(existing.error().describe()));
       lead_retry_at_ = std::chrono::steady_clock::now() + kCloudRetry;  // spare ARM
+      store_.resign();  // another replica that can read the cloud may lead meanwhile
       return false;
     }
     for (const auto& p : model_.pools) {
@@ -188,6 +190,7 @@ bool Controller::become_leader(TimePoint now) {
           adopted < have ? "warn" : "info", json_quote(p.name), have, adopted,
           adopted < have ? R"(,"note":"beyond max_nodes or quota: the rest are scaled down")" : "");
     }
+    options_.mirror->adoption_done();
   }
   strategy_->start(*scheduler_, now);
   next_strategy_tick_ = now;

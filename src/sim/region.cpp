@@ -224,7 +224,7 @@ Result<Duration> SimulatedRegion::create_vm(const PoolModel& pool, NodeId id, Ti
 
 void SimulatedRegion::adopt_vm(const PoolModel& pool, NodeId id, TimePoint now) {
   accrue(now);
-  (void)quota_.reserve(pool.region, pool.quota_family, pool.spot, pool.node.vcpus);
+  if (!quota_.reserve(pool.region, pool.quota_family, pool.spot, pool.node.vcpus)) return;
   Vm vm{pool.index, VmState::kRunning, now};
   vms_[id] = vm;
   count(vm, +1);

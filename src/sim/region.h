@@ -60,8 +60,8 @@ class SimulatedRegion final : public CloudPort {
                             TimePoint now) override;
   void stop_vm(const PoolModel& pool, NodeId id, bool hibernate, TimePoint now) override;
   void delete_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
-  // A VM that already runs: billed from `now`, holding its quota (beyond the limit if it
-  // must: Azure does not delete VMs when a quota is lowered).
+  // A VM that already runs: billed from `now`, holding its quota. Not taken over when the
+  // quota has no room for it (the scheduler, which reserves first, does not adopt it then).
   void adopt_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
 
   // Accrues billing up to `now` and makes provisioned VMs running. Returns the spot VMs

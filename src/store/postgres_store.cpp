@@ -965,6 +965,12 @@ class PostgresStore final : public Store {
 
   // --- leadership
 
+  void resign() override {
+    std::lock_guard lock(leader_mu_);
+    if (leader_ && leading_) PQclear(PQexec(leader_.get(), "SELECT pg_advisory_unlock_all()"));
+    leading_ = false;
+  }
+
   Result<bool> try_lead() override {
     try {
       std::lock_guard lock(leader_mu_);

@@ -223,6 +223,8 @@ class Store {
   // --- leadership: true while this process may run the reconcile loop. SQLite: the
   // database file is this process's alone. PostgreSQL: a session advisory lock.
   virtual Result<bool> try_lead() = 0;
+  // Give leadership up (PostgreSQL: release the lock) so another replica may take it.
+  virtual void resign() {}
 };
 
 // "sqlite:PATH" (":memory:" for tests) or "postgres:CONNINFO" ("postgres://…" URLs too).

@@ -696,6 +696,63 @@ TEST_F(AksMirrorTest, ANodeCountAzureCannotReadKeepsTheDaemonFromLeading) {
   controller.stop();
 }
 
+TEST_F(AksMirrorTest, NoCountIsSentWhileATakeoverAdoptsNorWhenItCannotReadThePools) {
+  count_ = 3;
+  AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};
+  auto a = arm();
+  AksCloud aks(a, ao);
+  auto existing = aks.existing_nodes();
+  ASSERT_TRUE(existing) << existing.error().describe();
+  EXPECT_EQ(existing->at("cpu"), 3);
+  const PoolModel& cpu = model_->pools.at(0);
+  TimePoint now = TimePoint{} + hours(1);
+  aks.adopt_vm(cpu, 1, now);  // one adopted so far: the worker must not send 1
+  std::this_thread::sleep_for(200ms);
+  aks.adopt_vm(cpu, 2, now);
+  aks.adopt_vm(cpu, 3, now);
+  aks.adoption_done();
+  std::this_thread::sleep_for(200ms);
+  {
+    std::lock_guard lock(pool_mu_);
+    EXPECT_TRUE(puts_.empty()) << "sent " << puts_.front();
+    unreadable_ = true;
+  }
+  // A takeover that cannot read the pools changes nothing: no count goes out.
+  EXPECT_FALSE(aks.existing_nodes());
+  std::this_thread::sleep_for(200ms);
+  {
+    std::lock_guard lock(pool_mu_);
+    EXPECT_TRUE(puts_.empty()) << "sent " << puts_.front();
+  }
+  EXPECT_EQ(aks.applied().at("cpupool"), 3);
+  // Once the nodes come and go as the daemon decides, counts go out again.
+  aks.delete_vm(cpu, 3, now);
+  for (int i = 0; i < 100 && azure_count() != 2; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(azure_count(), 2);
+}
+
+TEST_F(AksMirrorTest, EachAgentPoolBelongsToOneSpecPool) {
+  auto extra =
+      AksCloud::check(*model_, AksCloudOptions{kCluster, {{"cpu", "cpupool"}, {"gpu", "gpupool"}}});
+  ASSERT_FALSE(extra);
+  EXPECT_NE(extra.error().message.find("'gpu' is not a pool of the spec"), std::string::npos)
+      << extra.error().message;
+  auto parsed =
+      parse_spec_file(std::string(CODEFLEET_FIXTURES) + "/../../examples/recommended.yaml");
+  ASSERT_TRUE(parsed);
+  FleetModelOptions mo;
+  mo.price_fallback_region = "eastus";
+  auto model = build_fleet_model(parsed->spec, *Catalog::load_default(), mo);
+  ASSERT_TRUE(model);
+  AksCloudOptions twice{kCluster, {}};
+  for (const auto& p : model->pools) twice.agent_pools[p.name] = "pool" + std::to_string(p.index);
+  EXPECT_TRUE(AksCloud::check(*model, twice));
+  twice.agent_pools["general"] = twice.agent_pools["ci"];
+  auto dup = AksCloud::check(*model, twice);
+  ASSERT_FALSE(dup);
+  EXPECT_NE(dup.error().message.find("mapped to both"), std::string::npos) << dup.error().message;
+}
+
 TEST_F(AksMirrorTest, ARefusedScaleUpLosesTheNodesAndRequeuesTheirTasks) {
   limit_ = 2;  // Azure holds at most two nodes (QuotaExceeded beyond)
   AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};

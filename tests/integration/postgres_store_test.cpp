@@ -124,6 +124,17 @@ TEST_F(PostgresStoreTest, ExactlyOneStoreLeadsAndTheOtherTakesOverWhenItCloses) 
   EXPECT_TRUE(follower->try_lead().value_or(false));
 }
 
+TEST_F(PostgresStoreTest, AResigningLeaderLetsAnotherLead) {
+  auto a = open();
+  auto b = open();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->try_lead().value_or(false));
+  EXPECT_FALSE(b->try_lead().value_or(true));
+  a->resign();  // e.g. it cannot read the cloud it would drive
+  EXPECT_TRUE(b->try_lead().value_or(false));
+  EXPECT_FALSE(a->try_lead().value_or(true));
+}
+
 TEST_F(PostgresStoreTest, LeadershipIsPerSchema) {
   auto a = open();
   ASSERT_TRUE(a);

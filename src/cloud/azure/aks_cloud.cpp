@@ -36,6 +36,26 @@ Result<void> AksCloud::check(const FleetModel& model, const AksCloudOptions& opt
                                 "no AKS agent pool for the spec pool(s) " + missing,
                                 "cloud.pools"});
   }
+  // Each agent pool's count is the daemon's to set: one spec pool each, and no pool the
+  // spec does not have (its count would be set to nothing).
+  std::map<std::string, std::string> owner;
+  for (const auto& [spec_pool, agent_pool] : options.agent_pools) {
+    bool known = std::any_of(model.pools.begin(), model.pools.end(),
+                             [&](const PoolModel& p) { return p.name == spec_pool; });
+    if (!known) {
+      return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                  fmt::format("'{}' is not a pool of the spec", spec_pool),
+                                  "cloud.pools"});
+    }
+    auto [it, fresh] = owner.emplace(agent_pool, spec_pool);
+    if (!fresh) {
+      return tl::unexpected(Error{
+          ErrorCode::kInvalidInput,
+          fmt::format("AKS agent pool '{}' is mapped to both '{}' and '{}': one spec pool each",
+                      agent_pool, it->second, spec_pool),
+          "cloud.pools"});
+    }
+  }
   return {};
 }
 
@@ -53,26 +73,54 @@ void AksCloud::set_active(const PoolModel& pool, NodeId id, bool active, bool ad
       added.erase(std::remove(added.begin(), added.end(), id), added.end());
     }
   }
-  cv_.notify_one();
+  if (!adopted) cv_.notify_one();
 }
 
 Result<std::map<std::string, int64_t>> AksCloud::existing_nodes() {
-  std::map<std::string, int64_t> out;
+  // No PUT starts from here until adoption_done(). One already in flight (an earlier
+  // leadership's) may land after the counts are read: its pool is then re-sent.
+  {
+    std::lock_guard lock(mu_);
+    adopting_ = true;
+    ++generation_;
+  }
+  // Every count first; nothing changes unless all of them could be read.
+  std::map<std::string, int64_t> counts;  // agent pool → nodes
   for (const auto& [spec_pool, agent_pool] : options_.agent_pools) {
     auto count = agent_pool_count(arm_, options_.cluster_id, agent_pool);
     if (!count) {
+      {
+        std::lock_guard lock(mu_);
+        adopting_ = false;
+      }
+      cv_.notify_one();
       return tl::unexpected(
           Error{count.error().code,
                 fmt::format("reading AKS agent pool '{}': {}", agent_pool, count.error().message),
                 "cloud.pools"});
     }
-    out[spec_pool] = *count;
-    std::lock_guard lock(mu_);
-    applied_[agent_pool] = *count;
-    active_[agent_pool].clear();  // the nodes adopted next stand for them
-    added_[agent_pool].clear();
+    counts[agent_pool] = *count;
+  }
+  std::map<std::string, int64_t> out;
+  std::lock_guard lock(mu_);
+  // The nodes adopted next stand for these: what an earlier leadership knew is gone.
+  active_.clear();
+  added_.clear();
+  lost_.clear();
+  for (const auto& [spec_pool, agent_pool] : options_.agent_pools) {
+    applied_[agent_pool] = counts[agent_pool];
+    active_[agent_pool];
+    out[spec_pool] = counts[agent_pool];
   }
   return out;
+}
+
+void AksCloud::adoption_done() {
+  {
+    std::lock_guard lock(mu_);
+    adopting_ = false;
+  }
+  cv_.notify_one();
 }
 
 void AksCloud::adopt_vm(const PoolModel& pool, NodeId id, TimePoint) {
@@ -124,6 +172,7 @@ void AksCloud::worker() {
   while (!stop_) {
     cv_.wait_for(lock, options_.apply_every);
     if (stop_) break;
+    if (adopting_) continue;  // the counts are being read and taken over
     // What differs from what Azure holds, one pool at a time, without the lock. Nodes
     // added while a PUT is in flight are not part of it: they wait for the next one.
     struct Todo {
@@ -138,9 +187,17 @@ void AksCloud::worker() {
       if (it == applied_.end() || it->second != want) todo.push_back({pool, want, added_[pool]});
     }
     for (const auto& t : todo) {
+      if (adopting_) break;
+      uint64_t generation = generation_;
       lock.unlock();
       auto r = scale_agent_pool(arm_, options_.cluster_id, t.pool, t.want);
       lock.lock();
+      if (generation != generation_) {
+        // A takeover read the counts meanwhile: this answer belongs to what it replaced,
+        // and the count it read may be stale — send the pool's count again.
+        applied_.erase(t.pool);
+        break;
+      }
       auto& added = added_[t.pool];
       auto forget = [&](NodeId id) {
         added.erase(std::remove(added.begin(), added.end(), id), added.end());

@@ -36,7 +36,8 @@ class AksCloud final : public CloudPort {
   AksCloud(ArmClient& arm, AksCloudOptions options);
   ~AksCloud() override;
 
-  // kInvalidInput naming the spec pools without an agent pool.
+  // kInvalidInput naming the spec pools without an agent pool, a mapping for a pool the
+  // spec lacks, or an agent pool mapped twice.
   static Result<void> check(const FleetModel& model, const AksCloudOptions& options);
 
   Result<Duration> create_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
@@ -47,8 +48,11 @@ class AksCloud final : public CloudPort {
 
   // Each spec pool's node count as Azure holds it now (GET on its agent pool), taken as
   // what is applied: a daemon taking over adopts those nodes rather than scale them away.
+  // No count is sent from the first call until adoption_done(); nothing changes when a
+  // pool cannot be read.
   Result<std::map<std::string, int64_t>> existing_nodes() override;
   void adopt_vm(const PoolModel& pool, NodeId id, TimePoint now) override;
+  void adoption_done() override;
   // Nodes Azure would not provide (their scale-up failed), once each.
   std::vector<NodeId> take_lost() override;
   int64_t failures() const override;
@@ -66,6 +70,8 @@ class AksCloud final : public CloudPort {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool adopting_ = false;    // existing_nodes() .. adoption_done(): no PUT starts
+  uint64_t generation_ = 0;  // bumped by each takeover
   std::map<std::string, std::set<NodeId>> active_;    // agent pool → nodes that should run
   std::map<std::string, int64_t> applied_;            // agent pool → count Azure holds
   std::map<std::string, std::vector<NodeId>> added_;  // added since the last success
