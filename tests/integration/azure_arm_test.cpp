@@ -596,6 +596,16 @@ class AksMirrorTest : public ArmTest {
     std::lock_guard lock(pool_mu_);
     return count_;
   }
+  // The daemon's loop on the mirror: the cluster autoscaler's policy (a node unneeded for
+  // 10 minutes goes), 10 simulated minutes a second, workers outside (tasks run until told).
+  static ControllerOptions mirrored(AksCloud& aks) {
+    ControllerOptions co;
+    co.strategy = "cluster-autoscaler";
+    co.simulate_workers = false;
+    co.speed = 600;
+    co.mirror = &aks;
+    return co;
+  }
   std::string pool_path_ = std::string(kCluster) + "/agentPools/cpupool";
   std::unique_ptr<ParsedSpec> parsed_;
   std::unique_ptr<FleetModel> model_;
@@ -612,12 +622,7 @@ TEST_F(AksMirrorTest, NodeDecisionsBecomeAgentPoolCounts) {
   ASSERT_TRUE(AksCloud::check(*model_, ao));
   auto a = arm();
   AksCloud aks(a, ao);
-  ControllerOptions co;
-  co.strategy = "cluster-autoscaler";
-  co.simulate_workers = false;
-  co.speed = 600;
-  co.mirror = &aks;
-  Controller controller(*model_, *store_, co);
+  Controller controller(*model_, *store_, mirrored(aks));
   ASSERT_TRUE(controller.start());
   submit(3);  // three 4-vCPU tasks, one per D4s_v5 node
   controller.notify();
@@ -633,12 +638,7 @@ TEST_F(AksMirrorTest, ADaemonTakingOverAdoptsTheNodesThePoolHas) {
   AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};
   auto a = arm();
   AksCloud aks(a, ao);
-  ControllerOptions co;
-  co.strategy = "cluster-autoscaler";  // deletes a node unneeded for 10 minutes
-  co.simulate_workers = false;
-  co.speed = 600;  // 10 simulated minutes a second
-  co.mirror = &aks;
-  Controller controller(*model_, *store_, co);
+  Controller controller(*model_, *store_, mirrored(aks));
   ASSERT_TRUE(controller.start());
   std::this_thread::sleep_for(200ms);  // two simulated minutes
   {
@@ -673,12 +673,7 @@ TEST_F(AksMirrorTest, ANodeCountAzureCannotReadKeepsTheDaemonFromLeading) {
   EXPECT_NE(existing.error().message.find("cpupool"), std::string::npos)
       << existing.error().message;
   // The daemon does not lead (nor touch the pool) until it can read it.
-  ControllerOptions co;
-  co.strategy = "cluster-autoscaler";
-  co.simulate_workers = false;
-  co.speed = 600;
-  co.mirror = &aks;
-  Controller controller(*model_, *store_, co);
+  Controller controller(*model_, *store_, mirrored(aks));
   ASSERT_TRUE(controller.start());
   std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(controller.snapshot().leading);
@@ -758,12 +753,7 @@ TEST_F(AksMirrorTest, ARefusedScaleUpLosesTheNodesAndRequeuesTheirTasks) {
   AksCloudOptions ao{kCluster, {{"cpu", "cpupool"}}, milliseconds(50)};
   auto a = arm();
   AksCloud aks(a, ao);
-  ControllerOptions co;
-  co.strategy = "cluster-autoscaler";
-  co.simulate_workers = false;
-  co.speed = 600;
-  co.mirror = &aks;
-  Controller controller(*model_, *store_, co);
+  Controller controller(*model_, *store_, mirrored(aks));
   ASSERT_TRUE(controller.start());
   submit(4);
   controller.notify();
