@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/stats.h"
 #include "core/text.h"
 #include "scaling/strategy.h"
 #include "scheduling/scheduler.h"
@@ -662,11 +663,7 @@ void Controller::publish(TimePoint now) {
   }
   std::vector<int64_t> waits;
   for (const auto& [at, w] : recent_waits_) waits.push_back(w);
-  if (!waits.empty()) {
-    size_t k = (waits.size() * 95 + 99) / 100 - 1;
-    std::nth_element(waits.begin(), waits.begin() + static_cast<long>(k), waits.end());
-    s.wait_p95_ms = waits[k];
-  }
+  s.wait_p95_ms = percentile(waits, 95);
   s.cloud_failures =
       region_->allocation_failures() + (options_.mirror ? options_.mirror->failures() : 0);
   for (auto* l : listeners_) l->on_snapshot(s);

@@ -4,6 +4,7 @@
 #include <queue>
 #include <unordered_map>
 
+#include "core/stats.h"
 #include "core/text.h"
 
 namespace codefleet {
@@ -25,14 +26,6 @@ struct Live {
   int64_t epoch = 0;
   int64_t started_ms = -1;
 };
-
-int64_t percentile(std::vector<int64_t>& v, int pct) {
-  if (v.empty()) return 0;
-  size_t k = (v.size() * static_cast<size_t>(pct) + 99) / 100;
-  k = std::clamp<size_t>(k, 1, v.size()) - 1;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 #include <deque>
 #include <optional>
 
+#include "core/stats.h"
 #include "core/text.h"
 #include "llm/limiter.h"
 #include "routing/router.h"
@@ -14,14 +15,6 @@ namespace codefleet {
 using namespace std::chrono;
 
 namespace {
-
-int64_t percentile(std::vector<int64_t>& v, int pct) {
-  if (v.empty()) return 0;
-  size_t k = (v.size() * static_cast<size_t>(pct) + 99) / 100;
-  k = std::clamp<size_t>(k, 1, v.size()) - 1;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
 
 int64_t ms_of(Duration d) { return duration_cast<milliseconds>(d).count(); }
 
