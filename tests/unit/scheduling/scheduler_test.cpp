@@ -58,15 +58,21 @@ struct WaitHarness {
     EXPECT_TRUE(id);
     return id ? *id : 0;
   }
+  // A one-minute task on a new GPU node (8 minutes to create), the clock where it has 30 s
+  // left: room comes in 30 s, a new node in 8 minutes.
+  TaskId room_in_30s() {
+    TaskId a = submit(1min);
+    EXPECT_EQ(s.cycle().nodes_created.size(), 1u);
+    clock.advance(8min + 30s);
+    return a;
+  }
 };
 
 TEST(Scheduler, WaitsForRoomThatComesSoonerThanANewNode) {
   for (bool wait : {true, false}) {
     SCOPED_TRACE(wait);
     WaitHarness h(wait);
-    TaskId a = h.submit(1min);
-    ASSERT_EQ(h.s.cycle().nodes_created.size(), 1u);  // nothing to wait for: a node (8 min)
-    h.clock.advance(8min + 30s);                      // a ends in 30 s
+    TaskId a = h.room_in_30s();  // nothing to wait for at first: a node (8 min)
     TaskId b = h.submit(1min);
     CycleResult r = h.s.cycle();
     if (!wait) {
@@ -90,9 +96,7 @@ TEST(Scheduler, WaitsForRoomThatComesSoonerThanANewNode) {
 
 TEST(Scheduler, WaitingForRoomEndsWhenTheRunningWorkOverruns) {
   WaitHarness h(true);
-  h.submit(1min);
-  h.s.cycle();
-  h.clock.advance(8min + 30s);
+  h.room_in_30s();
   TaskId b = h.submit(1min);
   EXPECT_TRUE(h.s.cycle().nodes_created.empty());
   TimePoint give_up = noon() + 8min + 30s + 8min;
@@ -124,9 +128,7 @@ TEST(Scheduler, WaitingForRoomEndsWhenTheRunningWorkOverruns) {
 
 TEST(Scheduler, WaitingForRoomEndsAfterANodesLatencyAtTheLatest) {
   WaitHarness h(true);
-  h.submit(1min);
-  h.s.cycle();
-  h.clock.advance(8min + 30s);
+  h.room_in_30s();
   TaskId b = h.submit(1min);
   h.s.cycle();
   // Nothing else happens: the scheduler asks for a cycle when b would rather have a node.
@@ -139,9 +141,7 @@ TEST(Scheduler, WaitingForRoomEndsAfterANodesLatencyAtTheLatest) {
 
 TEST(Scheduler, WaitingForRoomKeepsTheDeadline) {
   WaitHarness h(true);
-  h.submit(1min);
-  h.s.cycle();
-  h.clock.advance(8min + 30s);
+  h.room_in_30s();
   // Room in 30 s would do, but if it did not come the task would wait 8 minutes and then
   // need 8 more for a node: a deadline 12 minutes out cannot take that risk.
   Task t = make_task("infer", 90);
@@ -156,9 +156,7 @@ TEST(Scheduler, WaitingForRoomKeepsTheDeadline) {
 
 TEST(Scheduler, CancellingAWaitingTaskTakesItsWorkOffTheQueue) {
   WaitHarness h(true);
-  h.submit(1min);
-  h.s.cycle();
-  h.clock.advance(8min + 30s);
+  h.room_in_30s();
   // Four 2-minute tasks wait (30 s, 2:30, 4:30, 6:30 < 8 min); a fifth would get a node.
   std::vector<TaskId> waiting;
   for (int i = 0; i < 4; ++i) waiting.push_back(h.submit(2min));
@@ -171,9 +169,7 @@ TEST(Scheduler, CancellingAWaitingTaskTakesItsWorkOffTheQueue) {
 
 TEST(Scheduler, WorkQueuedAheadMakesLaterTasksBringUpNodes) {
   WaitHarness h(true);
-  h.submit(1min);
-  h.s.cycle();
-  h.clock.advance(8min + 30s);
+  h.room_in_30s();
   // Room in 30 s, then every 2 minutes as the waiting tasks run: the 1st..4th start within
   // 30 s + 3 × 2 min < 8 min; the 5th and 6th are sooner on new nodes.
   for (int i = 0; i < 6; ++i) h.submit(2min);
