@@ -551,16 +551,22 @@ Node* Scheduler::create_node(const PoolModel& p, CycleResult* out) {
     }
     ready_in = options_.fixed_latency.value_or(*r);
   }
+  Node* node = add_node(p, id, now + ready_in);
+  if (out) out->nodes_created.push_back(id);
+  return node;
+}
+
+Node* Scheduler::add_node(const PoolModel& p, NodeId id, TimePoint ready_at) {
+  TimePoint now = clock_.now();
   Node n;
   n.id = id;
   n.pool = p.index;
-  n.state = ready_in.count() == 0 ? NodeState::kRunning : NodeState::kCreating;
-  n.ready_at = now + ready_in;
+  n.state = ready_at <= now ? NodeState::kRunning : NodeState::kCreating;
+  n.ready_at = ready_at;
   n.idle_since = now;
   Node* node = &nodes_.emplace(n.id, n).first->second;
   pool_nodes_[p.index].push_back(node);
   ++node_epoch_;
-  if (out) out->nodes_created.push_back(n.id);
   return node;
 }
 
@@ -592,18 +598,11 @@ Result<NodeId> Scheduler::adopt_node(int pool) {
                       fmt::format("pool '{}': no quota for another node", p.name));
   }
   TimePoint now = clock_.now();
-  Node n;
-  n.id = next_node_++;
-  n.pool = p.index;
-  n.state = NodeState::kRunning;
-  n.ready_at = now;
-  n.idle_since = now;
-  Node* node = &nodes_.emplace(n.id, n).first->second;
-  pool_nodes_[p.index].push_back(node);
-  if (cloud_) cloud_->adopt_vm(p, n.id, now);
+  NodeId id = next_node_++;
+  add_node(p, id, now);
+  if (cloud_) cloud_->adopt_vm(p, id, now);
   capacity_grew_ = true;  // room for pending work
-  ++node_epoch_;
-  return n.id;
+  return id;
 }
 
 Result<NodeId> Scheduler::provision_node(int pool) {

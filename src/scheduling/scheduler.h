@@ -221,6 +221,8 @@ class Scheduler final : public FleetView {
   }
   // Creates a node (ledger, then cloud); nullptr when the ledger or the cloud refuses.
   Node* create_node(const PoolModel& p, CycleResult* out);
+  // The node record: running when `ready_at` is now, else creating.
+  Node* add_node(const PoolModel& p, NodeId id, TimePoint ready_at);
   bool start_stopped(Node& n, CycleResult* out);
   void make_pending(TaskRecord& t);
   void add_pending(TaskId id);
