@@ -24,7 +24,13 @@ Result<Duration> parse_duration(std::string_view text);
 // The shortest exact form: "1h30m", "45s", "0s".
 std::string format_duration(Duration d);
 
-// RFC 3339: "2026-01-05T10:00:00Z", "2026-01-05T11:00:00.250+01:00".
+// RFC 3339: "2026-01-05T10:00:00Z", "2026-01-05T11:00:00.250+01:00". Every field is
+// checked: month 01-12, the day against its month (29 February in leap years only), hour
+// 00-23, minute 00-59, second 00-59, and an offset of Z or ±hh:mm with hh 00-23 and mm
+// 00-59. Second 60 (a leap second) is accepted only where one can be, at 23:59:60 UTC on
+// 30 June or 31 December (in any offset), and is read as 23:59:59.999 UTC: time points
+// here are POSIX time, which has no leap seconds, and this keeps it inside its day and
+// before the next midnight. Fractions past milliseconds are dropped (truncated).
 Result<TimePoint> parse_rfc3339(std::string_view text);
 // Milliseconds and seconds since the Unix epoch (stores, tokens, wire formats), and back.
 inline int64_t unix_ms(TimePoint t) {
