@@ -1,6 +1,6 @@
 #include "scheduling/quota_ledger.h"
 
-#include <cassert>
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -52,6 +52,20 @@ bool QuotaLedger::can_reserve(const std::string& region, const std::string& fami
   return fits(family_, fkey(region, family)) && fits(regional_, to_lower(region));
 }
 
+bool QuotaLedger::can_reserve_after_release(const std::string& region, const std::string& family,
+                                            int64_t vcpus, const std::string& freed_family,
+                                            int64_t freed_vcpus) const {
+  auto fits = [&](const std::map<std::string, Counter>& m, const std::string& key, int64_t freed) {
+    auto it = m.find(key);
+    if (it == m.end() || !it->second.limit) return true;
+    int64_t used = std::max<int64_t>(0, it->second.used - freed);
+    return used + vcpus <= *it->second.limit;
+  };
+  int64_t same_family = fkey(region, family) == fkey(region, freed_family) ? freed_vcpus : 0;
+  return fits(family_, fkey(region, family), same_family) &&
+         fits(regional_, to_lower(region), freed_vcpus);
+}
+
 Result<void> QuotaLedger::reserve(const std::string& region, const std::string& family, bool spot,
                                   int64_t vcpus) {
   auto check = [&](const std::map<std::string, Counter>& m, const std::string& key,
@@ -86,19 +100,34 @@ Result<void> QuotaLedger::reserve(const std::string& region, const std::string& 
   return {};
 }
 
-void QuotaLedger::release(const std::string& region, const std::string& family, bool spot,
-                          int64_t vcpus) {
-  if (spot) {
-    Counter& c = counter(spot_, to_lower(region), "");
-    assert(c.used >= vcpus && "released more spot cores than reserved");
-    c.used -= vcpus;
-    return;
+int64_t QuotaLedger::take_off(Counter& c, int64_t vcpus) {
+  int64_t excess = std::max<int64_t>(0, vcpus - c.used);
+  c.used -= vcpus - excess;
+  over_released_ += excess;
+  return excess;
+}
+
+Result<void> QuotaLedger::release(const std::string& region, const std::string& family,
+                                  bool spot, int64_t vcpus) {
+  if (vcpus < 0) {
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("cannot release {} vCPUs in {}: a negative count", vcpus, region));
   }
-  Counter& f = counter(family_, fkey(region, family), family);
-  Counter& r = counter(regional_, to_lower(region), "");
-  assert(f.used >= vcpus && r.used >= vcpus && "released more cores than reserved");
-  f.used -= vcpus;
-  r.used -= vcpus;
+  std::string over;
+  if (spot) {
+    if (int64_t e = take_off(counter(spot_, to_lower(region), ""), vcpus); e > 0) {
+      over = fmt::format("low-priority (spot) by {}", e);
+    }
+  } else {
+    int64_t ef = take_off(counter(family_, fkey(region, family), family), vcpus);
+    int64_t er = take_off(counter(regional_, to_lower(region), ""), vcpus);
+    if (ef > 0) over = fmt::format("{} by {}", family, ef);
+    if (er > 0) over += fmt::format("{}regional vCPU by {}", over.empty() ? "" : ", ", er);
+  }
+  if (over.empty()) return {};
+  return make_error(ErrorCode::kInternal,
+                    fmt::format("released more vCPUs than reserved in {} ({}); counted as 0", region,
+                                over));
 }
 
 int64_t QuotaLedger::used_family(const std::string& region, const std::string& family) const {

@@ -31,11 +31,23 @@ class QuotaLedger {
   // regional low-priority total only. A missing limit means none was declared.
   bool can_reserve(const std::string& region, const std::string& family, bool spot,
                    int64_t vcpus) const;
+  // Would `vcpus` of regular `family` fit once `freed_vcpus` of regular `freed_family`
+  // in the same region were released? Asks without changing anything (a trial release and
+  // re-reservation could leave the ledger changed if the second step failed).
+  bool can_reserve_after_release(const std::string& region, const std::string& family,
+                                 int64_t vcpus, const std::string& freed_family,
+                                 int64_t freed_vcpus) const;
   // kInfeasible when `vcpus` alone exceed a limit (it can never fit); kUnavailable when
   // the cores are in use now (retry after a VM is deleted).
   Result<void> reserve(const std::string& region, const std::string& family, bool spot,
                        int64_t vcpus);
-  void release(const std::string& region, const std::string& family, bool spot, int64_t vcpus);
+  // Gives back what `reserve` took. Releasing more than is in use is a bug upstream: the
+  // counters stop at 0 (never negative, so never free room that does not exist), the excess
+  // is counted in `over_released_vcpus`, and the answer is kInternal saying which counter.
+  Result<void> release(const std::string& region, const std::string& family, bool spot,
+                       int64_t vcpus);
+  // vCPUs released beyond what was in use, summed over every counter, since construction.
+  int64_t over_released_vcpus() const { return over_released_; }
 
   struct Line {
     std::string kind;  // "family", "regional", "spot"
@@ -59,6 +71,9 @@ class QuotaLedger {
   std::map<std::string, Counter> family_;    // "region|family" (lower case)
   std::map<std::string, Counter> regional_;  // region
   std::map<std::string, Counter> spot_;      // region
+  int64_t over_released_ = 0;
+  // Takes `vcpus` off `c`, stopping at 0; the excess, if any.
+  int64_t take_off(Counter& c, int64_t vcpus);
 };
 
 }  // namespace codefleet

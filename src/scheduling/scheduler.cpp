@@ -741,12 +741,10 @@ bool Scheduler::preempt(TaskRecord& t, CycleResult& out) {
                                    [&](TaskId tid) { return old_enough(tasks_.at(tid)); });
         if (!movable) continue;
         // Would deleting this node let the task's pool create one?
-        ledger_.release(other.region, other.quota_family, false, other.node.vcpus);
-        bool fits = ledger_.can_reserve(p.region, p.quota_family, false, p.node.vcpus);
-        auto again = ledger_.reserve(other.region, other.quota_family, false, other.node.vcpus);
-        assert(again);
-        (void)again;
-        if (!fits) continue;
+        if (!ledger_.can_reserve_after_release(p.region, p.quota_family, p.node.vcpus,
+                                               other.quota_family, other.node.vcpus)) {
+          continue;
+        }
         for (TaskId tid : std::vector<TaskId>(n.tasks)) evict(tasks_.at(tid), out);
         auto del = delete_node(id);
         assert(del);
