@@ -196,41 +196,6 @@ Result<Jwks> fetch_jwks(const ServeConfig& c) {
   return keys;
 }
 
-// Reads the JWKS URL again every hour on its own thread; a failure keeps the keys in hand
-// and is logged. Stops (and joins) when destroyed, on every way out of run_serve.
-class JwksRefresher {
- public:
-  JwksRefresher(const ServeConfig& c, Authenticator& auth)
-      : thread_([this, &c, &auth] {
-          std::unique_lock lock(mu_);
-          while (!cv_.wait_for(lock, std::chrono::hours(1), [&] { return stop_; })) {
-            lock.unlock();
-            auto keys = fetch_jwks(c);
-            if (keys) {
-              auth.set_keys(*keys);
-            } else {
-              log_line("error", "JWKS refresh failed; keeping the current keys",
-                       R"("error":)" + json_quote(keys.error().message));
-            }
-            lock.lock();
-          }
-        }) {}
-  ~JwksRefresher() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
 Result<std::pair<std::string, int>> parse_listen(const std::string& listen) {
   auto colon = listen.rfind(':');
   Error bad{ErrorCode::kInvalidInput, "expected HOST:PORT, e.g. 127.0.0.1:8080", "--listen"};
@@ -428,7 +393,13 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   Gateway gateway(*model, **store, controller, metrics, go);
   // Entra rotates its signing keys: a JWKS URL is read again every hour.
   std::optional<JwksRefresher> refresher;
-  if (c.entra && !c.entra_jwks_url.empty()) refresher.emplace(c, auth);
+  if (c.entra && !c.entra_jwks_url.empty()) {
+    refresher.emplace([&c] { return fetch_jwks(c); }, auth, std::chrono::hours(1),
+                      [](const Error& e) {
+                        log_line("error", "JWKS refresh failed; keeping the current keys",
+                                 R"("error":)" + json_quote(e.message));
+                      });
+  }
   ApiServer api(*model, **store, controller, auth, metrics,
                 {listen->first, listen->second, c.tls_cert, c.tls_key, c.threads, c.max_body_bytes,
                  c.log_requests, &gateway});

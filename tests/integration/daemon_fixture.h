@@ -64,6 +64,13 @@ class Webhook {
   std::vector<nlohmann::json> bodies_;
 };
 
+// What a few tests change: the key cache's lifetime (several Daemons on one PostgreSQL
+// store are replicas), and the body limit (64 KiB here; the daemon's default is 1 MiB).
+struct DaemonOptions {
+  AuthOptions auth;
+  size_t max_body_bytes = 64 * 1024;
+};
+
 // The daemon on a loopback port, serving tests/fixtures/serve/small.yaml from `store_url`.
 // Alerts go to `webhook` ("" = none); `entra` turns on Entra ID bearer tokens.
 class Daemon {
@@ -71,7 +78,7 @@ class Daemon {
   Daemon(const std::string& store_url, const std::string& webhook,
          std::optional<EntraConfig> entra = std::nullopt,
          std::string spec_file = std::string(CODEFLEET_FIXTURES) + "/serve/small.yaml",
-         std::optional<GatewayOptions> gateway = std::nullopt) {
+         std::optional<GatewayOptions> gateway = std::nullopt, DaemonOptions options = {}) {
     using namespace std::chrono;
     auto parsed = parse_spec_file(spec_file);
     if (!parsed) throw std::runtime_error("spec");
@@ -96,10 +103,10 @@ class Daemon {
                                             AlertOptions{webhook, "00000000-sub", minutes(15)});
     controller_->add_listener(&metrics_);
     controller_->add_listener(alerts_.get());
-    auth_ = std::make_unique<Authenticator>(*store_, std::move(entra));
+    auth_ = std::make_unique<Authenticator>(*store_, std::move(entra), options.auth);
     ApiOptions ao;
     ao.port = 0;
-    ao.max_body_bytes = 64 * 1024;
+    ao.max_body_bytes = options.max_body_bytes;
     ao.log_requests = false;
     if (gateway) {
       gateway_ = std::make_unique<Gateway>(*model_, *store_, *controller_, metrics_, *gateway);
@@ -133,6 +140,7 @@ class Daemon {
 
   int port() const { return port_; }
   Store& store() { return *store_; }
+  ApiServer& api() { return *api_; }
 
  private:
   std::unique_ptr<ParsedSpec> parsed_;

@@ -4,14 +4,18 @@
 // API keys working alongside tokens.
 #include <httplib.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "cloud/http.h"
 #include "integration/daemon_fixture.h"
 #include "integration/test_stores.h"
 #include "server/auth.h"
@@ -22,6 +26,7 @@ namespace codefleet {
 namespace {
 
 using json = nlohmann::json;
+using namespace std::chrono_literals;
 using testing::Reply;
 using testing::TestKey;
 
@@ -183,6 +188,79 @@ TEST_P(EntraAuthTest, SubmitterTokenSubmitsForItsAzpTenant) {
   EXPECT_EQ((*stored)->tenant, kAppAlpha);
 }
 
+// A submitter token whose tenant claim and `sub` are both empty (or absent) names no
+// tenant. It must be refused, never read as "every tenant" (which is what no tenant means
+// for an admin).
+TEST_P(EntraAuthTest, SubmitterTokenWithoutATenantIsRefused) {
+  std::string alpha = token({"CodeFleet.Submitter"}, kAppAlpha);
+  auto a = call("POST", "/v1/tasks", alpha, R"({"class": "build"})");
+  ASSERT_EQ(a.status, 201) << a.text;
+  std::string id = a.body["id"];
+  json empty = claims({"CodeFleet.Submitter"});
+  empty["azp"] = "";
+  empty["sub"] = "";
+  json absent = claims({"CodeFleet.Submitter"});
+  absent.erase("azp");
+  absent.erase("sub");
+  for (const auto& [name, c] : {std::pair{"empty", empty}, std::pair{"absent", absent}}) {
+    SCOPED_TRACE(name);
+    std::string t = token_for(c);
+    auto list = call("GET", "/v1/tasks", t);
+    EXPECT_EQ(list.status, 403) << list.text;
+    EXPECT_EQ(list.body["error"]["code"], "forbidden") << list.text;
+    std::string message = list.body["error"]["message"].is_string()
+                              ? list.body["error"]["message"].get<std::string>()
+                              : "";
+    EXPECT_NE(message.find("names no tenant"), std::string::npos) << message;
+    EXPECT_EQ(list.body["items"], json()) << "listed tasks: " << list.text;
+    EXPECT_EQ(call("GET", "/v1/tasks/" + id, t).status, 403);
+    EXPECT_EQ(call("DELETE", "/v1/tasks/" + id, t).status, 403);
+    EXPECT_EQ(call("POST", "/v1/tasks/" + id + "/events", t, R"({"type": "failed"})").status, 403);
+    EXPECT_EQ(call("POST", "/v1/tasks", t, R"({"class": "build"})").status, 403);
+    EXPECT_EQ(call("GET", "/v1/llm/usage", t).status, 403);
+  }
+  // The task is untouched (neither cancelled nor failed by the refused calls).
+  auto own = call("GET", "/v1/tasks/" + id, alpha);
+  ASSERT_EQ(own.status, 200) << own.text;
+  EXPECT_TRUE(own.body["state"] == "pending" || own.body["state"] == "admitted") << own.text;
+  // An admin token without azp and sub still works (it has no tenant by design), and so
+  // does a submitter whose tenant comes from `sub` alone.
+  json admin = absent;
+  admin["roles"] = {"CodeFleet.Admin"};
+  EXPECT_EQ(call("GET", "/v1/tasks", token_for(admin)).status, 200);
+  json by_sub = claims({"CodeFleet.Submitter"});
+  by_sub.erase("azp");
+  auto mine = call("POST", "/v1/tasks", token_for(by_sub), R"({"class": "build"})");
+  ASSERT_EQ(mine.status, 201) << mine.text;
+  EXPECT_EQ(mine.body["tenant"], by_sub["sub"]);
+}
+
+// The same with `tenant_claim: tid`: a token without `tid` and `sub` is refused.
+TEST_P(EntraAuthTest, SubmitterTokenWithoutTheConfiguredTenantClaimIsRefused) {
+  EntraConfig config = entra_config();
+  config.tenant_claim = "tid";
+  start(std::move(config));
+  json c = claims({"CodeFleet.Submitter"});
+  c.erase("tid");
+  c["sub"] = "";
+  auto r = call("GET", "/v1/tasks", token_for(c));
+  EXPECT_EQ(r.status, 403) << r.text;
+  EXPECT_NE(r.text.find("'tid' claim"), std::string::npos) << r.text;
+  EXPECT_EQ(call("GET", "/v1/tasks", token({"CodeFleet.Submitter"})).status, 200);
+}
+
+// A submitter API key without a tenant cannot be created through the API; one that is in
+// the store all the same is refused, not given every tenant.
+TEST_P(EntraAuthTest, SubmitterKeyWithoutATenantIsRefused) {
+  const std::string secret = "cfk_submitter_without_a_tenant_0123456789";
+  ApiKey k{"key-no-tenant", "broken", sha256_hex(secret), Role::kSubmitter, "", 0, false, {}};
+  ASSERT_TRUE(daemon_->store().put_api_key(k));
+  auto r = call("GET", "/v1/tasks", secret);
+  EXPECT_EQ(r.status, 403) << r.text;
+  EXPECT_NE(r.text.find("without a tenant"), std::string::npos) << r.text;
+  EXPECT_EQ(call("POST", "/v1/tasks", secret, R"({"class": "build"})").status, 403);
+}
+
 TEST_P(EntraAuthTest, ViewerTokenReadsButDoesNotSubmit) {
   std::string viewer = token({"CodeFleet.Viewer"});
   auto pools = call("GET", "/v1/pools", viewer);
@@ -309,6 +387,93 @@ TEST_P(EntraAuthTest, ApiKeysStillWorkAlongsideTokens) {
   EXPECT_EQ(bad.status, 401) << bad.text;
   EXPECT_NE(bad.headers.find("WWW-Authenticate"), bad.headers.end());
   EXPECT_EQ(call("GET", "/v1/pools", "").status, 401);
+}
+
+// A JWKS endpoint on loopback serving whichever keys it is given, and a refresher reading
+// it as `codefleet serve` does (GET, then Jwks::parse).
+class JwksRotation : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_.Get("/keys", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      res.status = status_;
+      res.set_content(document_, "application/json");
+    });
+    thread_.start();
+    serve({&trusted_key()});
+    fresh_ = std::make_unique<testing::FreshStore>("sqlite");
+    auto store = open_store(fresh_->url());
+    ASSERT_TRUE(store) << store.error().describe();
+    store_ = std::move(*store);
+    auth_ = std::make_unique<Authenticator>(*store_, entra_config());
+  }
+  void serve(std::initializer_list<const TestKey*> keys, int status = 200) {
+    std::lock_guard lock(mu_);
+    document_ = testing::jwks_document(keys).dump();
+    status_ = status;
+  }
+  Result<Jwks> fetch() {
+    HttpClient http;
+    auto r = http.send({"GET", thread_.url() + "/keys", {}, "", std::chrono::seconds(5)});
+    if (!r) return tl::unexpected(r.error().error);
+    if (r->status != 200) {
+      return tl::unexpected(Error{ErrorCode::kUnavailable, "JWKS answered " +
+                                                               std::to_string(r->status)});
+    }
+    return Jwks::parse(r->body);
+  }
+  // "" when an admin token signed by `key` is accepted; otherwise why not.
+  std::string check(const TestKey& key) {
+    auto p = auth_->authenticate("Bearer " + token_for(claims({"CodeFleet.Admin"}), key), now_s());
+    return p ? "" : p.error().message;
+  }
+
+  httplib::Server server_;
+  testing::ServerThread thread_{server_};
+  std::mutex mu_;
+  std::string document_;
+  int status_ = 200;
+  std::unique_ptr<testing::FreshStore> fresh_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Authenticator> auth_;
+};
+
+TEST_F(JwksRotation, ANewKeyIsAcceptedAfterARefreshAndARemovedOneRefused) {
+  JwksRefresher refresher([this] { return fetch(); }, *auth_, std::chrono::hours(1));
+  EXPECT_EQ(check(trusted_key()), "");
+  EXPECT_NE(check(stranger_key()).find("unknown key id 'entra-key-2'"), std::string::npos);
+  // Entra publishes the next key next to the current one, then drops the old one.
+  serve({&trusted_key(), &stranger_key()});
+  ASSERT_TRUE(refresher.refresh_now());
+  EXPECT_EQ(check(stranger_key()), "");
+  EXPECT_EQ(check(trusted_key()), "");
+  serve({&stranger_key()});
+  ASSERT_TRUE(refresher.refresh_now());
+  EXPECT_EQ(check(stranger_key()), "");
+  EXPECT_NE(check(trusted_key()).find("unknown key id 'entra-key-1'"), std::string::npos);
+  // A failed read keeps the keys in hand.
+  serve({&trusted_key()}, 500);
+  EXPECT_FALSE(refresher.refresh_now());
+  EXPECT_EQ(check(stranger_key()), "");
+  EXPECT_NE(check(trusted_key()), "");
+}
+
+TEST_F(JwksRotation, TheRefresherReadsTheKeysAgainOnItsOwn) {
+  std::atomic<int> failures{0};
+  serve({&stranger_key()}, 503);
+  JwksRefresher refresher([this] { return fetch(); }, *auth_, std::chrono::milliseconds(50),
+                          [&](const Error&) { ++failures; });
+  for (int i = 0; i < 200 && failures == 0; ++i) std::this_thread::sleep_for(10ms);
+  EXPECT_GE(failures.load(), 1);
+  EXPECT_EQ(check(trusted_key()), "");  // kept through the failures
+  serve({&stranger_key()});
+  std::string stranger = "not yet";
+  for (int i = 0; i < 200 && !stranger.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    stranger = check(stranger_key());
+  }
+  EXPECT_EQ(stranger, "") << "the new key was never taken up";
+  EXPECT_NE(check(trusted_key()).find("unknown key id 'entra-key-1'"), std::string::npos);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, EntraAuthTest, ::testing::ValuesIn(testing::store_kinds()),
