@@ -20,6 +20,7 @@
 #include "server/auth.h"
 #include "server/controller.h"
 #include "server/gateway.h"
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -204,15 +205,14 @@ Result<LlmLimitsUpdate> parse_llm_limits(const ojson& j) {
       if (!v.is_string()) {
         return bad(field, field + " must be a decimal string of US dollars, such as \"50.00\"");
       }
-      auto m = Money::parse(v.get<std::string>());
+      if (v.get_ref<const std::string&>().size() > kMaxMoneyTextBytes) {
+        return bad(field, fmt::format("{} is longer than {} characters", field,
+                                      kMaxMoneyTextBytes));
+      }
+      // A ledger amount is taken as written or refused: never rounded silently.
+      auto m = Money::parse_exact(v.get<std::string>());
       if (!m) return bad(field, field + ": " + m.error().message);
       if (m->micros() < 0) return bad(field, field + " must not be negative");
-      if (m->micros() == 0 &&
-          v.get<std::string>().find_first_of("123456789") != std::string::npos) {
-        return bad(field, field +
-                              " is below $0.000001, the smallest amount: use \"0\" for no "
-                              "limit");
-      }
       out.budget_micros_month = m->micros();
     } else if (name == "rpm" || name == "tpm") {
       bool ok =
@@ -662,10 +662,18 @@ struct ApiServer::Impl {
         return send_error(res, 400, "message must be a string", "message");
       }
       message = (*body)["message"];
+      if (message.size() > kMaxEventMessageBytes) {
+        return send_error(res, 400,
+                          fmt::format("message is {} bytes long; at most {} are allowed",
+                                      message.size(), kMaxEventMessageBytes),
+                          "message");
+      }
     }
     std::string id = req.matches[1];
+    // The message is stored once: `finished` and `failed` keep it as the task's reason, so
+    // only `started` (which sets no reason) carries it in the event's detail.
     ojson detail = ojson::object();
-    if (!message.empty()) detail["message"] = message;
+    if (!message.empty() && type == "started") detail["message"] = message;
     detail["by"] = p.id;
     if (type == "started") {
       auto t = load_visible(id, p);
@@ -828,6 +836,12 @@ struct ApiServer::Impl {
     auto name = str("name"), role_s = str("role"), tenant = str("tenant");
     if (!name || !role_s || !tenant) {
       return send_error(res, 400, "name, role and tenant must be strings");
+    }
+    if (utf8_chars(*name) > kMaxKeyNameChars) {
+      return send_error(res, 400,
+                        fmt::format("name is {} characters long; at most {} are allowed",
+                                    utf8_chars(*name), kMaxKeyNameChars),
+                        "name");
     }
     auto role = parse_role(*role_s);
     if (!role) {

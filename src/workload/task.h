@@ -6,6 +6,7 @@
 //   // t->resources.vcpus == 2, t->priority == the class's priority
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -40,6 +41,11 @@ struct Task {
 struct WorkloadClass;
 // A task with its class's defaults: resources, duration, priority, deferrable, preemptible.
 Task task_from_class(const WorkloadClass& c);
+
+// Length limits on the task JSON's strings, in bytes: names (`id`, `tenant`, `class`,
+// `environment`) and times (`deadline`, `submitted_at`, RFC 3339). Longer is an error.
+inline constexpr size_t kMaxTaskNameBytes = 128;
+inline constexpr size_t kMaxTaskTimeBytes = 64;
 
 // Parses the task JSON. Missing fields take the class's defaults from `spec`
 // (resources, duration, priority, deferrable, preemptible). Errors name the field:

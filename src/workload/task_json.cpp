@@ -23,6 +23,11 @@ std::string shown(const json& v) {
   return text.size() > 64 ? text.substr(0, 61) + "..." : text;
 }
 
+// A field name as an error message shows it: at most 64 bytes (an unknown key may be huge).
+std::string clipped(const std::string& name) {
+  return name.size() > 64 ? name.substr(0, 61) + "..." : name;
+}
+
 struct Reader {
   const std::string& source;
   Error error;
@@ -76,11 +81,18 @@ struct Reader {
     return *v;
   }
 
-  std::optional<std::string> string(const json& o, const char* key, const std::string& field) {
+  // A string of at most `max_bytes` (longer is an error that does not repeat it).
+  std::optional<std::string> string(const json& o, const char* key, const std::string& field,
+                                    size_t max_bytes = kMaxTaskNameBytes) {
     auto it = o.find(key);
     if (it == o.end() || it->is_null()) return std::nullopt;
     if (!it->is_string()) {
       fail(field, fmt::format("must be a string, got {}", it->type_name()));
+      return std::nullopt;
+    }
+    if (it->get_ref<const std::string&>().size() > max_bytes) {
+      fail(field, fmt::format("is {} bytes long; at most {} are allowed",
+                              it->get_ref<const std::string&>().size(), max_bytes));
       return std::nullopt;
     }
     return it->get<std::string>();
@@ -132,9 +144,9 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
   }
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     if (std::find(kTaskFields.begin(), kTaskFields.end(), it.key()) == kTaskFields.end()) {
-      std::string near = closest_match(it.key(), kTaskFields);
+      std::string near = closest_match(clipped(it.key()), kTaskFields);
       return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("unknown field '{}'{}", it.key(),
+                        fmt::format("unknown field '{}'{}", clipped(it.key()),
                                     near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)),
                         source);
     }
@@ -177,7 +189,7 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
         static const std::vector<std::string> kRes = {"vcpus", "memory_gib", "gpus",
                                                       "gpu_memory_gib"};
         if (std::find(kRes.begin(), kRes.end(), it.key()) == kRes.end()) {
-          r.fail("resources." + it.key(),
+          r.fail("resources." + clipped(it.key()),
                  "unknown field (expected vcpus, memory_gib, gpus, gpu_memory_gib)");
         }
       }
@@ -195,14 +207,14 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
   if (auto d = r.integer(doc, "duration_s", "duration_s", 1, 60LL * 86400))
     t.duration = std::chrono::seconds(*d);
   if (auto p = r.integer(doc, "priority", "priority", -1000, 1000)) t.priority = *p;
-  if (auto dl = r.string(doc, "deadline", "deadline")) {
+  if (auto dl = r.string(doc, "deadline", "deadline", kMaxTaskTimeBytes)) {
     auto tp = parse_rfc3339(*dl);
     if (!tp)
       r.fail("deadline", tp.error().message);
     else
       t.deadline = *tp;
   }
-  if (auto at = r.string(doc, "submitted_at", "submitted_at")) {
+  if (auto at = r.string(doc, "submitted_at", "submitted_at", kMaxTaskTimeBytes)) {
     auto tp = parse_rfc3339(*at);
     if (!tp)
       r.fail("submitted_at", tp.error().message);
