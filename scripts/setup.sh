@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev libexpected-dev
-  googletest libgtest-dev libgmock-dev libbenchmark-dev
+  googletest libgtest-dev libgmock-dev libbenchmark-dev libboost1.81-dev
   libsqlite3-dev libpq-dev postgresql libcpp-httplib-dev libssl-dev prometheus-cpp-dev
   prometheus wrk sqlite3 libcurl4-openssl-dev
   nodejs npm chromium

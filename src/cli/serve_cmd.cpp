@@ -48,6 +48,7 @@ struct ServeConfig {
   int threads = 1024;
   bool log_requests = true;
   size_t max_body_bytes = 1 << 20;
+  ApiOptions front;  // the connection limits and deadlines (http: in the config)
   std::optional<EntraConfig> entra;
   std::string entra_jwks_file;
   std::string entra_jwks_url;  // fetched at start and every hour (Entra rotates its keys)
@@ -65,6 +66,44 @@ void log_line(const std::string& level, const std::string& msg, const std::strin
              R"({{"ts":"{}","level":"{}","msg":"{}"{}}})"
              "\n",
              ts, level, msg, extra.empty() ? "" : "," + extra);
+}
+
+// `http:` connection limits and deadlines: `max_connections`, `max_connections_per_client`
+// (integers ≥ 1) and `header_timeout`, `keep_alive_timeout`, `body_timeout`,
+// `write_timeout` (durations such as "10s"), each checked; `io_threads` (1-16).
+Result<void> read_front_limits(const YAML::Node& v, ApiOptions& o) {
+  auto bad = [](const std::string& field, const std::string& why) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput, why, "http." + field});
+  };
+  for (auto [name, slot, hi] : {std::tuple{"max_connections", &o.max_connections, 1'000'000},
+                                std::tuple{"max_connections_per_client",
+                                           &o.max_connections_per_client, 1'000'000},
+                                std::tuple{"io_threads", &o.io_threads, 16}}) {
+    if (!v[name]) continue;
+    int64_t n = 0;
+    try {
+      n = v[name].as<int64_t>();
+    } catch (const YAML::Exception&) {
+      return bad(name, fmt::format("http.{} must be an integer from 1 to {}", name, hi));
+    }
+    if (n < 1 || n > hi) {
+      return bad(name, fmt::format("http.{} must be an integer from 1 to {}", name, hi));
+    }
+    *slot = static_cast<int>(n);
+  }
+  for (auto [name, slot] : {std::pair{"header_timeout", &o.header_timeout},
+                            std::pair{"keep_alive_timeout", &o.keep_alive_timeout},
+                            std::pair{"body_timeout", &o.body_timeout},
+                            std::pair{"write_timeout", &o.write_timeout}}) {
+    if (!v[name]) continue;
+    auto d = parse_duration(v[name].as<std::string>());
+    if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::hours(1)) {
+      return bad(name, fmt::format("http.{} must be a duration from 1s to 1h, such as \"10s\"",
+                                   name));
+    }
+    *slot = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+  }
+  return {};
 }
 
 // The config file: the same names as the flags, plus `entra:` and `http:` sections.
@@ -107,6 +146,7 @@ Result<void> read_config_file(const std::string& path, ServeConfig& c) {
         if (v["threads"]) c.threads = v["threads"].as<int>();
         if (v["max_body_bytes"]) c.max_body_bytes = v["max_body_bytes"].as<size_t>();
         if (v["log_requests"]) c.log_requests = v["log_requests"].as<bool>();
+        if (auto r = read_front_limits(v, c.front); !r) return tl::unexpected(r.error());
       } else if (key == "alerts") {
         if (v["webhook"]) c.webhook_url = v["webhook"].as<std::string>();
       } else if (key == "cloud") {
@@ -400,9 +440,16 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
                                  R"("error":)" + json_quote(e.message));
                       });
   }
-  ApiServer api(*model, **store, controller, auth, metrics,
-                {listen->first, listen->second, c.tls_cert, c.tls_key, c.threads, c.max_body_bytes,
-                 c.log_requests, &gateway});
+  ApiOptions ao = c.front;
+  ao.host = listen->first;
+  ao.port = listen->second;
+  ao.tls_cert = c.tls_cert;
+  ao.tls_key = c.tls_key;
+  ao.threads = c.threads;
+  ao.max_body_bytes = c.max_body_bytes;
+  ao.log_requests = c.log_requests;
+  ao.gateway = &gateway;
+  ApiServer api(*model, **store, controller, auth, metrics, ao);
   auto port = api.bind();
   if (!port) {
     print_error(port.error());

@@ -1,7 +1,7 @@
 // Routes of the daemon's HTTP API (see api.h and docs/API.md).
 #include "server/api.h"
 
-#include <httplib.h>
+#include "server/http_server.h"
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -33,7 +33,8 @@ using namespace std::chrono;
 
 namespace {
 
-// Per request, on the thread serving it (httplib runs a request start to end on one).
+// Per request, on the thread serving it (the front runs a request start to end on one
+// worker: handler, answer, log line).
 struct RequestContext {
   steady_clock::time_point started;
   std::string id;
@@ -109,7 +110,7 @@ const char* code_name(int status) {
   }
 }
 
-void send_error(httplib::Response& res, int status, const std::string& message,
+void send_error(http::Response& res, int status, const std::string& message,
                 const std::string& field = "") {
   if (tl_request.openai) {
     const char* type = status == 401   ? "authentication_error"
@@ -144,7 +145,7 @@ int status_for(const Error& e) {
   return 500;
 }
 
-void send_json(httplib::Response& res, int status, const ojson& body) {
+void send_json(http::Response& res, int status, const ojson& body) {
   res.status = status;
   res.set_content(safe_dump(body), "application/json");
 }
@@ -243,22 +244,19 @@ struct ApiServer::Impl {
   Authenticator& auth;
   Metrics& metrics;
   ApiOptions options;
-  std::unique_ptr<httplib::Server> server;
-  int listen_fd = -1;
+  std::unique_ptr<http::Server> server;
   std::atomic<bool> stopping{false};
-  std::atomic<bool> run_called{false};
-  std::atomic<bool> run_returned{false};
 
   Impl(const FleetModel& m, Store& s, Controller& c, Authenticator& a, Metrics& me, ApiOptions o)
       : model(m), store(s), controller(c), auth(a), metrics(me), options(std::move(o)) {}
 
   using Handler =
-      std::function<void(const httplib::Request&, httplib::Response&, const Principal&)>;
+      std::function<void(const http::Request&, http::Response&, const Principal&)>;
 
   // Authenticates, checks the role, then runs `fn`. Only /healthz and /readyz skip this.
-  httplib::Server::Handler guarded(std::string route, Role min_role, Handler fn) {
+  http::Handler guarded(std::string route, Role min_role, Handler fn) {
     return [this, route = std::move(route), min_role, fn = std::move(fn)](
-               const httplib::Request& req, httplib::Response& res) {
+               const http::Request& req, http::Response& res) {
       tl_request.route = route;
       auto now_s = duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
       auto p = auth.authenticate(req.get_header_value("Authorization"), now_s);
@@ -285,7 +283,7 @@ struct ApiServer::Impl {
   }
 
   // The JSON body as an object, or a 400/415 already sent.
-  std::optional<ojson> json_body(const httplib::Request& req, httplib::Response& res) {
+  std::optional<ojson> json_body(const http::Request& req, http::Response& res) {
     auto ct = req.get_header_value("Content-Type");
     if (!ct.empty() && ct.find("json") == std::string::npos) {
       send_error(res, 415, "the body must be JSON (Content-Type: application/json)");
@@ -314,11 +312,11 @@ struct ApiServer::Impl {
 
   void routes() {
     auto& s = *server;
-    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    s.Get("/healthz", [](const http::Request&, http::Response& res) {
       tl_request.route = "/healthz";
       send_json(res, 200, {{"status", "ok"}});
     });
-    s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    s.Get("/readyz", [this](const http::Request&, http::Response& res) {
       tl_request.route = "/readyz";
       auto probe = store.get_task("");
       Snapshot snap = controller.snapshot();
@@ -489,7 +487,7 @@ struct ApiServer::Impl {
              }));
   }
 
-  void submit(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+  void submit(const http::Request& req, http::Response& res, const Principal& p) {
     auto body = json_body(req, res);
     if (!body) return;
     auto task = parse_task_json(req.body, *model.spec, "request body");
@@ -576,7 +574,7 @@ struct ApiServer::Impl {
     send_json(res, 201, task_view(out->task));
   }
 
-  void list(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+  void list(const http::Request& req, http::Response& res, const Principal& p) {
     TaskFilter f;
     if (req.has_param("state")) {
       auto s = parse_task_phase(req.get_param_value("state"));
@@ -629,7 +627,7 @@ struct ApiServer::Impl {
   // `from`: the states it may end from (empty: any that is not terminal), checked in the
   // update itself.
   void end_task(const std::string& id, TaskPhase to, const std::string& event,
-                const std::string& reason, httplib::Response& res, const Principal& p,
+                const std::string& reason, http::Response& res, const Principal& p,
                 const std::string& detail = "{}", std::vector<TaskPhase> from = {}) {
     auto t = load_visible(id, p);
     if (!t) return send_error(res, status_for(t.error()), t.error().message);
@@ -649,7 +647,7 @@ struct ApiServer::Impl {
     send_json(res, 200, task_view(*after));
   }
 
-  void worker_event(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+  void worker_event(const http::Request& req, http::Response& res, const Principal& p) {
     auto body = json_body(req, res);
     if (!body) return;
     if (!body->contains("type") || !(*body)["type"].is_string()) {
@@ -722,7 +720,7 @@ struct ApiServer::Impl {
     int64_t from_ms() const { return unix_ms(floor<hours>(from)); }
     int64_t to_ms() const { return unix_ms(to) + 1; }
   };
-  std::optional<Window> window(const httplib::Request& req, httplib::Response& res) {
+  std::optional<Window> window(const http::Request& req, http::Response& res) {
     TimePoint now = controller.daemon_now();
     year_month_day ymd{floor<days>(now)};
     Window w{sys_days{ymd.year() / ymd.month() / 1}, now};
@@ -742,7 +740,7 @@ struct ApiServer::Impl {
     return w;
   }
 
-  void costs(const httplib::Request& req, httplib::Response& res) {
+  void costs(const http::Request& req, http::Response& res) {
     auto w = window(req, res);
     if (!w) return;
     TimePoint from = w->from, to = w->to;
@@ -765,7 +763,7 @@ struct ApiServer::Impl {
                 "(compute while running, OS disk always)"}});
   }
 
-  void llm_usage(const httplib::Request& req, httplib::Response& res, const Principal& p) {
+  void llm_usage(const http::Request& req, http::Response& res, const Principal& p) {
     auto w = window(req, res);
     if (!w) return;
     LlmUsageFilter f;
@@ -796,7 +794,7 @@ struct ApiServer::Impl {
               {{"from", format_rfc3339(w->from)}, {"to", format_rfc3339(w->to)}, {"usage", usage}});
   }
 
-  void patch_key(const httplib::Request& req, httplib::Response& res) {
+  void patch_key(const http::Request& req, http::Response& res) {
     auto body = json_body(req, res);
     if (!body) return;
     for (const auto& [name, _] : body->items()) {
@@ -819,7 +817,7 @@ struct ApiServer::Impl {
     send_json(res, 200, key_view(**r));
   }
 
-  void create_key(const httplib::Request& req, httplib::Response& res) {
+  void create_key(const http::Request& req, http::Response& res) {
     auto body = json_body(req, res);
     if (!body) return;
     for (const auto& [field, _] : body->items()) {
@@ -897,91 +895,89 @@ ApiServer::ApiServer(const FleetModel& model, Store& store, Controller& controll
 
 ApiServer::~ApiServer() { stop(); }
 
-Result<int> ApiServer::bind() {
-  auto& o = impl_->options;
-  if (!o.tls_cert.empty() || !o.tls_key.empty()) {
-    auto tls = std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
-    if (!tls->is_valid()) {
-      return tl::unexpected(Error{
-          ErrorCode::kInvalidInput,
-          "cannot load the TLS certificate or key (" + o.tls_cert + ", " + o.tls_key + ")", "tls"});
-    }
-    impl_->server = std::move(tls);
-  } else {
-    impl_->server = std::make_unique<httplib::Server>();
+namespace {
+
+// The front's limits, from the options.
+http::Options front_options(const ApiOptions& o) {
+  http::Options f;
+  f.host = o.host;
+  f.port = o.port;
+  f.tls_cert = o.tls_cert;
+  f.tls_key = o.tls_key;
+  f.worker_threads = std::max(2, o.threads);
+  f.io_threads = std::max(1, o.io_threads);
+  f.max_body_bytes = o.max_body_bytes;
+  f.max_connections = o.max_connections;
+  f.max_connections_per_client = o.max_connections_per_client;
+  f.header_timeout = o.header_timeout;
+  f.keep_alive_timeout = o.keep_alive_timeout;
+  f.body_timeout = o.body_timeout;
+  f.write_timeout = o.write_timeout;
+  return f;
+}
+
+// Before any route: the request's context, its id, and paths that are not UTF-8.
+bool pre_route(const http::Request& req, http::Response& res) {
+  tl_request.started = steady_clock::now();
+  tl_request.route = "unmatched";
+  tl_request.principal.clear();
+  tl_request.openai = req.path.rfind("/openai/", 0) == 0;
+  std::string id = req.get_header_value("X-Request-Id");
+  tl_request.id = valid_request_id(id) ? id : random_hex(8);
+  res.set_header("X-Request-Id", tl_request.id);
+  bool utf8 = is_valid_utf8(req.path);
+  for (const auto& [k, v] : req.params) utf8 = utf8 && is_valid_utf8(k) && is_valid_utf8(v);
+  if (!utf8) {
+    send_error(res, 400, "the path or query string is not UTF-8");
+    return true;
   }
-  auto& s = *impl_->server;
-  int threads = std::max(2, o.threads);
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  s.set_keep_alive_max_count(100'000);
-  s.set_keep_alive_timeout(30);
-  s.set_read_timeout(30);
-  s.set_tcp_nodelay(true);
-  s.set_payload_max_length(o.max_body_bytes);
-  // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second
-  // daemon bind the same port and take a share of the connections.
-  s.set_socket_options([this](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    impl_->listen_fd = sock;
-  });
-  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    tl_request.started = steady_clock::now();
-    tl_request.route = "unmatched";
-    tl_request.principal.clear();
-    tl_request.openai = req.path.rfind("/openai/", 0) == 0;
-    std::string id = req.get_header_value("X-Request-Id");
-    tl_request.id = valid_request_id(id) ? id : random_hex(8);
-    res.set_header("X-Request-Id", tl_request.id);
-    bool utf8 = is_valid_utf8(req.path);
-    for (const auto& [k, v] : req.params) utf8 = utf8 && is_valid_utf8(k) && is_valid_utf8(v);
-    if (!utf8) {
-      send_error(res, 400, "the path or query string is not UTF-8");
-      return httplib::Server::HandlerResponse::Handled;
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    if (tl_request.id.empty()) tl_request.id = random_hex(8);
-    if (res.status == 404) {
-      send_error(res, 404, "no route " + req.method + " " + req.path);
-    } else if (res.status == 413) {
-      send_error(res, 413, "the body is too large");
-    } else {
-      send_error(res, res.status, fmt::format("HTTP {}", res.status));
-    }
-  });
-  s.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unexpected error";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        fmt::print(stderr, "{}\n",
-                   safe_dump(ojson{{"level", "error"},
-                                   {"msg", "handler failed"},
-                                   {"request_id", tl_request.id},
-                                   {"error", what}}));
-        send_error(res, 500, "internal error (request " + tl_request.id + ")");
-      });
-  bool log = o.log_requests;
-  Metrics* metrics = &impl_->metrics;
-  s.set_logger([log, metrics](const httplib::Request& req, const httplib::Response& res) {
-    // httplib answers some malformed requests (bad request line, URI too long) without the
-    // pre-routing handler: those get no context of their own, never the previous one's.
+  return false;
+}
+
+// An error status with no body yet: a route that was not found, or an answer of the
+// front itself (framing, limits, deadlines), in the API's error shape.
+void on_error(const http::Request& req, http::Response& res) {
+  if (!res.body.empty()) return;
+  if (tl_request.id.empty()) tl_request.id = random_hex(8);
+  if (!res.error_message.empty()) {
+    send_error(res, res.status, res.error_message);
+  } else if (res.status == 404) {
+    send_error(res, 404, "no route " + req.method + " " + req.path);
+  } else {
+    send_error(res, res.status, fmt::format("HTTP {}", res.status));
+  }
+}
+
+void on_exception(const http::Request&, http::Response& res, std::exception_ptr ep) {
+  std::string what = "unexpected error";
+  try {
+    if (ep) std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  fmt::print(stderr, "{}\n",
+             safe_dump(ojson{{"level", "error"},
+                             {"msg", "handler failed"},
+                             {"request_id", tl_request.id},
+                             {"error", what}}));
+  send_error(res, 500, "internal error (request " + tl_request.id + ")");
+}
+
+// One JSON line per request; never the Authorization header, the body or the query string.
+http::Logger request_logger(bool log, Metrics* metrics) {
+  return [log, metrics](const http::Request& req, const http::Response& res) {
+    // The front answers malformed requests itself, off the worker that would have had
+    // the context: those get none of their own, never another request's.
     if (tl_request.id.empty()) {
       tl_request.route = "unmatched";
       tl_request.started = steady_clock::now();
     }
     double secs = duration<double>(steady_clock::now() - tl_request.started).count();
     try {
-      metrics->observe_request(req.method, tl_request.route, res.status, secs);
+      metrics->observe_request(req.method.empty() ? "-" : req.method, tl_request.route,
+                               res.status, secs);
       if (log) {
-        // One JSON line; never the Authorization header, the body or the query string.
         std::string line =
             safe_dump(ojson{{"ts", format_rfc3339(time_point_cast<Duration>(system_clock::now()))},
                             {"level", "info"},
@@ -1001,43 +997,38 @@ Result<int> ApiServer::bind() {
       // A log line is never worth the process.
     }
     tl_request = RequestContext{};
-  });
+  };
+}
+
+}  // namespace
+
+Result<int> ApiServer::bind() {
+  auto& o = impl_->options;
+  impl_->server = std::make_unique<http::Server>(front_options(o));
+  auto& s = *impl_->server;
+  s.set_pre_routing_handler(pre_route);
+  s.set_error_handler(on_error);
+  s.set_exception_handler(on_exception);
+  s.set_logger(request_logger(o.log_requests, &impl_->metrics));
   impl_->routes();
-  int port = o.port;
-  if (port == 0) {
-    port = s.bind_to_any_port(o.host);
-    if (port < 0) port = 0;
-  } else if (!s.bind_to_port(o.host, port)) {
-    port = 0;
-  }
-  if (port == 0) {
-    return tl::unexpected(Error{ErrorCode::kUnavailable,
-                                fmt::format("cannot listen on {}:{}", o.host, o.port), "--listen"});
-  }
-  // httplib listens with a queue of 5: a burst of new connections (hundreds of LLM streams
-  // opening at once) would overflow it, and the kernel retries a dropped one only a second
-  // later. Listening again on the bound socket deepens the queue.
-  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, 1024);
+  auto port = s.bind();
+  if (!port) impl_->server.reset();
   return port;
 }
 
-// httplib's stop() does nothing before listen_after_bind() is running, so a stop that
-// lands between bind() and run() must not be lost: run() returns at once when stop came
-// first; otherwise stop() waits for the listener to be up, then stops it.
+// A stop that lands before run() makes run() return at once.
 void ApiServer::run() {
-  impl_->run_called = true;
   if (impl_->stopping || !impl_->server) return;
-  impl_->server->listen_after_bind();
-  impl_->run_returned = true;
+  impl_->server->run();
 }
 
 void ApiServer::stop() {
   impl_->stopping = true;
-  if (!impl_->server || !impl_->run_called) return;
-  for (int i = 0; i < 500 && !impl_->server->is_running() && !impl_->run_returned; ++i) {
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  impl_->server->stop();
+  if (impl_->server) impl_->server->stop();
+}
+
+http::Stats ApiServer::front_stats() const {
+  return impl_->server ? impl_->server->stats() : http::Stats{};
 }
 
 }  // namespace codefleet

@@ -1,4 +1,4 @@
-// The daemon's HTTP API (cpp-httplib): `/v1` task, routing, fleet, cost, budget, alert,
+// The daemon's HTTP API (on the event-driven front of server/http_server.h): `/v1` task, routing, fleet, cost, budget, alert,
 // key and LLM usage endpoints, `/healthz`, `/readyz`, `/metrics` and `/v1/openapi.json`.
 // JSON in and out; every error is `{"error": {"code", "message", "field"}, "request_id"}`
 // with a 4xx or 5xx status. Every request carries a request id (`X-Request-Id`, generated
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "server/http_server.h"
 
 namespace codefleet {
 
@@ -26,8 +27,17 @@ struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string tls_cert, tls_key;  // both set: HTTPS
-  int threads = 64;               // connections served at once (keep-alive holds one)
+  int threads = 64;  // requests handled at once (an LLM stream holds one; an idle
+                     // keep-alive connection holds none)
+  int io_threads = 1;
   size_t max_body_bytes = 1 << 20;
+  // What one client can hold (see http::Options).
+  int max_connections = 10'000;
+  int max_connections_per_client = 512;
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds keep_alive_timeout{30'000};
+  std::chrono::milliseconds body_timeout{30'000};
+  std::chrono::milliseconds write_timeout{30'000};
   bool log_requests = true;
   class Gateway* gateway = nullptr;  // serves /openai/v1/… when set (not owned)
 };
@@ -45,6 +55,7 @@ class ApiServer {
   Result<int> bind();
   void run();   // serves until stop()
   void stop();  // stops accepting; requests in flight finish
+  http::Stats front_stats() const;
 
  private:
   struct Impl;

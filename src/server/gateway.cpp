@@ -1,7 +1,7 @@
 // The LLM gateway (see gateway.h).
 #include "server/gateway.h"
 
-#include <httplib.h>
+#include "server/http_server.h"
 
 #include <algorithm>
 #include <condition_variable>
@@ -31,7 +31,7 @@ using namespace std::chrono;
 
 constexpr int64_t kDefaultCompletionTokens = 512;
 
-void fail(httplib::Response& res, int status, const std::string& type, const std::string& message,
+void fail(http::Response& res, int status, const std::string& type, const std::string& message,
           const std::string& param = "", const std::string& code = "") {
   res.status = status;
   res.set_content(openai_error(type, message, param, code), "application/json");
@@ -429,7 +429,7 @@ std::string Gateway::models_json() const {
 }
 
 void Gateway::chat(const std::string& body, const std::string& class_header, const Principal& who,
-                   httplib::Response& res) {
+                   http::Response& res) {
   auto& g = *impl_;
   auto req = parse_chat_request(body);
   if (!req) {
@@ -617,7 +617,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       refund.handed_over = true;  // accounted after the answer, with its real tokens
       res.set_content_provider(
           whole->size(), "application/json",
-          [whole](size_t offset, size_t length, httplib::DataSink& sink) {
+          [whole](size_t offset, size_t length, http::DataSink& sink) {
             return sink.write(whole->data() + offset, length);
           },
           [&g, chosen, caller, counted, now, started](bool) {
@@ -636,7 +636,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     res.set_chunked_content_provider(
         "text/event-stream",
         // Each piece goes out as it comes in, on this one thread.
-        [relay](size_t, httplib::DataSink& sink) {
+        [relay](size_t, http::DataSink& sink) {
           auto piece = relay->call->next();
           // The upstream broke off mid-stream: nothing can go elsewhere now, and the client
           // must not take it for a whole answer — the connection ends without the last chunk.

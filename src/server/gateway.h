@@ -24,11 +24,11 @@
 #include "llm/limiter.h"
 #include "routing/fleet_model.h"
 
-namespace httplib {
+namespace codefleet {
+
+namespace http {
 struct Response;
 }
-
-namespace codefleet {
 
 class Store;
 class Controller;
@@ -55,7 +55,7 @@ class Gateway {
 
   // Writes the whole answer into `res` (an OpenAI error on failure).
   void chat(const std::string& body, const std::string& class_header, const Principal& who,
-            httplib::Response& res);
+            http::Response& res);
   std::string models_json() const;
 
  private:
