@@ -48,6 +48,7 @@ Result<ChatRequest> parse_chat_request(const std::string& body) {
           if (part.is_object() && part.contains("text") && part["text"].is_string()) {
             r.prompt_chars += static_cast<int64_t>(part["text"].get<std::string>().size());
           }
+          if (part.is_object() && part.value("type", json()) == "image_url") ++r.image_parts;
         }
       } else if (!c.is_null()) {
         return tl::unexpected(invalid("'content' must be a string or an array", at + ".content"));
@@ -267,6 +268,24 @@ TokenUsage SseUsage::result() const {
   t.completion = content_chunks_;
   t.counted = true;
   return t;
+}
+
+UsageBound usage_bound(const ChatRequest& r, int64_t request_bytes, int64_t answer_bytes) {
+  UsageBound b;
+  b.prompt = std::max<int64_t>(0, request_bytes) + r.image_parts * kMaxTokensPerImage;
+  b.completion = r.max_tokens ? *r.max_tokens : std::max<int64_t>(0, answer_bytes);
+  return b;
+}
+
+ClampedUsage clamp_usage(const TokenUsage& reported, const UsageBound& bound) {
+  ClampedUsage c{reported, reported};
+  c.prompt = reported.prompt > bound.prompt;
+  c.completion = reported.completion > bound.completion;
+  c.kept.prompt = std::min(reported.prompt, bound.prompt);
+  c.kept.completion = std::min(reported.completion, bound.completion);
+  c.cached = reported.cached > c.kept.prompt;
+  c.kept.cached = std::min(reported.cached, c.kept.prompt);
+  return c;
 }
 
 Money token_cost(const TokenUsage& u, Money usd_per_1m_input, Money usd_per_1m_output) {

@@ -22,6 +22,7 @@ struct ChatRequest {
   bool stream = false;
   std::optional<int64_t> max_tokens;  // max_tokens or max_completion_tokens
   int64_t prompt_chars = 0;           // characters of message content (a size estimate)
+  int64_t image_parts = 0;            // content parts of type image_url (tokens not in bytes)
 };
 
 // kInvalidInput with `location` = the offending parameter ("model", "messages[2].role", …).
@@ -62,6 +63,30 @@ class SseUsage {
   int64_t events_ = 0;
   bool done_ = false;
 };
+
+// The most tokens one image part may count for: gpt-4o-mini counts a high-detail image as
+// up to 2,833 + 8 × 5,667 = 48,169 tokens, the most of any model the gateway serves.
+constexpr int64_t kMaxTokensPerImage = 50'000;
+
+// The most tokens a call could have used, to check what its upstream reports against.
+// Prompt: a token is at least one byte of the text it stands for, so the bytes of the
+// request body sent bound it (the messages, tools and every other input are in it), plus
+// kMaxTokensPerImage per image part (an image by URL is a few bytes). Completion: the
+// request's max_tokens / max_completion_tokens when it set one (reasoning tokens, which are
+// billed but never sent, are within it), else the bytes the upstream sent back.
+struct UsageBound {
+  int64_t prompt = 0, completion = 0;
+};
+UsageBound usage_bound(const ChatRequest& r, int64_t request_bytes, int64_t answer_bytes);
+
+// What an upstream reported and what is kept of it: each count at most its bound, cached
+// tokens at most the prompt's.
+struct ClampedUsage {
+  TokenUsage kept, reported;
+  bool prompt = false, completion = false, cached = false;  // which counts were cut
+  bool any() const { return prompt || completion || cached; }
+};
+ClampedUsage clamp_usage(const TokenUsage& reported, const UsageBound& bound);
 
 // Price × tokens, each side rounded once (half away from zero), cached prompt tokens at
 // the input price (Azure bills cached input at a discount only for some models).

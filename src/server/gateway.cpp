@@ -17,6 +17,7 @@
 #include "routing/router.h"
 #include "server/auth.h"
 #include "server/controller.h"
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "spec/spec.h"
 #include "store/store.h"
@@ -55,6 +56,7 @@ constexpr size_t kMaxErrorBytes = 64u << 10;
 struct Relay {
   std::unique_ptr<HttpCall> call;
   SseUsage usage;
+  int64_t bytes = 0;  // received from the upstream: a bound on the completion's tokens
 };
 
 // Who called, as the accounting after the answer needs it.
@@ -387,8 +389,37 @@ struct Gateway::Impl {
     return d;
   }
 
-  void account(const Upstream& u, const Caller& c, const TokenUsage& usage, TimePoint now,
-               steady_clock::time_point started) {
+  // What the upstream reported, cut to what the call could have used (see UsageBound): an
+  // upstream answering 2^63 - 1 tokens must not spend the month's budget in one call. Each
+  // cut is counted in the metrics and logged as one JSON line.
+  TokenUsage within_bound(const Upstream& u, const Caller& c, const TokenUsage& reported,
+                          const UsageBound& bound) {
+    ClampedUsage cu = clamp_usage(reported, bound);
+    if (!cu.any()) return cu.kept;
+    for (auto [cut, kind] : {std::pair{cu.prompt, "prompt"}, std::pair{cu.completion, "completion"},
+                             std::pair{cu.cached, "cached"}}) {
+      if (cut) metrics.count_llm_usage_clamped(u.name, kind);
+    }
+    using ojson = nlohmann::ordered_json;
+    auto counts = [](const TokenUsage& t) {
+      return ojson{{"prompt", t.prompt}, {"completion", t.completion}, {"cached", t.cached}};
+    };
+    ojson line{{"ts", format_rfc3339(wall())},
+               {"level", "warn"},
+               {"msg", "LLM upstream reported more tokens than the call could use; kept the bound"},
+               {"upstream", u.name},
+               {"key", c.id},
+               {"tenant", c.tenant},
+               {"reported", counts(cu.reported)},
+               {"kept", counts(cu.kept)},
+               {"bound", {{"prompt", bound.prompt}, {"completion", bound.completion}}}};
+    fmt::print(stderr, "{}\n", line.dump(-1, ' ', false, ojson::error_handler_t::replace));
+    return cu.kept;
+  }
+
+  void account(const Upstream& u, const Caller& c, const TokenUsage& reported,
+               const UsageBound& bound, TimePoint now, steady_clock::time_point started) {
+    TokenUsage usage = within_bound(u, c, reported, bound);
     metrics.observe_llm(u.name, 200, duration<double>(steady_clock::now() - started).count(),
                         usage.prompt, usage.completion);
     Money cost;
@@ -436,6 +467,12 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     return fail(res, 400, "invalid_request_error", req.error().message, req.error().location);
   }
   std::string cls_name = class_header.empty() ? req->model : class_header;
+  if (cls_name.size() > kMaxModelNameBytes) {
+    return fail(res, 400, "invalid_request_error",
+                fmt::format("the model (a workload class) is {} bytes long; at most {} are allowed",
+                            cls_name.size(), kMaxModelNameBytes),
+                class_header.empty() ? "model" : "X-CodeFleet-Class");
+  }
   const WorkloadClass* cls = g.model.spec->find_class(cls_name);
   if (!cls || cls->kind != ClassKind::kLlm) {
     return fail(res, 404, "invalid_request_error",
@@ -548,6 +585,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     j["model"] = up->model;
     if (req->stream) j["stream_options"] = {{"include_usage", true}};
     HttpRequest hr{"POST", up->url, up->auth, j.dump(), g.options.upstream_timeout};
+    const auto request_bytes = static_cast<int64_t>(hr.body.size());
     hr.headers.emplace_back("Content-Type", "application/json");
     auto throttle = [&](const std::map<std::string, std::string>& headers) {
       if (!up->deployment) return;
@@ -611,6 +649,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
       res.status = 200;
       res.set_header("X-CodeFleet-Upstream", up->name);
       // Accounted once the answer is out: the store's write is not the caller's wait.
+      UsageBound bound = usage_bound(*req, request_bytes, static_cast<int64_t>(answer.size()));
       auto whole = std::make_shared<std::string>(std::move(answer));
       Upstream chosen = *up;
       TokenUsage counted = *usage;
@@ -620,8 +659,8 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
           [whole](size_t offset, size_t length, http::DataSink& sink) {
             return sink.write(whole->data() + offset, length);
           },
-          [&g, chosen, caller, counted, now, started](bool) {
-            g.account(chosen, caller, counted, now, started);
+          [&g, chosen, caller, counted, bound, now, started](bool) {
+            g.account(chosen, caller, counted, bound, now, started);
           });
       return;
     }
@@ -632,6 +671,7 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
     auto relay = std::make_shared<Relay>();
     relay->call = std::move(call);
     Upstream chosen = *up;
+    ChatRequest request = *req;
     refund.handed_over = true;
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -646,18 +686,20 @@ void Gateway::chat(const std::string& body, const std::string& class_header, con
             return true;
           }
           relay->usage.feed(**piece);
+          relay->bytes += static_cast<int64_t>((*piece)->size());
           return sink.write((*piece)->data(), (*piece)->size());
         },
         // After the last byte, or when the client left: the tokens streamed so far are
         // what the upstream bills.
-        [relay, chosen, caller, now, started, serving, &g](bool) mutable {
+        [relay, chosen, caller, request, request_bytes, now, started, serving, &g](bool) mutable {
           TokenUsage usage = relay->usage.result();
           // No usage chunk (the client left, or the upstream broke off, before it): the
           // completion as counted, the prompt as estimated — the upstream bills it all.
           if (usage.counted) usage.prompt = caller.prompt_estimate;
           relay->call.reset();  // ends a transfer still running
           serving.reset();      // the endpoint is done with it
-          g.account(chosen, caller, usage, now, started);
+          g.account(chosen, caller, usage, usage_bound(request, request_bytes, relay->bytes), now,
+                    started);
         });
     return;
   }

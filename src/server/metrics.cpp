@@ -89,6 +89,13 @@ struct Metrics::Impl {
           .Name("codefleet_llm_request_duration_seconds")
           .Help("LLM upstream call time, to the last byte")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& llm_clamped =
+      BuildCounter()
+          .Name("codefleet_llm_usage_clamped_total")
+          .Help(
+              "LLM calls whose upstream reported more tokens than the call could use, by "
+              "upstream and kind (prompt, completion, cached); the count kept is the bound")
+          .Register(*registry);
   std::map<std::string, prometheus::Histogram*> llm_by_upstream;
   std::mutex mu;  // guards the label sets below (prometheus-cpp's metrics are atomic)
   std::set<std::pair<std::string, std::string>> task_labels;
@@ -194,6 +201,10 @@ void Metrics::observe_llm(const std::string& upstream, int status, double second
     h = slot;
   }
   h->Observe(seconds);
+}
+
+void Metrics::count_llm_usage_clamped(const std::string& upstream, const std::string& kind) {
+  impl_->llm_clamped.Add({{"upstream", upstream}, {"kind", kind}}).Increment();
 }
 
 void Metrics::set_task_counts(

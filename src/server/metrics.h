@@ -33,6 +33,9 @@ class Metrics final : public ControllerListener {
   // One call to an LLM upstream: its answer (0 = no answer), time, and tokens.
   void observe_llm(const std::string& upstream, int status, double seconds, int64_t prompt_tokens,
                    int64_t completion_tokens);
+  // An LLM upstream reported more tokens of `kind` ("prompt", "completion", "cached") than
+  // the call could have used; the count was cut to its bound.
+  void count_llm_usage_clamped(const std::string& upstream, const std::string& kind);
   void set_task_counts(const std::map<std::pair<std::string, std::string>, int64_t>& counts);
   void set_alerts(const std::vector<Alert>& alerts);
   std::string render() const;

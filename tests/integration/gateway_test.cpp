@@ -23,6 +23,10 @@ using namespace std::chrono;
 using testing::Daemon;
 using testing::kAdminKey;
 
+// A non-streamed answer's content: 256 bytes, so that the 200 completion tokens the fake
+// reports fit what the answer could hold (the gateway keeps usage within that bound).
+const std::string kAnswer(256, 'h');
+
 // An OpenAI-compatible server: answers as told, records what it was sent.
 class FakeLlm {
  public:
@@ -31,6 +35,7 @@ class FakeLlm {
       {
         std::lock_guard lock(mu_);
         bodies_.push_back(json::parse(req.body, nullptr, false));
+        sizes_.push_back(req.body.size());
         api_keys_.push_back(req.get_header_value("api-key"));
         ports_.insert(req.remote_port);
         paths_.push_back(req.path);
@@ -50,30 +55,34 @@ class FakeLlm {
       }
       bool stream = json::parse(req.body)["stream"].is_boolean() &&
                     json::parse(req.body)["stream"].get<bool>();
+      json usage = reported();
       if (!stream) {
         res.set_content(json{{"id", "c1"},
                              {"object", "chat.completion"},
                              {"model", name_},
                              {"choices",
                               {{{"index", 0},
-                                {"message", {{"role", "assistant"}, {"content", "hi"}}},
+                                {"message", {{"role", "assistant"}, {"content", kAnswer}}},
                                 {"finish_reason", "stop"}}}},
-                             {"usage", {{"prompt_tokens", 1000}, {"completion_tokens", 200}}}}
+                             {"usage", usage.is_null() ? json{{"prompt_tokens", 1000},
+                                                              {"completion_tokens", 200}}
+                                                       : usage}}
                             .dump(),
                         "application/json");
         return;
       }
-      res.set_chunked_content_provider("text/event-stream", [](size_t, httplib::DataSink& sink) {
+      res.set_chunked_content_provider("text/event-stream", [usage](size_t,
+                                                                    httplib::DataSink& sink) {
         for (const char* piece : {"Hel", "lo", "!"}) {
           std::string e =
               std::string("data: {\"choices\":[{\"delta\":{\"content\":\"") + piece + "\"}}]}\n\n";
           sink.write(e.data(), e.size());
           std::this_thread::sleep_for(milliseconds(200));
         }
-        std::string usage =
-            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":3}}\n\n"
-            "data: [DONE]\n\n";
-        sink.write(usage.data(), usage.size());
+        json u = usage.is_null() ? json{{"prompt_tokens", 40}, {"completion_tokens", 3}} : usage;
+        std::string last = "data: " + json{{"choices", json::array()}, {"usage", u}}.dump() +
+                           "\n\ndata: [DONE]\n\n";
+        sink.write(last.data(), last.size());
         sink.done();
         return true;
       });
@@ -87,6 +96,19 @@ class FakeLlm {
   std::string url() const { return thread_.url(); }
   void answer(int status) { status_ = status; }  // 299: a 200 with garbage
   void stall(milliseconds ms) { stall_ms_ = static_cast<int>(ms.count()); }  // before answering
+  // The `usage` to report from now on (null: 1,000 + 200 tokens, or 40 + 3 when streaming).
+  void report(json usage) {
+    std::lock_guard lock(mu_);
+    usage_ = std::move(usage);
+  }
+  json reported() {
+    std::lock_guard lock(mu_);
+    return usage_;
+  }
+  size_t last_size() {  // bytes of the last request's body
+    std::lock_guard lock(mu_);
+    return sizes_.empty() ? 0 : sizes_.back();
+  }
   size_t connections() {  // distinct client ports seen
     std::lock_guard lock(mu_);
     return ports_.size();
@@ -114,6 +136,8 @@ class FakeLlm {
   testing::ServerThread thread_{server_};
   std::mutex mu_;
   std::vector<json> bodies_;
+  std::vector<size_t> sizes_;
+  json usage_;
   std::vector<std::string> api_keys_;
   std::set<int> ports_;
   std::vector<std::string> paths_;
@@ -212,8 +236,11 @@ budgets:
   std::unique_ptr<httplib::Client> client_;
 };
 
-constexpr const char* kChat =
-    R"({"model": "chat", "messages": [{"role": "user", "content": "hi"}]})";
+// A prompt of 1,000 bytes: the 1,000 prompt tokens the fake reports fit the request's size
+// (the gateway keeps usage within that bound).
+const std::string kPrompt(1000, 'p');
+const std::string kChat =
+    R"({"model": "chat", "messages": [{"role": "user", "content": ")" + kPrompt + R"("}]})";
 
 TEST_F(GatewayTest, RoutesByClassAndCostAndAccountsUsageExactly) {
   auto r = chat(kChat);
@@ -229,7 +256,8 @@ TEST_F(GatewayTest, RoutesByClassAndCostAndAccountsUsageExactly) {
   // Accounted once the answer is out: just after the client has it.
   EXPECT_EQ(accrued("llm:cheap"), 270);
   // A class only the dear deployment serves goes there.
-  auto big = chat(R"({"model": "big", "messages": [{"role": "user", "content": "x"}]})");
+  auto big =
+      chat(R"({"model": "big", "messages": [{"role": "user", "content": ")" + kPrompt + R"("}]})");
   ASSERT_EQ(big->status, 200);
   EXPECT_EQ(big->get_header_value("X-CodeFleet-Upstream"), "dear");
   auto models =
@@ -475,7 +503,8 @@ TEST_F(GatewayTest, UsageIsRecordedPerTenantKeyAndDeployment) {
   auto [g_id, g] = make_key("globex");
   const std::string stream =
       R"({"model": "chat", "stream": true, "messages": [{"role": "user", "content": "hi"}]})";
-  const std::string big = R"({"model": "big", "messages": [{"role": "user", "content": "x"}]})";
+  const std::string big =
+      R"({"model": "big", "messages": [{"role": "user", "content": ")" + kPrompt + R"("}]})";
   ASSERT_EQ(chat(kChat, a)->status, 200);
   ASSERT_EQ(chat(kChat, a)->status, 200);
   ASSERT_EQ(chat(stream, a)->status, 200);
@@ -507,8 +536,8 @@ TEST_F(GatewayTest, UsageIsRecordedPerTenantKeyAndDeployment) {
 }
 
 TEST_F(GatewayTest, AFailedCallGivesTheKeyItsTokensBack) {
-  // The call's estimate is 513 tokens ("hi" → 1 prompt + 512 completion by default); the
-  // key may use 800 a minute. A call no upstream answers must not spend them.
+  // The call's estimate is 763 tokens (1,000 characters → 251 prompt + 512 completion by
+  // default); the key may use 800 a minute. A call no upstream answers must not spend them.
   auto [id, k] = make_key("acme", {{"tpm", 800}});
   cheap_.answer(500);
   dear_.answer(500);
@@ -551,6 +580,122 @@ TEST_F(GatewayTest, AClientThatLeavesMidStreamPaysThePromptToo) {
   EXPECT_EQ(rows[0]["requests"], 1);
   EXPECT_EQ(rows[0]["prompt_tokens"], 3);
   EXPECT_GE(rows[0]["completion_tokens"].get<int64_t>(), 1);
+}
+
+// An upstream answering prompt_tokens = 2^63 - 1 once booked $824,633.72 in one call. The
+// usage kept is cut to what the call could have used: the prompt to the bytes of the request
+// sent, the completion to max_tokens or the bytes received; each cut is counted in the
+// metrics and logged.
+TEST_F(GatewayTest, AnAbsurdPromptCountIsCutToTheRequestsSize) {
+  auto [id, key] = make_key("acme", {{"budget_usd_month", "0.0001"}});
+  cheap_.report({{"prompt_tokens", INT64_MAX}, {"completion_tokens", 200}});
+  ::testing::internal::CaptureStderr();
+  auto r = chat(kChat, key);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json rows;
+  for (int i = 0; i < 200 && rows.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    rows = usage("&key=" + id)["usage"];
+  }
+  std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(rows.size(), 1u) << rows.dump();
+  const auto sent = static_cast<int64_t>(cheap_.last_size());
+  EXPECT_EQ(rows[0]["prompt_tokens"], sent);
+  EXPECT_EQ(rows[0]["completion_tokens"], 200);
+  // sent × $0.15/1M + 200 × $0.60/1M: cents at most, never $824,633.72.
+  int64_t cost = (sent * 15 + 50) / 100 + 120;
+  EXPECT_EQ(accrued("llm:cheap"), cost);
+  auto metrics = client_->Get("/metrics", {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(
+      metrics->body.find(R"(codefleet_llm_usage_clamped_total{kind="prompt",upstream="cheap"} 1)"),
+      std::string::npos)
+      << metrics->body.substr(0, 2000);
+  EXPECT_EQ(metrics->body.find(R"(codefleet_llm_usage_clamped_total{kind="completion")"),
+            std::string::npos);
+  EXPECT_NE(log.find("more tokens than the call could use"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"upstream\":\"cheap\""), std::string::npos) << log;
+  // The key's budget ($0.0001) was spent by at most this one call's bound; the next call
+  // is refused.
+  auto next = chat(kChat, key);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 429) << next->body;
+  EXPECT_EQ(json::parse(next->body)["error"]["code"], "key_budget_exhausted");
+}
+
+TEST_F(GatewayTest, AnAbsurdCompletionCountIsCutToMaxTokensOrTheBytesReceived) {
+  auto [id, key] = make_key("acme");
+  cheap_.report({{"prompt_tokens", 10},
+                 {"completion_tokens", INT64_MAX},
+                 {"prompt_tokens_details", {{"cached_tokens", INT64_MAX}}}});
+  auto capped = chat(R"({"model": "chat", "max_tokens": 64, "messages": [{"role": "user",
+                          "content": "hi"}]})",
+                     key);
+  ASSERT_EQ(capped->status, 200) << capped->body;
+  json rows;
+  for (int i = 0; i < 200 && rows.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    rows = usage("&key=" + id)["usage"];
+  }
+  ASSERT_EQ(rows.size(), 1u) << rows.dump();
+  EXPECT_EQ(rows[0]["prompt_tokens"], 10);
+  EXPECT_EQ(rows[0]["completion_tokens"], 64);  // max_tokens
+  EXPECT_EQ(rows[0]["cached_tokens"], 10);      // at most the prompt
+  auto metrics = client_->Get("/metrics", {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  EXPECT_NE(metrics->body.find(
+                R"(codefleet_llm_usage_clamped_total{kind="completion",upstream="cheap"} 1)"),
+            std::string::npos);
+  EXPECT_NE(
+      metrics->body.find(R"(codefleet_llm_usage_clamped_total{kind="cached",upstream="cheap"} 1)"),
+      std::string::npos);
+}
+
+TEST_F(GatewayTest, AStreamsAbsurdUsageIsCutToWhatWasSentAndReceived) {
+  auto [id, key] = make_key("acme");
+  cheap_.report({{"prompt_tokens", INT64_MAX}, {"completion_tokens", INT64_MAX}});
+  auto r = chat(R"({"model": "chat", "stream": true, "messages": [{"role": "user",
+                    "content": "hi"}]})",
+                key);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  ASSERT_NE(r->body.find("[DONE]"), std::string::npos);
+  json rows;
+  for (int i = 0; i < 200 && rows.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    rows = usage("&key=" + id)["usage"];
+  }
+  ASSERT_EQ(rows.size(), 1u) << rows.dump();
+  // The prompt: the bytes of the request the upstream got; the completion: the bytes of the
+  // stream (passed through unchanged, so what the client received).
+  EXPECT_EQ(rows[0]["prompt_tokens"], static_cast<int64_t>(cheap_.last_size()));
+  EXPECT_EQ(rows[0]["completion_tokens"], static_cast<int64_t>(r->body.size()));
+  EXPECT_LT(rows[0]["cost_usd"].get<double>(), 0.01);
+  auto metrics = client_->Get("/metrics", {{"Authorization", std::string("Bearer ") + kAdminKey}});
+  for (const char* kind : {"prompt", "completion"}) {
+    EXPECT_NE(metrics->body.find(fmt::format(
+                  R"(codefleet_llm_usage_clamped_total{{kind="{}",upstream="cheap"}} 1)", kind)),
+              std::string::npos)
+        << kind;
+  }
+}
+
+TEST_F(GatewayTest, AModelNameIsCapped) {
+  auto r = chat(
+      json{{"model", std::string(300, 'm')}, {"messages", {{{"role", "user"}, {"content", "x"}}}}}
+          .dump());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400) << r->body.substr(0, 300);
+  EXPECT_EQ(json::parse(r->body)["error"]["param"], "model");
+  EXPECT_LT(r->body.size(), 1000u);
+  auto header = client_->Post("/openai/v1/chat/completions",
+                              {{"Authorization", std::string("Bearer ") + kAdminKey},
+                               {"X-CodeFleet-Class", std::string(300, 'c')}},
+                              kChat, "application/json");
+  ASSERT_TRUE(header);
+  EXPECT_EQ(header->status, 400);
+  EXPECT_EQ(json::parse(header->body)["error"]["param"], "X-CodeFleet-Class");
+  EXPECT_EQ(cheap_.calls(), 0u);
 }
 
 class V1Api : public GatewayTest {

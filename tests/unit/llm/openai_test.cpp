@@ -121,6 +121,51 @@ TEST(TokenCost, RoundsOnceEachSide) {
   EXPECT_EQ(token_cost(u, *Money::parse("0.15"), *Money::parse("0.60")), *Money::parse("0.000525"));
 }
 
+TEST(UsageBound, FromTheRequestAndTheAnswer) {
+  auto plain =
+      parse_chat_request(R"({"model": "m", "messages": [{"role": "user", "content": "hi"}]})");
+  ASSERT_TRUE(plain);
+  UsageBound b = usage_bound(*plain, 120, 900);
+  EXPECT_EQ(b.prompt, 120);      // the request's bytes
+  EXPECT_EQ(b.completion, 900);  // no max_tokens: the answer's bytes
+  auto capped = parse_chat_request(
+      R"({"model": "m", "max_completion_tokens": 64, "messages": [{"role": "user", "content":
+          [{"type": "text", "text": "what is this?"},
+           {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}]}]})");
+  ASSERT_TRUE(capped);
+  EXPECT_EQ(capped->image_parts, 1);
+  b = usage_bound(*capped, 200, 5'000);
+  EXPECT_EQ(b.prompt, 200 + kMaxTokensPerImage);
+  EXPECT_EQ(b.completion, 64);  // max_completion_tokens, whatever the answer's size
+}
+
+TEST(UsageBound, ClampsWhatAnUpstreamCouldNotHaveUsed) {
+  struct Case {
+    TokenUsage reported;
+    UsageBound bound;
+    TokenUsage kept;
+    bool prompt, completion, cached;
+  };
+  constexpr int64_t kHuge = INT64_MAX;
+  for (const auto& c : std::vector<Case>{
+           // Within the bound: kept as reported.
+           {{1'000, 200, 64, false}, {1'000, 200}, {1'000, 200, 64, false}, false, false, false},
+           // 2^63 - 1 prompt tokens from a request of 150 bytes.
+           {{kHuge, 3, 0, false}, {150, 512}, {150, 3, 0, false}, true, false, false},
+           {{10, kHuge, kHuge, false}, {150, 512}, {10, 512, 10, false}, false, true, true},
+       }) {
+    ClampedUsage u = clamp_usage(c.reported, c.bound);
+    EXPECT_EQ(u.kept.prompt, c.kept.prompt);
+    EXPECT_EQ(u.kept.completion, c.kept.completion);
+    EXPECT_EQ(u.kept.cached, c.kept.cached);
+    EXPECT_EQ(u.reported.prompt, c.reported.prompt);
+    EXPECT_EQ(u.prompt, c.prompt);
+    EXPECT_EQ(u.completion, c.completion);
+    EXPECT_EQ(u.cached, c.cached);
+    EXPECT_EQ(u.any(), c.prompt || c.completion || c.cached);
+  }
+}
+
 TEST(RateLimiter, TokensAndRequestsPerMinute) {
   TimePoint t0 = *parse_rfc3339("2026-01-05T10:00:00Z");
   RateLimiter l(/*tpm=*/6'000, /*rpm=*/2, t0);
