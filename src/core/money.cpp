@@ -30,8 +30,8 @@ namespace {
 struct Decimal {
   bool negative = false;
   Int128 whole = 0;
-  int64_t frac_micros = 0;  // the first six decimals, in micro-units
-  bool round_up = false;    // the seventh decimal is 5 or more
+  int64_t frac_micros = 0;     // the first six decimals, in micro-units
+  bool round_up = false;       // the seventh decimal is 5 or more
   bool beyond_micros = false;  // a non-zero digit past the sixth decimal
 };
 

@@ -107,11 +107,12 @@ int64_t QuotaLedger::take_off(Counter& c, int64_t vcpus) {
   return excess;
 }
 
-Result<void> QuotaLedger::release(const std::string& region, const std::string& family,
-                                  bool spot, int64_t vcpus) {
+Result<void> QuotaLedger::release(const std::string& region, const std::string& family, bool spot,
+                                  int64_t vcpus) {
   if (vcpus < 0) {
-    return make_error(ErrorCode::kInternal,
-                      fmt::format("cannot release {} vCPUs in {}: a negative count", vcpus, region));
+    return make_error(
+        ErrorCode::kInternal,
+        fmt::format("cannot release {} vCPUs in {}: a negative count", vcpus, region));
   }
   std::string over;
   if (spot) {
@@ -125,9 +126,9 @@ Result<void> QuotaLedger::release(const std::string& region, const std::string& 
     if (er > 0) over += fmt::format("{}regional vCPU by {}", over.empty() ? "" : ", ", er);
   }
   if (over.empty()) return {};
-  return make_error(ErrorCode::kInternal,
-                    fmt::format("released more vCPUs than reserved in {} ({}); counted as 0", region,
-                                over));
+  return make_error(
+      ErrorCode::kInternal,
+      fmt::format("released more vCPUs than reserved in {} ({}); counted as 0", region, over));
 }
 
 int64_t QuotaLedger::used_family(const std::string& region, const std::string& family) const {

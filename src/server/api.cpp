@@ -207,8 +207,8 @@ Result<LlmLimitsUpdate> parse_llm_limits(const ojson& j) {
         return bad(field, field + " must be a decimal string of US dollars, such as \"50.00\"");
       }
       if (v.get_ref<const std::string&>().size() > kMaxMoneyTextBytes) {
-        return bad(field, fmt::format("{} is longer than {} characters", field,
-                                      kMaxMoneyTextBytes));
+        return bad(field,
+                   fmt::format("{} is longer than {} characters", field, kMaxMoneyTextBytes));
       }
       // A ledger amount is taken as written or refused: never rounded silently.
       auto m = Money::parse_exact(v.get<std::string>());

@@ -161,8 +161,7 @@ TEST_P(ApiLimitsTest, TaskStringsAreCapped) {
       std::string message = r.body["error"]["message"].is_string()
                                 ? r.body["error"]["message"].get<std::string>()
                                 : "";
-      EXPECT_NE(message.find("'" + c.field + "'"), std::string::npos) << context << ": "
-                                                                       << message;
+      EXPECT_NE(message.find("'" + c.field + "'"), std::string::npos) << context << ": " << message;
     }
   }
   // An unknown field's name is not echoed whole either.
@@ -171,7 +170,8 @@ TEST_P(ApiLimitsTest, TaskStringsAreCapped) {
   EXPECT_EQ(call("GET", "/v1/tasks", kAdmin).body["items"].size(), 0u);
   // At the limits, accepted.
   auto ok = call("POST", "/v1/tasks", kAdmin,
-                 json{{"class", "build"}, {"id", std::string(kMaxTaskNameBytes, 'i')},
+                 json{{"class", "build"},
+                      {"id", std::string(kMaxTaskNameBytes, 'i')},
                       {"tenant", std::string(kMaxTaskNameBytes, 't')}}
                      .dump());
   EXPECT_EQ(ok.status, 201) << ok.text;

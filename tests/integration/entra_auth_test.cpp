@@ -417,8 +417,8 @@ class JwksRotation : public ::testing::Test {
     auto r = http.send({"GET", thread_.url() + "/keys", {}, "", std::chrono::seconds(5)});
     if (!r) return tl::unexpected(r.error().error);
     if (r->status != 200) {
-      return tl::unexpected(Error{ErrorCode::kUnavailable, "JWKS answered " +
-                                                               std::to_string(r->status)});
+      return tl::unexpected(
+          Error{ErrorCode::kUnavailable, "JWKS answered " + std::to_string(r->status)});
     }
     return Jwks::parse(r->body);
   }

@@ -79,8 +79,7 @@ TEST_F(KeyRevocationAcrossReplicas, ARevokedKeyStopsWorkingOnTheOtherReplicaWith
     if (status == 200) std::this_thread::sleep_for(milliseconds(20));
   }
   auto took = duration_cast<milliseconds>(steady_clock::now() - at);
-  EXPECT_EQ(status, 401) << "replica B still accepts a key revoked " << took.count()
-                         << " ms ago";
+  EXPECT_EQ(status, 401) << "replica B still accepts a key revoked " << took.count() << " ms ago";
   EXPECT_LT(took, kCacheFor + seconds(2));
   // And keeps refusing it.
   std::this_thread::sleep_for(kCacheFor);

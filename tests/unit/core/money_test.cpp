@@ -18,29 +18,26 @@ TEST_P(MoneyParse, ParsesExactly) {
   EXPECT_EQ(m->micros(), GetParam().micros);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, MoneyParse,
-                         testing::Values(ParseCase{"0", 0}, ParseCase{"6.98", 6'980'000},
-                                         ParseCase{"4.50", 4'500'000},
-                                         ParseCase{"$1,234.5", 1'234'500'000},
-                                         ParseCase{"-0.000001", -1}, ParseCase{"0.0000005", 1},
-                                         ParseCase{"0.0000004", 0}, ParseCase{" 12 ", 12'000'000},
-                                         ParseCase{"0.883562", 883'562},
-                                         // Past the micro-dollar: half away from zero.
-                                         ParseCase{"0.00000051", 1}, ParseCase{"0.00000049", 0},
-                                         ParseCase{"-0.00000051", -1},
-                                         ParseCase{"0.0000014999", 1},
-                                         ParseCase{"1,234,567.891", 1'234'567'891'000},
-                                         ParseCase{"-$5", -5'000'000},
-                                         ParseCase{"+$0.5", 500'000}));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, MoneyParse,
+    testing::Values(ParseCase{"0", 0}, ParseCase{"6.98", 6'980'000}, ParseCase{"4.50", 4'500'000},
+                    ParseCase{"$1,234.5", 1'234'500'000}, ParseCase{"-0.000001", -1},
+                    ParseCase{"0.0000005", 1}, ParseCase{"0.0000004", 0},
+                    ParseCase{" 12 ", 12'000'000}, ParseCase{"0.883562", 883'562},
+                    // Past the micro-dollar: half away from zero.
+                    ParseCase{"0.00000051", 1}, ParseCase{"0.00000049", 0},
+                    ParseCase{"-0.00000051", -1}, ParseCase{"0.0000014999", 1},
+                    ParseCase{"1,234,567.891", 1'234'567'891'000}, ParseCase{"-$5", -5'000'000},
+                    ParseCase{"+$0.5", 500'000}));
 
 TEST(Money, ParseExactRefusesWhatItWouldRound) {
   struct Case {
     const char* text;
     int64_t micros;  // -1: refused
   };
-  for (auto c : {Case{"0.00000051", -1}, Case{"0.0000005", -1}, Case{"50.0000001", -1},
-                 Case{"0.000001", 1}, Case{"0.5000000", 500'000}, Case{"50.00", 50'000'000},
-                 Case{"$1,000", 1'000'000'000}}) {
+  for (auto c :
+       {Case{"0.00000051", -1}, Case{"0.0000005", -1}, Case{"50.0000001", -1}, Case{"0.000001", 1},
+        Case{"0.5000000", 500'000}, Case{"50.00", 50'000'000}, Case{"$1,000", 1'000'000'000}}) {
     auto m = Money::parse_exact(c.text);
     if (c.micros < 0) {
       ASSERT_FALSE(m) << c.text << " read as " << m->micros();
@@ -55,9 +52,9 @@ TEST(Money, ParseExactRefusesWhatItWouldRound) {
 }
 
 TEST(Money, RefusesADollarSignOrCommaOutOfPlace) {
-  for (const char* bad : {"1$", "1$.50", "1.$50", "1.5$", "$$1", "$-1", "-$-1", "1,5$", "4,50",
-                          "1,2345", ",123", "1,,234", "1234,567", "1,234.5,6", "1,234,56",
-                          "$ 5", "- 5"}) {
+  for (const char* bad :
+       {"1$", "1$.50", "1.$50", "1.5$", "$$1", "$-1", "-$-1", "1,5$", "4,50", "1,2345", ",123",
+        "1,,234", "1234,567", "1,234.5,6", "1,234,56", "$ 5", "- 5"}) {
     EXPECT_FALSE(Money::parse(bad)) << bad;
     EXPECT_FALSE(Money::parse_exact(bad)) << bad;
   }

@@ -38,25 +38,25 @@ TEST(TaskJson, StringsHaveLengthLimits) {
     std::string field;
     size_t limit;
   };
-  for (const auto& c : {Case{"id", kMaxTaskNameBytes}, Case{"tenant", kMaxTaskNameBytes},
-                        Case{"class", kMaxTaskNameBytes}, Case{"environment", kMaxTaskNameBytes},
-                        Case{"deadline", kMaxTaskTimeBytes},
-                        Case{"submitted_at", kMaxTaskTimeBytes}}) {
-    std::string body = R"({"class": "ci", ")" + c.field + R"(": ")" +
-                       std::string(c.limit + 1, '7') + R"("})";
+  for (const auto& c :
+       {Case{"id", kMaxTaskNameBytes}, Case{"tenant", kMaxTaskNameBytes},
+        Case{"class", kMaxTaskNameBytes}, Case{"environment", kMaxTaskNameBytes},
+        Case{"deadline", kMaxTaskTimeBytes}, Case{"submitted_at", kMaxTaskTimeBytes}}) {
+    std::string body =
+        R"({"class": "ci", ")" + c.field + R"(": ")" + std::string(c.limit + 1, '7') + R"("})";
     if (c.field == "class") body = R"({"class": ")" + std::string(c.limit + 1, 'c') + R"("})";
     auto t = parse_task_json(body, f.parsed.spec, "t");
     ASSERT_FALSE(t) << c.field;
-    EXPECT_NE(t.error().message.find("field '" + c.field + "': is " +
-                                     std::to_string(c.limit + 1) + " bytes long"),
+    EXPECT_NE(t.error().message.find("field '" + c.field + "': is " + std::to_string(c.limit + 1) +
+                                     " bytes long"),
               std::string::npos)
         << t.error().message;
     EXPECT_LT(t.error().message.size(), 200u);
   }
   // At the limit, a name is read (and then checked as usual).
-  auto at_limit = parse_task_json(
-      R"({"class": "ci", "id": ")" + std::string(kMaxTaskNameBytes, 'i') + R"("})",
-      f.parsed.spec, "t");
+  auto at_limit =
+      parse_task_json(R"({"class": "ci", "id": ")" + std::string(kMaxTaskNameBytes, 'i') + R"("})",
+                      f.parsed.spec, "t");
   ASSERT_TRUE(at_limit) << at_limit.error().describe();
   EXPECT_EQ(at_limit->id.size(), kMaxTaskNameBytes);
   // An unknown field's name is shown cut short.
