@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
+
+#include <fmt/format.h>
 
 namespace codefleet {
 
@@ -63,6 +66,34 @@ std::vector<std::string> split(std::string_view s, char sep) {
     start = pos + 1;
   }
   return out;
+}
+
+Result<int64_t> parse_whole_number(std::string_view text, int64_t min, int64_t max) {
+  std::string_view s = trim(text);
+  // Error messages quote at most 40 characters of the value: a cell may be megabytes long.
+  std::string shown(s.substr(0, 40));
+  if (s.size() > 40) shown += "...";
+  if (s.empty()) return make_error(ErrorCode::kInvalidInput, "is empty (expected a whole number)");
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) {
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("{} is out of range ({} to {})", shown, min, max));
+  }
+  if (ec != std::errc{} || end != s.data() + s.size()) {
+    return make_error(ErrorCode::kInvalidInput, fmt::format("'{}' is not a whole number", shown));
+  }
+  if (v < min || v > max) {
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("{} is out of range ({} to {})", v, min, max));
+  }
+  return v;
+}
+
+std::string_view without_utf8_bom(std::string_view text) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
+  return text;
 }
 
 bool json_nesting_exceeds(std::string_view text, int max_depth) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.h"
+
 namespace codefleet {
 
 std::string to_lower(std::string_view s);
@@ -19,6 +21,12 @@ size_t edit_distance(std::string_view a, std::string_view b);
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 std::string_view trim(std::string_view s);
 std::vector<std::string> split(std::string_view s, char sep);
+// `text` (trimmed) as a whole number within [min, max]: digits with an optional '-', no
+// separators, no exponent. The error says what is wrong with the value, not where it is
+// ("'1,000' is not a whole number", "…is out of range (0 to 100000000)"); callers add that.
+Result<int64_t> parse_whole_number(std::string_view text, int64_t min, int64_t max);
+// `text` without a leading UTF-8 byte order mark (spreadsheets write one).
+std::string_view without_utf8_bom(std::string_view text);
 
 // True when JSON `text` nests arrays and objects deeper than `max_depth` (strings are
 // skipped). Checked before parsing a request body: a parser may take any depth, but code
