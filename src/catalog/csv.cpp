@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/text.h"
+
 namespace codefleet {
 
 const std::string& CsvRow::get(std::string_view name) const {
@@ -21,7 +23,8 @@ bool CsvTable::has_column(std::string_view name) const {
 }
 
 Result<CsvTable> parse_csv(std::string_view text, const std::string& file,
-                           const std::vector<std::string>& required) {
+                           const std::vector<std::string>& required, CsvShape shape) {
+  text = without_utf8_bom(text);
   CsvTable table;
   table.file = file;
   std::vector<std::vector<std::string>> records;
@@ -34,7 +37,7 @@ Result<CsvTable> parse_csv(std::string_view text, const std::string& file,
     record.push_back(cell);
     cell.clear();
     cell_started = false;
-    bool blank = record.size() == 1 && record[0].empty();
+    bool blank = record.size() == 1 && trim(record[0]).empty();
     if (!blank) {
       records.push_back(std::move(record));
       record_lines.push_back(record_line);
@@ -92,7 +95,7 @@ Result<CsvTable> parse_csv(std::string_view text, const std::string& file,
   }
   auto shared_header = std::make_shared<const std::vector<std::string>>(table.header);
   for (size_t r = 1; r < records.size(); ++r) {
-    if (records[r].size() != table.header.size()) {
+    if (shape == CsvShape::kRectangular && records[r].size() != table.header.size()) {
       return make_error(ErrorCode::kInvalidInput,
                         fmt::format("row has {} cells, the header has {}", records[r].size(),
                                     table.header.size()),

@@ -62,8 +62,20 @@ INSTANTIATE_TEST_SUITE_P(
                   "a,b\n\n1,2\n\n\n3,4\n",
                   {"a", "b"},
                   {{"1", "2"}, {"3", "4"}},
-                  {3, 6}}),
+                  {3, 6}},
+        ParseCase{"LinesOfBlanksSkipped", "a,b\n  \n1,2\n\t\r\n", {"a", "b"}, {{"1", "2"}}, {3}},
+        // Spreadsheets start UTF-8 CSV with a byte order mark; it is not part of the header.
+        ParseCase{"ByteOrderMark", "\xEF\xBB\xBF\"a\",b\n1,2\n", {"a", "b"}, {{"1", "2"}}, {2}}),
     [](const testing::TestParamInfo<ParseCase>& info) { return std::string(info.param.name); });
+
+TEST(Csv, RaggedRowsAreKeptForTheCallerToJudge) {
+  auto t = parse_csv("a,b\n1,2\n3\n4,5,6\n", "t.csv", {}, CsvShape::kRagged);
+  ASSERT_TRUE(t) << t.error().describe();
+  ASSERT_EQ(t->rows.size(), 3u);
+  EXPECT_EQ(t->rows[1].cells, Cells{"3"});
+  EXPECT_EQ(t->rows[1].line, 3);
+  EXPECT_EQ(t->rows[2].cells.size(), 3u);
+}
 
 TEST(Csv, GetByColumnName) {
   auto t = parse_csv("sku,region,price\nStandard_D4s_v5,westeurope,0.23\n", "t.csv");
