@@ -75,6 +75,7 @@ std::optional<Workload> load_workload(const Spec& spec, const FleetModel& model,
       print_error(w.error());
       return std::nullopt;
     }
+    for (const auto& warning : w->warnings) std::cerr << "codefleet: warning: " << warning << "\n";
     return std::move(*w);
   }
   auto so = parse_synthetic_options(synthetic);

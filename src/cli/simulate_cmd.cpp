@@ -166,7 +166,12 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     print_error("--load-scale must be above 0 and at most 1000");
     return kExitUsage;
   }
-  workload = reshape(std::move(workload), opts.days, opts.load_scale);
+  auto reshaped = reshape(std::move(workload), opts.days, opts.load_scale);
+  if (!reshaped) {
+    print_error(reshaped.error());
+    return kExitUsage;
+  }
+  workload = std::move(*reshaped);
 
   // The `llm` section: the trace's calls routed as one llm class, three ways.
   bool bad_class = false;
@@ -327,7 +332,8 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
     j["spec"] = opts.spec_file;
     j["workload"] = {{"description", workload.description},
                      {"tasks", workload.arrivals.size()},
-                     {"bad_rows_skipped", workload.bad_rows_skipped}};
+                     {"bad_rows_skipped", workload.bad_rows_skipped},
+                     {"warnings", workload.warnings}};
     j["prices_estimated"] = estimated;
     j["disk_price"] = {{"usd_per_gib_month", money(so.region.disk_usd_per_gib_month)},
                        {"source", so.region.disk_price_source}};

@@ -68,6 +68,8 @@ int run_submit(const CommonOptions& common, const SubmitOptions& opts) {
     }
     Task t = a.task;
     t.tenant = opts.tenant.empty() ? t.tenant : opts.tenant;
+    // A trace's deadline keeps its distance from the arrival, now that it arrives.
+    if (a.deadline_after_arrival) t.deadline = SystemClock().now() + *a.deadline_after_arrival;
     auto h = headers;
     h.emplace("Idempotency-Key", fmt::format("submit-{}-{}", prefix, i));
     auto body = nlohmann::json::parse(task_to_json(t));

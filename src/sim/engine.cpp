@@ -136,11 +136,15 @@ SimResult simulate(const FleetModel& model, const Workload& workload, ScalingStr
       const Arrival& a = workload.arrivals[next_arrival++];
       ++events;
       ++out.tasks_in;
-      auto id = s.submit(a.task);
+      Task task = a.task;
+      if (a.deadline_after_arrival)
+        task.deadline = options.start + a.at + *a.deadline_after_arrival;
+      std::optional<TimePoint> deadline = task.deadline;
+      auto id = s.submit(std::move(task));
       if (!id) {
         ++out.rejected;
       } else {
-        live[*id] = Live{now, a.task.deadline, 0, -1};
+        live[*id] = Live{now, deadline, 0, -1};
         dirty = true;
       }
       if (options.progress && next_arrival % progress_every == 0) {

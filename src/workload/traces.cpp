@@ -1,14 +1,13 @@
 #include "workload/traces.h"
 
 #include <algorithm>
-#include <cmath>
 #include <map>
-#include <random>
 
 #include <fmt/format.h>
 
+#include "catalog/csv.h"
+#include "core/money.h"
 #include "core/text.h"
-#include "routing/fleet_model.h"
 #include "spec/spec.h"
 
 namespace codefleet {
@@ -26,51 +25,27 @@ Result<TraceFormat> parse_trace_format(const std::string& name) {
 
 namespace {
 
-struct Line {
-  int number;
-  std::string_view text;
+constexpr int64_t kMsPerDay = 86'400'000;
+constexpr int64_t kMaxSpanMs = kMaxTraceSpanDays * kMsPerDay;
+
+// One task read from a trace, before the rows are put in time order.
+struct Row {
+  int64_t at = 0;  // in the format's time unit (`TimeField`)
+  int line = 0;
+  Task task;
+  std::optional<Duration> deadline_after_arrival;
 };
 
-std::vector<Line> lines_of(const std::string& text) {
-  std::vector<Line> out;
-  size_t start = 0;
-  int n = 1;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string_view l(text.data() + start, end - start);
-    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-    if (!trim(l).empty()) out.push_back({n, l});
-    if (end == text.size()) break;
-    start = end + 1;
-    ++n;
+// How a format's arrival times read: the field that holds them, its unit, and whether the
+// rows are a log in time order (Azure, JSONL) or a table in no order (Alibaba pods).
+struct TimeField {
+  const char* name;
+  int64_t ms_per_unit;  // 1: milliseconds since the epoch; 1000: seconds
+  bool logged_in_order;
+  std::string shown(int64_t at) const {
+    return ms_per_unit == 1 ? format_rfc3339(from_unix_ms(at)) : std::to_string(at);
   }
-  return out;
-}
-
-std::vector<std::string_view> cells_of(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (true) {
-    size_t comma = line.find(',', start);
-    out.push_back(line.substr(
-        start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::optional<int64_t> int_of(std::string_view s) {
-  s = trim(s);
-  if (s.empty() || s.size() > 18) return std::nullopt;
-  int64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
+};
 
 // Collects bad rows: fails at the first unless skipping.
 struct BadRows {
@@ -91,6 +66,30 @@ struct BadRows {
   }
 };
 
+Error row_error(std::string message) {
+  return Error{ErrorCode::kInvalidInput, std::move(message), {}};
+}
+
+// A whole-number cell, its error naming the column.
+Result<int64_t> whole(std::string_view cell, std::string_view column, int64_t min, int64_t max) {
+  auto v = parse_whole_number(cell, min, max);
+  if (!v) return tl::unexpected(row_error(fmt::format("column {}: {}", column, v.error().message)));
+  return v;
+}
+
+// Header cells as typed, bytes a terminal would hide (a byte order mark, a no-break space)
+// shown as \xNN: two headers that look alike must not read alike in the error.
+std::string shown_header(const std::vector<std::string>& cells) {
+  std::string out;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (i) out += ',';
+    for (unsigned char c : cells[i])
+      out += c >= 0x20 && c < 0x7f ? std::string(1, static_cast<char>(c))
+                                   : fmt::format("\\x{:02X}", c);
+  }
+  return out;
+}
+
 Result<const WorkloadClass*> class_for(const Spec& spec, const std::string& name,
                                        const char* flag) {
   const WorkloadClass* c = spec.find_class(name);
@@ -104,8 +103,53 @@ Result<const WorkloadClass*> class_for(const Spec& spec, const std::string& name
   return c;
 }
 
-Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec, const TraceOptions& o,
-                           BadRows& bad) {
+// Milliseconds an LLM request takes on the throughput model. In 128 bits: with the tokens
+// within `kMaxTokensPerRequest` and the model's figures any int64, no product can wrap.
+Int128 llm_duration_ms(int64_t context, int64_t generated, const LlmThroughputModel& m) {
+  return static_cast<Int128>(context) * 1000 / m.prefill_tokens_per_s_per_gpu +
+         static_cast<Int128>(generated) * 1000 * m.concurrency_per_gpu /
+             m.decode_tokens_per_s_per_gpu;
+}
+
+Result<Row> azure_row(const CsvRow& r, const Task& proto, const LlmThroughputModel& m) {
+  if (r.cells.size() != 3)
+    return tl::unexpected(row_error(fmt::format("expected 3 columns, found {}", r.cells.size())));
+  std::string ts(trim(r.cells[0]));
+  if (ts.size() >= 19 && ts[10] == ' ') ts[10] = 'T';
+  auto t = parse_rfc3339(ts + "Z");
+  if (!t) {
+    return tl::unexpected(row_error(fmt::format(
+        "column TIMESTAMP: '{}' is not YYYY-MM-DD HH:MM:SS.fffffff", r.cells[0].substr(0, 40))));
+  }
+  auto ctx = whole(r.cells[1], "ContextTokens", 0, kMaxTokensPerRequest);
+  if (!ctx) return tl::unexpected(ctx.error());
+  auto gen = whole(r.cells[2], "GeneratedTokens", 0, kMaxTokensPerRequest);
+  if (!gen) return tl::unexpected(gen.error());
+  Int128 ms = llm_duration_ms(*ctx, *gen, m);
+  if (ms > kMaxSpanMs) {
+    return tl::unexpected(row_error(fmt::format(
+        "columns ContextTokens/GeneratedTokens: {} and {} tokens take {} days on the throughput "
+        "model; a task may run at most {} days",
+        *ctx, *gen, static_cast<int64_t>(std::min<Int128>(ms / kMsPerDay, INT64_MAX)),
+        kMaxTraceSpanDays)));
+  }
+  Row row{unix_ms(*t), r.line, proto, std::nullopt};
+  row.task.duration = milliseconds(std::max<int64_t>(static_cast<int64_t>(ms), 1));
+  row.task.tokens = TokenCounts{*ctx, *gen};
+  return row;
+}
+
+Result<std::vector<Row>> azure_llm(const CsvTable& table, const Spec& spec, const TraceOptions& o,
+                                   BadRows& bad) {
+  const auto& h = table.header;
+  if (h.size() != 3 || trim(h[0]) != "TIMESTAMP" || trim(h[1]) != "ContextTokens" ||
+      trim(h[2]) != "GeneratedTokens") {
+    return make_error(
+        ErrorCode::kInvalidInput,
+        fmt::format("header is '{}', expected 'TIMESTAMP,ContextTokens,GeneratedTokens'",
+                    shown_header(h)),
+        table.file + ":1");
+  }
   auto cls = class_for(spec, o.llm_class, "--llm-class");
   if (!cls) return tl::unexpected(cls.error());
   const auto& m = o.llm;
@@ -114,154 +158,241 @@ Result<Workload> azure_llm(const std::vector<Line>& lines, const Spec& spec, con
     return make_error(ErrorCode::kInvalidInput,
                       "the LLM throughput model needs positive prefill, decode and concurrency");
   }
-  Workload w;
-  std::optional<TimePoint> first;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    auto c = cells_of(lines[i].text);
-    if (c.size() != 3) {
-      if (!bad.bad(lines[i].number, fmt::format("expected 3 columns, found {}", c.size()))) break;
-      continue;
-    }
-    std::string ts(trim(c[0]));
-    if (ts.size() >= 19 && ts[10] == ' ') ts[10] = 'T';
-    auto t = parse_rfc3339(ts + "Z");
-    auto ctx = int_of(c[1]);
-    auto gen = int_of(c[2]);
-    if (!t) {
-      if (!bad.bad(lines[i].number,
-                   fmt::format("column TIMESTAMP: '{}' is not YYYY-MM-DD HH:MM:SS.fffffff", c[0])))
-        break;
-      continue;
-    }
-    if (!ctx || !gen) {
-      if (!bad.bad(
-              lines[i].number,
-              fmt::format("columns ContextTokens/GeneratedTokens: '{}', '{}' are not whole numbers",
-                          c[1], c[2]))) {
-        break;
-      }
-      continue;
-    }
-    if (!first) first = *t;
-    Task task = task_from_class(**cls);
-    task.resources = {1, 2 * kMibPerGib, kMilliPerGpu / m.concurrency_per_gpu,
-                      94 * kMibPerGib / m.concurrency_per_gpu};
-    int64_t ms = *ctx * 1000 / m.prefill_tokens_per_s_per_gpu +
-                 *gen * 1000 * m.concurrency_per_gpu / m.decode_tokens_per_s_per_gpu;
-    task.duration = milliseconds(std::max<int64_t>(ms, 1));
-    task.tokens = TokenCounts{*ctx, *gen};
-    w.arrivals.push_back({*t >= *first ? *t - *first : Duration{0}, std::move(task)});
+  Task proto = task_from_class(**cls);
+  proto.resources = {1, 2 * kMibPerGib, kMilliPerGpu / m.concurrency_per_gpu,
+                     94 * kMibPerGib / m.concurrency_per_gpu};
+  std::vector<Row> rows;
+  for (const CsvRow& r : table.rows) {
+    auto row = azure_row(r, proto, m);
+    if (row)
+      rows.push_back(std::move(*row));
+    else if (!bad.bad(r.line, row.error().message))
+      break;
   }
   if (bad.error) return tl::unexpected(*bad.error);
-  return w;
+  return rows;
 }
 
-Result<Workload> alibaba(const std::vector<Line>& lines, const std::string& file, const Spec& spec,
-                         const TraceOptions& o, BadRows& bad) {
-  auto header = cells_of(lines[0].text);
-  std::map<std::string, size_t> col;
-  for (size_t i = 0; i < header.size(); ++i) col[std::string(trim(header[i]))] = i;
+// The columns of an Alibaba pods CSV (header names trimmed), and the two classes.
+struct PodColumns {
+  std::map<std::string, size_t, std::less<>> index;
+  const WorkloadClass* gpu_class = nullptr;
+  const WorkloadClass* cpu_class = nullptr;
+  std::string_view cell(const CsvRow& r, std::string_view name) const {
+    auto it = index.find(name);
+    return it == index.end() ? std::string_view() : std::string_view(r.cells[it->second]);
+  }
+};
+
+// A pod's run: from `scheduled_time` (or creation, for a pod never scheduled) to deletion.
+Result<int64_t> pod_run_s(const CsvRow& r, const PodColumns& c, int64_t created) {
+  auto deleted = whole(c.cell(r, "deletion_time"), "deletion_time", 0, INT64_MAX);
+  if (!deleted) return deleted;
+  int64_t start = created;
+  if (!trim(c.cell(r, "scheduled_time")).empty()) {
+    auto scheduled = whole(c.cell(r, "scheduled_time"), "scheduled_time", 0, INT64_MAX);
+    if (!scheduled) return scheduled;
+    if (*scheduled < created) {
+      return tl::unexpected(row_error(fmt::format(
+          "column scheduled_time: {} is before the creation_time {}", *scheduled, created)));
+    }
+    start = *scheduled;
+  }
+  if (*deleted < start) {
+    return tl::unexpected(
+        row_error(fmt::format("column deletion_time: {} is before the start {}", *deleted, start)));
+  }
+  if (*deleted - start > kMaxTraceSpanDays * 86'400) {
+    return tl::unexpected(row_error(fmt::format(
+        "column deletion_time: the pod runs {} days (from {} to {}); a task may run at most {} "
+        "days",
+        (*deleted - start) / 86'400, start, *deleted, kMaxTraceSpanDays)));
+  }
+  return *deleted - start;
+}
+
+Result<Row> alibaba_row(const CsvRow& r, const PodColumns& c, size_t columns) {
+  if (r.cells.size() != columns) {
+    return tl::unexpected(
+        row_error(fmt::format("expected {} columns, found {}", columns, r.cells.size())));
+  }
+  // Bounds: those of the task JSON (4,096 vCPUs, 64 TiB, 64 GPUs); `gpu_milli` is a share
+  // of one GPU; times are seconds, any int64 (their spread is bounded after all rows).
+  auto cpu = whole(c.cell(r, "cpu_milli"), "cpu_milli", 0, 4096 * 1000);
+  if (!cpu) return tl::unexpected(cpu.error());
+  auto mem = whole(c.cell(r, "memory_mib"), "memory_mib", 0, 65536 * kMibPerGib);
+  if (!mem) return tl::unexpected(mem.error());
+  auto ngpu = whole(c.cell(r, "num_gpu"), "num_gpu", 0, 64);
+  if (!ngpu) return tl::unexpected(ngpu.error());
+  auto gmilli = whole(c.cell(r, "gpu_milli"), "gpu_milli", 0, kMilliPerGpu);
+  if (!gmilli) return tl::unexpected(gmilli.error());
+  auto created = whole(c.cell(r, "creation_time"), "creation_time", 0, INT64_MAX);
+  if (!created) return tl::unexpected(created.error());
+  auto run_s = pod_run_s(r, c, *created);
+  if (!run_s) return tl::unexpected(run_s.error());
+  const WorkloadClass& wc = *ngpu > 0 ? *c.gpu_class : *c.cpu_class;
+  Row row{*created, r.line, task_from_class(wc), std::nullopt};
+  Task& t = row.task;
+  t.resources.vcpus = std::max<int64_t>(1, (*cpu + 999) / 1000);
+  t.resources.memory_mib = *mem;
+  t.resources.gpu_milli = *ngpu == 0 ? 0 : (*ngpu == 1 ? *gmilli : *ngpu * kMilliPerGpu);
+  t.resources.gpu_memory_mib = 0;
+  t.duration = seconds(std::max<int64_t>(1, *run_s));
+  t.preemptible = trim(c.cell(r, "qos")) == "BE" || wc.preemptible;
+  return row;
+}
+
+Result<PodColumns> pod_columns(const CsvTable& table, const Spec& spec, const TraceOptions& o) {
+  PodColumns c;
+  for (size_t i = 0; i < table.header.size(); ++i) c.index[std::string(trim(table.header[i]))] = i;
   for (const char* need : {"cpu_milli", "memory_mib", "num_gpu", "gpu_milli"}) {
-    if (!col.count(need)) {
+    if (!c.index.count(need)) {
       return make_error(ErrorCode::kInvalidInput,
                         fmt::format("missing column '{}' (not an Alibaba pods CSV?)", need),
-                        file + ":1");
+                        table.file + ":1");
     }
   }
   for (const char* need : {"creation_time", "deletion_time"}) {
-    if (!col.count(need)) {
+    if (!c.index.count(need)) {
       return make_error(
           ErrorCode::kInvalidInput,
           fmt::format(
               "missing column '{}': this file has resource requests only and cannot drive a "
               "time-based simulation",
               need),
-          file + ":1");
+          table.file + ":1");
     }
   }
-  auto gpu_cls = class_for(spec, o.gpu_class, "--gpu-class");
-  if (!gpu_cls) return tl::unexpected(gpu_cls.error());
-  auto cpu_cls = class_for(spec, o.cpu_class, "--cpu-class");
-  if (!cpu_cls) return tl::unexpected(cpu_cls.error());
-  struct Row {
-    int64_t created;
-    Task task;
-  };
-  std::vector<Row> rows;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    auto c = cells_of(lines[i].text);
-    int ln = lines[i].number;
-    if (c.size() != header.size()) {
-      if (!bad.bad(ln, fmt::format("expected {} columns, found {}", header.size(), c.size())))
-        break;
-      continue;
-    }
-    auto get = [&](const char* name) -> std::string_view {
-      return col.count(name) ? c[col[name]] : std::string_view();
-    };
-    auto cpu = int_of(get("cpu_milli"));
-    auto mem = int_of(get("memory_mib"));
-    auto ngpu = int_of(get("num_gpu"));
-    auto gmilli = int_of(get("gpu_milli"));
-    auto created = int_of(get("creation_time"));
-    auto deleted = int_of(get("deletion_time"));
-    auto scheduled = int_of(get("scheduled_time"));
-    if (!cpu || !mem || !ngpu || !gmilli) {
-      if (!bad.bad(ln, "columns cpu_milli, memory_mib, num_gpu, gpu_milli must be whole numbers"))
-        break;
-      continue;
-    }
-    if (!created || !deleted) {
-      if (!bad.bad(ln, "columns creation_time and deletion_time must be whole numbers of seconds"))
-        break;
-      continue;
-    }
-    int64_t start = scheduled ? *scheduled : *created;
-    if (*deleted < start) {
-      if (!bad.bad(ln, fmt::format("deletion_time {} is before the start {}", *deleted, start)))
-        break;
-      continue;
-    }
-    const WorkloadClass& wc = *ngpu > 0 ? **gpu_cls : **cpu_cls;
-    Task t = task_from_class(wc);
-    t.resources.vcpus = std::max<int64_t>(1, (*cpu + 999) / 1000);
-    t.resources.memory_mib = *mem;
-    t.resources.gpu_milli =
-        *ngpu == 0 ? 0 : (*ngpu == 1 ? std::min<int64_t>(*gmilli, 1000) : *ngpu * 1000);
-    t.resources.gpu_memory_mib = 0;
-    t.duration = seconds(std::max<int64_t>(1, *deleted - start));
-    std::string qos(trim(get("qos")));
-    t.preemptible = qos == "BE" || wc.preemptible;
-    rows.push_back({*created, std::move(t)});
-  }
-  if (bad.error) return tl::unexpected(*bad.error);
-  Workload w;
-  int64_t min_created = INT64_MAX;
-  for (const auto& r : rows) min_created = std::min(min_created, r.created);
-  for (auto& r : rows) w.arrivals.push_back({seconds(r.created - min_created), std::move(r.task)});
-  return w;
+  auto gpu = class_for(spec, o.gpu_class, "--gpu-class");
+  if (!gpu) return tl::unexpected(gpu.error());
+  auto cpu = class_for(spec, o.cpu_class, "--cpu-class");
+  if (!cpu) return tl::unexpected(cpu.error());
+  c.gpu_class = *gpu;
+  c.cpu_class = *cpu;
+  return c;
 }
 
-Result<Workload> jsonl(const std::vector<Line>& lines, const std::string& file, const Spec& spec,
-                       BadRows& bad) {
-  Workload w;
-  std::vector<std::pair<TimePoint, Task>> rows;
-  for (const auto& l : lines) {
-    auto t = parse_task_json(std::string(l.text), spec, fmt::format("{}:{}", file, l.number));
-    if (!t) {
-      if (!bad.bad(l.number, t.error().message)) break;
-      continue;
-    }
-    if (t->submitted_at == TimePoint{}) {
-      if (!bad.bad(l.number, "field 'submitted_at' is required in a JSONL trace (RFC 3339)")) break;
-      continue;
-    }
-    rows.push_back({t->submitted_at, std::move(*t)});
+Result<std::vector<Row>> alibaba(const CsvTable& table, const Spec& spec, const TraceOptions& o,
+                                 BadRows& bad) {
+  auto cols = pod_columns(table, spec, o);
+  if (!cols) return tl::unexpected(cols.error());
+  std::vector<Row> rows;
+  for (const CsvRow& r : table.rows) {
+    auto row = alibaba_row(r, *cols, table.header.size());
+    if (row)
+      rows.push_back(std::move(*row));
+    else if (!bad.bad(r.line, row.error().message))
+      break;
   }
   if (bad.error) return tl::unexpected(*bad.error);
-  TimePoint first = TimePoint::max();
-  for (const auto& r : rows) first = std::min(first, r.first);
-  for (auto& [at, t] : rows) w.arrivals.push_back({at - first, std::move(t)});
+  return rows;
+}
+
+struct Line {
+  int number;
+  std::string_view text;
+};
+
+std::vector<Line> lines_of(std::string_view text) {
+  std::vector<Line> out;
+  size_t start = 0;
+  int n = 1;
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view l(text.data() + start, end - start);
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    if (!trim(l).empty()) out.push_back({n, l});
+    if (end == text.size()) break;
+    start = end + 1;
+    ++n;
+  }
+  return out;
+}
+
+Result<std::vector<Row>> jsonl(std::string_view text, const std::string& file, const Spec& spec,
+                               BadRows& bad) {
+  auto lines = lines_of(without_utf8_bom(text));
+  if (lines.empty()) return make_error(ErrorCode::kInvalidInput, "the trace is empty", file);
+  std::vector<Row> rows;
+  for (const auto& l : lines) {
+    auto t = parse_task_json(std::string(l.text), spec, fmt::format("{}:{}", file, l.number));
+    std::string why = t ? "" : t.error().message;
+    if (t && t->submitted_at == TimePoint{})
+      why = "field 'submitted_at' is required in a JSONL trace (RFC 3339)";
+    else if (t && t->deadline && *t->deadline < t->submitted_at)
+      why = "field 'deadline': is before 'submitted_at'";
+    if (!why.empty()) {
+      if (!bad.bad(l.number, why)) break;
+      continue;
+    }
+    Row row{unix_ms(t->submitted_at), l.number, std::move(*t), std::nullopt};
+    if (row.task.deadline) row.deadline_after_arrival = *row.task.deadline - row.task.submitted_at;
+    row.task.deadline.reset();
+    rows.push_back(std::move(row));
+  }
+  if (bad.error) return tl::unexpected(*bad.error);
+  return rows;
+}
+
+// Rows earlier than one above them: counted (a log out of order is worth a warning), then
+// sorted, stably (rows at the same time keep their file order).
+void put_in_time_order(std::vector<Row>& rows, const std::string& file, const TimeField& f,
+                       std::vector<std::string>& warnings) {
+  int64_t early = 0;
+  int first_early = 0;
+  for (size_t i = 1, latest = 0; i < rows.size(); ++i) {
+    if (rows[i].at < rows[latest].at) {
+      if (early++ == 0) first_early = rows[i].line;
+    } else {
+      latest = i;
+    }
+  }
+  if (early > 0 && f.logged_in_order) {
+    warnings.push_back(fmt::format(
+        "{}: {} of {} rows are earlier than a row above them (the first at line {}); sorted by {}",
+        file, early, rows.size(), first_early, f.name));
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& a, const Row& b) { return a.at < b.at; });
+}
+
+// The arrivals' spread, on rows in time order. The error names the row farther from the
+// (lower) median: one typo (a year 9999, a stray 10^18) is an outlier at either end; of
+// two rows, the later is taken for the typo.
+std::optional<Error> check_span(const std::vector<Row>& rows, const std::string& file,
+                                const TimeField& f) {
+  const Row& first = rows.front();
+  const Row& last = rows.back();
+  const int64_t units_per_day = kMsPerDay / f.ms_per_unit;
+  // Times are within the year 0000..9999 (ms) or non-negative (s): no difference wraps.
+  if (last.at - first.at <= kMaxTraceSpanDays * units_per_day) return std::nullopt;
+  int64_t median = rows[(rows.size() - 1) / 2].at;
+  bool last_is_odd = last.at - median >= median - first.at;
+  const Row& odd = last_is_odd ? last : first;
+  const Row& other = last_is_odd ? first : last;
+  return Error{ErrorCode::kInvalidInput,
+               fmt::format("column {}: {} is {} days {} the {} ({} at line {}); a trace may "
+                           "span at most {} days",
+                           f.name, f.shown(odd.at), (last.at - first.at) / units_per_day,
+                           last_is_odd ? "after" : "before", last_is_odd ? "earliest" : "latest",
+                           f.shown(other.at), other.line, kMaxTraceSpanDays),
+               fmt::format("{}:{}", file, odd.line)};
+}
+
+Result<Workload> arrange(std::vector<Row> rows, const std::string& file, const TimeField& f) {
+  if (rows.empty())
+    return make_error(ErrorCode::kInvalidInput, "the trace has no usable rows", file);
+  Workload w;
+  put_in_time_order(rows, file, f, w.warnings);
+  if (auto e = check_span(rows, file, f)) return tl::unexpected(*e);
+  w.arrivals.reserve(rows.size());
+  const int64_t origin = rows.front().at;
+  for (auto& r : rows) {
+    w.arrivals.push_back({milliseconds((r.at - origin) * f.ms_per_unit), std::move(r.task),
+                          r.deadline_after_arrival});
+  }
+  w.span = w.arrivals.back().at;
   return w;
 }
 
@@ -269,205 +400,29 @@ Result<Workload> jsonl(const std::vector<Line>& lines, const std::string& file, 
 
 Result<Workload> load_trace(const std::string& text, const std::string& file, TraceFormat format,
                             const Spec& spec, const TraceOptions& options) {
-  auto lines = lines_of(text);
-  if (lines.empty()) return make_error(ErrorCode::kInvalidInput, "the trace is empty", file);
   BadRows bad{file, options.skip_bad_rows, 0, std::nullopt};
-  Result<Workload> w = make_error(ErrorCode::kInternal, "");
-  if (format == TraceFormat::kAzureLlm) {
-    auto header = cells_of(lines[0].text);
-    if (header.size() != 3 || trim(header[0]) != "TIMESTAMP" ||
-        trim(header[1]) != "ContextTokens" || trim(header[2]) != "GeneratedTokens") {
-      return make_error(
-          ErrorCode::kInvalidInput,
-          fmt::format("header is '{}', expected 'TIMESTAMP,ContextTokens,GeneratedTokens'",
-                      lines[0].text),
-          file + ":" + std::to_string(lines[0].number));
-    }
-    w = azure_llm(lines, spec, options, bad);
-  } else if (format == TraceFormat::kAlibabaPods) {
-    w = alibaba(lines, file, spec, options, bad);
+  Result<std::vector<Row>> rows = make_error(ErrorCode::kInternal, "no rows read");
+  TimeField field{"submitted_at", 1, true};
+  if (format == TraceFormat::kJsonl) {
+    rows = jsonl(text, file, spec, bad);
   } else {
-    w = jsonl(lines, file, spec, bad);
+    auto table = parse_csv(text, file, {}, CsvShape::kRagged);
+    if (!table) return tl::unexpected(table.error());
+    if (format == TraceFormat::kAzureLlm) {
+      field = {"TIMESTAMP", 1, true};
+      rows = azure_llm(*table, spec, options, bad);
+    } else {
+      field = {"creation_time", 1000, false};
+      rows = alibaba(*table, spec, options, bad);
+    }
   }
+  if (!rows) return tl::unexpected(rows.error());
+  auto w = arrange(std::move(*rows), file, field);
   if (!w) return w;
-  std::stable_sort(w->arrivals.begin(), w->arrivals.end(),
-                   [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
-  if (w->arrivals.empty())
-    return make_error(ErrorCode::kInvalidInput, "the trace has no usable rows", file);
-  w->span = w->arrivals.back().at;
   w->bad_rows_skipped = bad.skipped;
   w->description =
       fmt::format("{} ({} tasks{})", file, w->arrivals.size(),
                   bad.skipped ? fmt::format(", {} bad rows skipped", bad.skipped) : "");
-  return w;
-}
-
-Result<SyntheticOptions> parse_synthetic_options(const std::string& text) {
-  SyntheticOptions o;
-  for (const auto& part : split(text, ',')) {
-    if (trim(part).empty()) continue;
-    size_t eq = part.find('=');
-    std::string key(trim(part.substr(0, eq)));
-    auto v = eq == std::string::npos ? std::nullopt : int_of(part.substr(eq + 1));
-    if (!v)
-      return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("--synthetic: '{}' is not key=number", part));
-    if (key == "tasks" && *v >= 1 && *v <= 100'000'000)
-      o.tasks = *v;
-    else if (key == "days" && *v >= 1 && *v <= 3650)
-      o.days = *v;
-    else if (key == "seed")
-      o.seed = static_cast<uint64_t>(*v);
-    else
-      return make_error(
-          ErrorCode::kInvalidInput,
-          fmt::format(
-              "--synthetic: '{}' is unknown or out of range (tasks=1..1e8, days=1..3650, seed=N)",
-              part));
-  }
-  return o;
-}
-
-Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& o) {
-  std::mt19937_64 rng(o.seed);
-  const Spec& spec = *model.spec;
-  TimeZone zone = model.off_peak ? model.off_peak->zone : TimeZone::utc();
-  // Hourly weights over the horizon (local time): office hours busy, nights and weekends quiet,
-  // bursts.
-  int64_t hours_total = o.days * 24;
-  std::vector<double> weight(hours_total);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  TimePoint epoch{};
-  for (int64_t h = 0; h < hours_total; ++h) {
-    LocalTime lt = zone.local(epoch + hours(h));
-    int hour = lt.minute_of_day / 60;
-    bool weekend = lt.weekday >= 5;
-    double wgt =
-        weekend ? 0.15
-                : (hour >= 8 && hour < 18 ? 1.0
-                                          : (hour == 7 || (hour >= 18 && hour < 21) ? 0.4 : 0.08));
-    weight[h] = wgt;
-  }
-  for (int64_t d = 0; d < o.days; ++d) {
-    if (u(rng) < 0.3) weight[d * 24 + static_cast<int64_t>(u(rng) * 24)] *= 3.0;  // a burst
-  }
-  double total_w = 0, peak_w = 0;
-  for (double x : weight) {
-    total_w += x;
-    peak_w = std::max(peak_w, x);
-  }
-  // Classes: compute classes some pool serves. Each pool's capacity is split among its classes.
-  struct Cls {
-    const WorkloadClass* c;
-    double capacity = 0;  // vCPUs (CPU classes) or milli-GPUs (GPU classes)
-    double weight = 0;
-    Duration duration{0};
-  };
-  std::vector<Cls> classes;
-  for (const auto& c : spec.classes) {
-    if (c.kind != ClassKind::kCompute) continue;
-    Cls k{&c};
-    for (const auto& p : model.pools) {
-      if (!p.serves(c.name) || !c.resources.fits_in(p.node)) continue;
-      int64_t sharing = 0;
-      for (const auto& other : spec.classes)
-        sharing += other.kind == ClassKind::kCompute && p.serves(other.name) ? 1 : 0;
-      double cap =
-          static_cast<double>(c.resources.gpu_milli > 0 ? p.node.gpu_milli : p.node.vcpus) *
-          p.max_nodes;
-      k.capacity += cap / std::max<int64_t>(1, sharing);
-    }
-    if (k.capacity <= 0) continue;
-    double need =
-        static_cast<double>(c.resources.gpu_milli > 0 ? c.resources.gpu_milli
-                                                      : std::max<int64_t>(1, c.resources.vcpus));
-    k.weight = k.capacity / need;
-    classes.push_back(k);
-  }
-  Workload w;
-  if (classes.empty()) return w;
-  double sum_cw = 0;
-  for (const auto& k : classes) sum_cw += k.weight;
-  for (auto& k : classes) {
-    double n_c = static_cast<double>(o.tasks) * k.weight / sum_cw;
-    double peak_rate_per_h = n_c * peak_w / total_w;
-    double need = static_cast<double>(k.c->resources.gpu_milli > 0
-                                          ? k.c->resources.gpu_milli
-                                          : std::max<int64_t>(1, k.c->resources.vcpus));
-    double fit_h = peak_rate_per_h > 0 ? 0.7 * k.capacity / (peak_rate_per_h * need) : 1e9;
-    double dur_h = std::min(fit_h, duration_cast<milliseconds>(k.c->duration).count() / 3.6e6);
-    k.duration = milliseconds(std::max<int64_t>(30'000, static_cast<int64_t>(dur_h * 3.6e6)));
-  }
-  std::vector<double> cls_w;
-  for (const auto& k : classes) cls_w.push_back(k.weight);
-  std::discrete_distribution<size_t> cls_dist(cls_w.begin(), cls_w.end());
-  std::lognormal_distribution<double> jitter(-0.125, 0.5);  // mean 1.0
-  // Tasks per hour: the expected share, remainders to the largest fractions (deterministic).
-  std::vector<int64_t> per_hour(hours_total);
-  std::vector<std::pair<double, int64_t>> frac;
-  int64_t assigned = 0;
-  for (int64_t h = 0; h < hours_total; ++h) {
-    double exact = static_cast<double>(o.tasks) * weight[h] / total_w;
-    per_hour[h] = static_cast<int64_t>(exact);
-    assigned += per_hour[h];
-    frac.push_back({exact - static_cast<double>(per_hour[h]), h});
-  }
-  std::sort(frac.begin(), frac.end(), [](const auto& a, const auto& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  });
-  for (int64_t i = 0; assigned < o.tasks; ++i, ++assigned)
-    per_hour[frac[static_cast<size_t>(i) % frac.size()].second]++;
-  w.arrivals.reserve(static_cast<size_t>(o.tasks));
-  static const char* kTenants[] = {"team-a", "team-b", "team-c", "team-d"};
-  for (int64_t h = 0; h < hours_total; ++h) {
-    for (int64_t i = 0; i < per_hour[h]; ++i) {
-      const Cls& k = classes[cls_dist(rng)];
-      Task t = task_from_class(*k.c);
-      t.tenant = kTenants[rng() % 4];
-      t.duration = milliseconds(std::max<int64_t>(
-          1000,
-          static_cast<int64_t>(
-              static_cast<double>(duration_cast<milliseconds>(k.duration).count()) * jitter(rng))));
-      Duration at = hours(h) + milliseconds(static_cast<int64_t>(u(rng) * 3.6e6));
-      w.arrivals.push_back({at, std::move(t)});
-    }
-  }
-  std::stable_sort(w.arrivals.begin(), w.arrivals.end(),
-                   [](const Arrival& a, const Arrival& b) { return a.at < b.at; });
-  w.span = hours(hours_total);
-  w.description = fmt::format("synthetic: tasks={}, days={}, seed={}", o.tasks, o.days, o.seed);
-  return w;
-}
-
-Workload reshape(Workload w, std::optional<int64_t> days, double load_scale) {
-  if (days && w.span.count() > 0) {
-    Duration horizon = hours(24 * *days);
-    Duration period = w.span + seconds(1);
-    size_t n = w.arrivals.size();
-    std::vector<Arrival> out;
-    for (int64_t rep = 0; milliseconds(rep * duration_cast<milliseconds>(period).count()) < horizon;
-         ++rep) {
-      for (size_t i = 0; i < n; ++i) {
-        Duration at = w.arrivals[i].at + rep * period;
-        if (at >= horizon) break;
-        out.push_back({at, w.arrivals[i].task});
-      }
-    }
-    w.arrivals = std::move(out);
-    w.span = horizon;
-  }
-  if (load_scale != 1.0 && load_scale > 0) {
-    std::vector<Arrival> out;
-    double acc = 0;
-    for (auto& a : w.arrivals) {
-      acc += load_scale;
-      while (acc >= 1.0) {
-        out.push_back(a);
-        acc -= 1.0;
-      }
-    }
-    w.arrivals = std::move(out);
-  }
   return w;
 }
 

@@ -9,12 +9,20 @@
 //     creation_time,deletion_time,scheduled_time`): each pod becomes a task with its CPU,
 //     memory and GPU request; duration = deletion - scheduled (or creation) time; `BE` pods
 //     are preemptible.
-//   JSONL: one task JSON per line, with `submitted_at` (RFC 3339).
+//   JSONL: one task JSON per line, with `submitted_at` (RFC 3339); a `deadline` is kept
+//     as the time from the task's arrival to it.
 //   Synthetic: office-hours diurnal load in the spec's time zone, quieter weekends,
 //     random bursts; task durations scaled so the busiest hour uses ~70% of each class's
 //     pools.
 //
+// Every CSV is RFC 4180 (quoted fields, a leading byte order mark), read by
+// `catalog/csv.h`. Arrivals are sorted by time: an Azure or JSONL trace out of time order
+// gets a warning naming the file and how many rows came early; Alibaba pod lists are
+// tables in no time order and are sorted silently. Bounds keep a typo from hanging the
+// simulator or wrapping an integer: see `kMaxTraceSpanDays` and `kMaxTokensPerRequest`.
+//
 //   auto w = load_trace(text, "trace.csv", TraceFormat::kAzureLlm, spec, opts);
+//   for (const auto& warning : w->warnings) print(warning);
 #pragma once
 
 #include <optional>
@@ -27,6 +35,13 @@ namespace codefleet {
 
 struct Spec;
 struct FleetModel;
+
+// The latest arrival of a trace is at most this long after the earliest, and no task runs
+// longer: 400 days holds a year of production with room for time zones and leap days.
+inline constexpr int64_t kMaxTraceSpanDays = 400;
+// The most tokens one LLM request may carry each way (prompt, completion): ten times the
+// longest context window on offer; the task JSON's bound too.
+inline constexpr int64_t kMaxTokensPerRequest = 100'000'000;
 
 enum class TraceFormat { kAzureLlm, kAlibabaPods, kJsonl };
 Result<TraceFormat> parse_trace_format(const std::string& name);
@@ -49,7 +64,10 @@ struct TraceOptions {
 
 struct Arrival {
   Duration at{0};  // since the start of the workload
-  Task task;
+  Task task;       // `task.deadline` unset: a trace's deadlines are relative, below
+  // The task must have finished this long after it arrives (a trace's absolute deadline,
+  // moved with the arrival to wherever the workload is replayed).
+  std::optional<Duration> deadline_after_arrival = std::nullopt;
 };
 
 struct Workload {
@@ -57,9 +75,12 @@ struct Workload {
   Duration span{0};               // last arrival
   int64_t bad_rows_skipped = 0;
   std::string description;
+  std::vector<std::string> warnings;  // "file: ..." (rows out of time order, sorted)
 };
 
-// Errors name "file:line" and the column. Empty files and wrong headers are errors.
+// Errors name "file:line" and the column or field. Empty files and wrong headers are
+// errors; so are a number out of its range, a task longer than `kMaxTraceSpanDays`
+// (skippable rows) and arrivals spread over more than that (never skipped).
 Result<Workload> load_trace(const std::string& text, const std::string& file, TraceFormat format,
                             const Spec& spec, const TraceOptions& options);
 
@@ -72,8 +93,12 @@ struct SyntheticOptions {
 Result<SyntheticOptions> parse_synthetic_options(const std::string& text);
 Workload synthetic_workload(const FleetModel& model, const SyntheticOptions& options);
 
+// The most arrivals `reshape` may make of a smaller workload: about 5 GiB of tasks. An
+// hour-long trace stretched to ten years would be 1.7 billion.
+inline constexpr size_t kMaxReshapedArrivals = 20'000'000;
 // Repeats the workload to cover `days` (traces shorter than that), and multiplies the
-// arrival rate by `load_scale` (2.0 = every arrival twice, 0.5 = every other one).
-Workload reshape(Workload w, std::optional<int64_t> days, double load_scale);
+// arrival rate by `load_scale` (2.0 = every arrival twice, 0.5 = every other one). An error
+// when that would make more than `kMaxReshapedArrivals` (and more than it has).
+Result<Workload> reshape(Workload w, std::optional<int64_t> days, double load_scale);
 
 }  // namespace codefleet

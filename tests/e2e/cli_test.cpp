@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,9 +25,12 @@ struct CliRun {
 
 std::string quote(const std::string& s) { return "'" + s + "'"; }
 
-CliRun run(const std::string& args) {
-  std::string cmd =
-      "cd " + quote(CODEFLEET_SOURCE_DIR) + " && " + quote(CODEFLEET_BINARY) + " " + args + " 2>&1";
+// `timeout_s` > 0: the binary is killed after that long (exit code 137), so a hang fails
+// the test instead of stalling the suite.
+CliRun run(const std::string& args, int timeout_s = 0) {
+  std::string limit = timeout_s > 0 ? "timeout -s KILL " + std::to_string(timeout_s) + " " : "";
+  std::string cmd = "cd " + quote(CODEFLEET_SOURCE_DIR) + " && " + limit + quote(CODEFLEET_BINARY) +
+                    " " + args + " 2>&1";
   CliRun r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -521,6 +525,31 @@ TEST(Simulate, BadTraceExits2UnlessSkipped) {
       run("simulate examples/recommended.yaml --synthetic tasks=10 --strategies bogus").exit_code,
       2);
   EXPECT_EQ(run("simulate examples/recommended.yaml").exit_code, 2);  // no workload
+}
+
+// A creation time of 10^18 seconds once had `simulate` plan billions of years (gigabytes of
+// memory within a minute, no end in sight). Refused at once, naming file, line and field.
+TEST(Simulate, ATraceSpanningAgesIsRefusedPromptly) {
+  std::string dir = temp_dir("span");
+  std::string trace =
+      write_file(dir, "pods.csv",
+                 "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
+                 "deletion_time,scheduled_time\n"
+                 "pod-0,4000,8192,0,0,,LS,Running,1000,4600,1002\n"
+                 "pod-1,2000,4096,0,0,,BE,Running,1000000000000000000,1000000000000003600,\n");
+  auto start = std::chrono::steady_clock::now();
+  CliRun r = run("simulate examples/recommended.yaml --trace " + trace +
+                     " --trace-format alibaba-pods --quiet",
+                 60);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find(trace + ":3: column creation_time: 1000000000000000000 is 11574074074074 "
+                               "days after the earliest (1000 at line 2); a trace may span at "
+                               "most 400 days"),
+            std::string::npos)
+      << r.out;
+  EXPECT_LT(took, std::chrono::seconds(20));
+  std::filesystem::remove_all(dir);
 }
 
 // The `llm` section: what holds by construction, whatever the figures.

@@ -281,9 +281,10 @@ TEST(Traces, SyntheticOptionsAndReshape) {
   EXPECT_FALSE(parse_synthetic_options("weeks=2"));
   auto f = recommended();
   Workload w = synthetic_workload(f->model, {100, 1, 1});
-  Workload doubled = reshape(w, 3, 2.0);
-  EXPECT_EQ(doubled.span, std::chrono::hours(72));
-  EXPECT_EQ(doubled.arrivals.size(), 600u);
+  auto doubled = reshape(w, 3, 2.0);
+  ASSERT_TRUE(doubled);
+  EXPECT_EQ(doubled->span, std::chrono::hours(72));
+  EXPECT_EQ(doubled->arrivals.size(), 600u);
 }
 
 }  // namespace
