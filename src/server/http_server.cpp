@@ -504,10 +504,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     req->target = std::string(msg.target());
     req->version = msg.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
     for (const auto& f : msg) req->headers.emplace(std::string(f.name_string()), std::string(f.value()));
-    std::string_view target = req->target;
-    size_t q = target.find('?');
-    req->path = percent_decode(target.substr(0, q), false);
-    if (q != std::string_view::npos) parse_query(target.substr(q + 1), req->params);
+    split_target(req->target, *req);
     req->body = std::move(msg.body());
     req->remote_addr = client_;
     req->remote_port = port_;
@@ -905,6 +902,12 @@ Stats Server::stats() const {
   st.timed_out = impl_->timed_out;
   st.bad_framing = impl_->bad_framing;
   return st;
+}
+
+void split_target(std::string_view target, Request& req) {
+  size_t q = target.find('?');
+  req.path = percent_decode(target.substr(0, q), false);
+  if (q != std::string_view::npos) parse_query(target.substr(q + 1), req.params);
 }
 
 }  // namespace codefleet::http

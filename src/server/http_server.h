@@ -34,6 +34,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -102,6 +103,13 @@ struct Response {
   ChunkedProvider chunked_provider_;
   Releaser releaser_;
 };
+
+// Splits a request target into `req.path` (percent-decoded) and `req.params` (the query,
+// decoded, '+' a space): what the front does with every request it reads.
+//
+//   Request r;  split_target("/v1/tasks%2Fa?state=queued&x=a+b", r);
+//   // r.path == "/v1/tasks/a", r.params == {{"state", "queued"}, {"x", "a b"}}
+void split_target(std::string_view target, Request& req);
 
 using Handler = std::function<void(const Request&, Response&)>;
 // Returns true when it answered the request itself (the route is not run).
