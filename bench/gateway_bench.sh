@@ -37,7 +37,15 @@ GPID=$!
 for _ in $(seq 100); do curl -sf http://127.0.0.1:$GPORT/readyz >/dev/null && break; sleep 0.1; done
 echo "== $STREAMS streams, ${SECS}s, $CHUNKS chunks ${INTERVAL} ms apart, to $TARGET ($MODEL); $(nproc) cores"
 echo "-- direct:  $($GEN client --url http://127.0.0.1:$UPORT/v1/chat/completions --streams "$STREAMS" --seconds "$SECS")"
-echo "-- gateway: $($GEN client --url http://127.0.0.1:$GPORT/openai/v1/chat/completions --key $KEY --model $MODEL --streams "$STREAMS" --seconds "$SECS")"
+# The daemon's CPU (user + system) over the gateway run, per event relayed (warm-up included).
+cpu_ticks() { awk '{print $14 + $15}' /proc/$GPID/stat; }
+T0=$(cpu_ticks)
+OUT=$($GEN client --url http://127.0.0.1:$GPORT/openai/v1/chat/completions --key $KEY --model $MODEL --streams "$STREAMS" --seconds "$SECS")
+T1=$(cpu_ticks)
+echo "-- gateway: $OUT"
+EVENTS=$(echo "$OUT" | sed -n 's/.*"events_all":\([0-9]*\).*/\1/p')
+HZ=$(getconf CLK_TCK)
+echo "-- gateway CPU: $(awk -v t=$((T1 - T0)) -v hz="$HZ" -v e="$EVENTS" 'BEGIN { printf "%.2f s for %d events: %.1f us per event", t / hz, e, (e > 0 ? t / hz * 1e6 / e : 0) }')"
 echo "-- gateway peak threads: $(grep Threads /proc/$GPID/status | awk '{print $2}'), peak RSS $(grep VmHWM /proc/$GPID/status | awk '{print $2, $3}')"
 kill -TERM $GPID
 wait $GPID || true

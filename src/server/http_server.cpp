@@ -254,12 +254,8 @@ struct Server::Impl {
   ExceptionHandler exception_handler;
   Logger logger;
 
-  asio::io_context io;
-  tcp::acceptor acceptor{io};
-  asio::steady_timer accept_retry{io};
-  std::optional<asio::ssl::context> tls;
-  WorkerPool workers;
-
+  // Declared before the io_context: a session the loop still holds when it is destroyed
+  // releases its slot here.
   std::mutex mu;  // connections by client, the session registry, stop
   std::condition_variable stop_cv;
   std::unordered_map<std::string, int> per_client;
@@ -268,6 +264,12 @@ struct Server::Impl {
   bool bound = false;
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> accepted{0}, refused{0}, timed_out{0}, bad_framing{0};
+
+  std::optional<asio::ssl::context> tls;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  asio::steady_timer accept_retry{io};
+  WorkerPool workers;  // destroyed first: joins what still runs
 
   explicit Impl(Options opts) : o(std::move(opts)), workers(o.worker_threads) {}
 
