@@ -121,7 +121,8 @@ class Reader {
     errors.push_back({path, pos_of(n), std::move(msg), std::move(hint)});
   }
 
-  // Records every key's position and warns about keys not in `allowed`.
+  // Records every key's position; a key not in `allowed` is an error naming the closest
+  // valid field (a typo must never switch a setting off silently).
   bool check_map(const YAML::Node& n, const std::string& path,
                  const std::vector<std::string>& allowed) {
     if (!n.IsMap()) {
@@ -133,15 +134,33 @@ class Reader {
       std::string p = join_path(path, key);
       out_.positions[p] = pos_of(it->first);
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        unknown_[path].push_back({key, pos_of(it->first)});
+        ++unknown_fields;
         std::string near = closest_match(key, allowed);
-        out_.warnings.push_back(
-            {p, pos_of(it->first), fmt::format("unknown field '{}' is ignored", key),
-             near.empty() ? fmt::format("valid fields here: {}", fmt::join(allowed, ", "))
-                          : fmt::format("did you mean '{}'?", near)});
+        error(p, it->first, fmt::format("unknown field '{}'", key),
+              near.empty() ? fmt::format("valid fields here: {}", fmt::join(allowed, ", "))
+                           : fmt::format("did you mean '{}'?", near));
       }
     }
     return true;
   }
+
+  // "required field 'max_nodes' is missing", and when an unknown sibling key looks like a
+  // typo of it, "; 'max_node' at line 12 looks like a typo of it".
+  void missing(const std::string& path, const YAML::Node& map, const std::string& key) {
+    std::string msg = fmt::format("required field '{}' is missing", key);
+    auto it = unknown_.find(path);
+    if (it != unknown_.end()) {
+      for (const auto& [name, pos] : it->second) {
+        if (closest_match(name, {key}).empty()) continue;
+        msg += fmt::format("; '{}' at line {} looks like a typo of it", name, pos.line);
+        break;
+      }
+    }
+    error(join_path(path, key), map, msg);
+  }
+
+  size_t unknown_fields = 0;  // how many of `errors` are unknown fields
 
   // The child `key` of map `n`, or an undefined node. Records its position.
   YAML::Node child(const YAML::Node& n, const std::string& key, const std::string& path) {
@@ -158,7 +177,7 @@ class Reader {
     YAML::Node n = child(m, key, path);
     std::string p = join_path(path, key);
     if (absent(n)) {
-      if (required) error(p, m, fmt::format("required field '{}' is missing", key));
+      if (required) missing(path, m, key);
       return std::nullopt;
     }
     if (!n.IsScalar()) {
@@ -178,7 +197,7 @@ class Reader {
     YAML::Node n = child(m, key, path);
     std::string p = join_path(path, key);
     if (absent(n)) {
-      if (required) error(p, m, fmt::format("required field '{}' is missing", key));
+      if (required) missing(path, m, key);
       return std::nullopt;
     }
     return to_int(n, p, min, max);
@@ -345,6 +364,8 @@ class Reader {
 
  private:
   ParsedSpec& out_;
+  // Unknown keys by the path of their mapping, for the hint on a missing required field.
+  std::map<std::string, std::vector<std::pair<std::string, SourcePos>>> unknown_;
 };
 
 template <typename T>
@@ -692,8 +713,7 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
                                   {"operator", "operator"},
                                   {"admin", "admin"}}),
            a.role);
-    if (a.role.empty() && !n["role"].IsDefined())
-      r.error(join_path(p, "role"), n, "required field 'role' is missing");
+    if (a.role.empty() && !n["role"].IsDefined()) r.missing(p, n, "role");
     s.access.push_back(a);
   });
 
@@ -812,7 +832,7 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
             std::pair{"usd_per_1m_output_tokens", &d.usd_per_1m_output_tokens}}) {
         YAML::Node v = r.child(n, key, p);
         if (!v.IsDefined()) {
-          r.error(join_path(p, key), n, fmt::format("required field '{}' is missing", key));
+          r.missing(p, n, key);
           continue;
         }
         set_if(r.money(v, join_path(p, key)), *target);
@@ -854,7 +874,7 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
     set_if(r.str(n, "scope", p), b.scope);
     YAML::Node amount = r.child(n, "amount_usd", p);
     if (!amount.IsDefined()) {
-      r.error(join_path(p, "amount_usd"), n, "required field 'amount_usd' is missing");
+      r.missing(p, n, "amount_usd");
     } else {
       set_if(r.money(amount, join_path(p, "amount_usd"), false), b.amount_usd);
     }
@@ -989,7 +1009,8 @@ tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text,
   Reader r(out);
   try {
     parse_root(r, root, out.spec);
-    if (r.errors.empty()) check_references(r, out.spec, out);
+    // Unknown fields leave what was read intact: names and references are still checked.
+    if (r.errors.size() == r.unknown_fields) check_references(r, out.spec, out);
   } catch (const YAML::Exception& e) {
     r.errors.push_back({"",
                         {e.mark.line + 1, e.mark.column + 1},

@@ -232,7 +232,6 @@ struct ParsedSpec {
   Spec spec;
   std::string file;
   std::map<std::string, SourcePos> positions;  // YAML path → where it is
-  std::vector<SpecDiagnostic> warnings;        // unknown fields and the like
   // The position of `path`, or of its nearest ancestor that exists in the file.
   SourcePos position_of(const std::string& path) const;
 };
@@ -244,7 +243,8 @@ struct SpecParseError {
 };
 
 // Parses YAML text. Type, range and reference errors are collected (all of them) and
-// returned as SpecParseError; unknown fields become warnings with the closest valid name.
+// returned as SpecParseError. An unknown field is an error too, naming the closest valid
+// field ("did you mean 'idle'?"): a typo must not switch a setting off silently.
 tl::expected<ParsedSpec, SpecParseError> parse_spec(const std::string& text,
                                                     const std::string& file);
 // Reads and parses a file; a missing or unreadable file is a SpecParseError too.

@@ -38,7 +38,7 @@ std::string RuleContext::estimate_note(const Price& p) {
 }
 
 std::vector<std::string> all_rule_ids() {
-  std::vector<std::string> ids{"unknown-field"};
+  std::vector<std::string> ids;
   for (auto* family :
        {&catalog_rules, &quota_rules, &hibernation_rules, &cost_rules, &policy_rules}) {
     for (const auto& r : (*family)()) {
@@ -51,9 +51,6 @@ std::vector<std::string> all_rule_ids() {
 std::vector<Finding> validate_spec(const ParsedSpec& parsed, const Catalog& catalog,
                                    const ValidateOptions& options) {
   std::vector<Finding> out;
-  for (const auto& w : parsed.warnings) {
-    out.push_back({"unknown-field", Severity::kWarning, w.path, w.pos, w.message, w.suggestion});
-  }
   RuleContext ctx(parsed, catalog, options, out);
   for (auto* family :
        {&catalog_rules, &quota_rules, &hibernation_rules, &cost_rules, &policy_rules}) {

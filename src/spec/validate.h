@@ -78,7 +78,7 @@ std::vector<std::unique_ptr<Rule>> policy_rules();
 // Every rule id, in documentation order.
 std::vector<std::string> all_rule_ids();
 
-// Runs every rule. Unknown-field warnings from parsing come first as `unknown-field`.
+// Runs every rule (unknown fields are parse errors: `parse_spec` refuses them).
 // Findings are sorted by line, then column.
 std::vector<Finding> validate_spec(const ParsedSpec& parsed, const Catalog& catalog,
                                    const ValidateOptions& options);
