@@ -28,6 +28,12 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   missing=("${kept[@]}")
 fi
 
+# kubectl for the Kubernetes client's tests: Debian's kubernetes-client, unless a kubectl is
+# already on the PATH (another distribution's would clash with its files).
+if ! command -v kubectl >/dev/null 2>&1; then
+  missing+=(kubernetes-client)
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all Debian packages present"
 else

@@ -74,6 +74,24 @@ std::string form_encode(const std::vector<std::pair<std::string, std::string>>& 
 
 namespace {
 
+// A PEM held in memory as libcurl's blob (copied by libcurl).
+void set_blob(CURL* curl, CURLoption option, const std::string& pem) {
+  curl_blob blob{const_cast<char*>(pem.data()), pem.size(), CURL_BLOB_COPY};
+  curl_easy_setopt(curl, option, &blob);
+}
+
+void configure_tls(CURL* curl, const HttpRequest& request) {
+  if (!request.ca_pem.empty()) set_blob(curl, CURLOPT_CAINFO_BLOB, request.ca_pem);
+  if (!request.client_cert_pem.empty()) {
+    set_blob(curl, CURLOPT_SSLCERT_BLOB, request.client_cert_pem);
+    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+  }
+  if (!request.client_key_pem.empty()) {
+    set_blob(curl, CURLOPT_SSLKEY_BLOB, request.client_key_pem);
+    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+}
+
 // The options every request shares; the returned header list lives until the transfer ends.
 curl_slist* configure(CURL* curl, const HttpRequest& request) {
   curl_slist* headers = nullptr;
@@ -99,6 +117,7 @@ curl_slist* configure(CURL* curl, const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   // Through a proxy, its "200 Connection established" is not the server's answer.
   curl_easy_setopt(curl, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  configure_tls(curl, request);
   return headers;
 }
 

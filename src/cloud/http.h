@@ -28,6 +28,9 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::chrono::milliseconds timeout{30'000};
+  // TLS beyond the system's trust store (the Kubernetes API server): the CA to trust
+  // instead, and a client certificate and key — each PEM, empty when not used.
+  std::string ca_pem, client_cert_pem, client_key_pem;
 };
 
 struct HttpResponse {
@@ -91,6 +94,9 @@ class HttpCall {
   HttpCall& operator=(const HttpCall&) = delete;
 
   tl::expected<int, HttpError> start();  // the status; headers() then holds the headers
+  // The status once the headers arrived (0 before), even when start() reported the
+  // transfer's failure: what arrived before it is still read by next().
+  int status() const { return headers_done_ ? status_ : 0; }
   const std::map<std::string, std::string>& headers() const { return headers_; }
   // The next piece of the body, nullopt at its end.
   tl::expected<std::optional<std::string>, HttpError> next();
