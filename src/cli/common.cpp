@@ -1,11 +1,13 @@
 #include "cli/common.h"
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "core/text.h"
 #include "core/time.h"
 
 namespace codefleet::cli {
@@ -117,5 +119,127 @@ Result<TimeZone> load_time_zone(const std::string& name) {
 }
 
 std::string today_utc() { return format_rfc3339(SystemClock().now()).substr(0, 10); }
+
+namespace {
+
+// The first line of `file` that is not blank (a leading byte order mark dropped), from its
+// first MiB: a header or a JSONL record. Empty when there is none.
+Result<std::string> first_line(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kNotFound, "cannot open file (does it exist?)", file);
+  std::string head(1 << 20, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  std::string_view rest = without_utf8_bom(head);
+  while (!rest.empty()) {
+    size_t end = rest.find('\n');
+    std::string_view line = trim(rest.substr(0, end));
+    if (!line.empty()) return std::string(line);
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  return std::string();
+}
+
+// Header cells, trimmed and unquoted ("\"cpu_milli\"" is cpu_milli).
+std::vector<std::string> header_cells(const std::string& line) {
+  std::vector<std::string> cells;
+  for (const auto& cell : split(line, ',')) {
+    std::string_view c = trim(cell);
+    if (c.size() >= 2 && c.front() == '"' && c.back() == '"') c = c.substr(1, c.size() - 2);
+    cells.emplace_back(c);
+  }
+  return cells;
+}
+
+bool has_cell(const std::vector<std::string>& cells, std::string_view name) {
+  return std::find(cells.begin(), cells.end(), name) != cells.end();
+}
+
+// At most 80 characters of `line`, control bytes shown as '?'.
+std::string quoted_excerpt(const std::string& line) {
+  std::string out = line.substr(0, 80);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  }
+  return "'" + out + (line.size() > 80 ? "…'" : "'");
+}
+
+}  // namespace
+
+Result<std::string> detect_trace_format(const std::string& file) {
+  auto line = first_line(file);
+  if (!line) return tl::unexpected(line.error());
+  if (line->empty()) {
+    return make_error(ErrorCode::kInvalidInput, "the trace is empty: no header, no rows", file);
+  }
+  if ((*line)[0] == '{') return std::string("jsonl");
+  auto cells = header_cells(*line);
+  if (has_cell(cells, "ContextTokens") && has_cell(cells, "GeneratedTokens")) {
+    return std::string("azure-llm");
+  }
+  if (has_cell(cells, "cpu_milli") && has_cell(cells, "num_gpu")) {
+    return std::string("alibaba-pods");
+  }
+  return make_error(
+      ErrorCode::kInvalidInput,
+      fmt::format("cannot tell the trace's format from its first line, {}: expected the Azure LLM "
+                  "header (TIMESTAMP,ContextTokens,GeneratedTokens), an Alibaba pods header "
+                  "(name,cpu_milli,memory_mib,num_gpu,gpu_milli,...) or a JSON object per line; "
+                  "give --trace-format azure-llm|alibaba-pods|jsonl",
+                  quoted_excerpt(*line)),
+      file + ":1");
+}
+
+bool settle_trace_format(const std::string& trace, std::string& format, bool given) {
+  if (trace.empty()) return true;
+  auto detected = detect_trace_format(trace);
+  if (!given) {
+    if (!detected) {
+      print_error(detected.error());
+      return false;
+    }
+    format = *detected;
+    std::cerr << "codefleet: reading " << trace << " as " << format
+              << " (from its first line; --trace-format chooses)\n";
+    return true;
+  }
+  if (detected && *detected != format) {
+    print_error(Error{ErrorCode::kInvalidInput,
+                      fmt::format("--trace-format {}, but the file's first line is {}: give "
+                                  "--trace-format {}, or leave it out to go by the header",
+                                  format,
+                                  *detected == "jsonl" ? std::string("a JSON object (jsonl)")
+                                                       : "the " + *detected + " header",
+                                  *detected),
+                      trace + ":1"});
+    return false;
+  }
+  return true;  // not recognised: the importer's own error says what is wrong
+}
+
+Result<FlagText> text_or_file(const std::string& value, const std::string& flag) {
+  std::string path;
+  if (!value.empty() && value[0] == '@') {
+    auto text = read_text_file(value.substr(1));
+    if (!text) return tl::unexpected(text.error());
+    return FlagText{std::move(*text), value.substr(1)};
+  } else {
+    std::string_view v = trim(value);
+    if (!v.empty() && (v[0] == '{' || v[0] == '[')) return FlagText{value, flag};
+    path = value;
+  }
+  if (path.empty())
+    return make_error(ErrorCode::kInvalidInput, "expected JSON, @FILE or FILE", flag);
+  auto text = read_text_file(path);
+  if (!text) {
+    return make_error(text.error().code,
+                      fmt::format("'{}' is neither JSON (which starts with '{{') nor a file that "
+                                  "can be read: {}",
+                                  path, text.error().message),
+                      flag);
+  }
+  return FlagText{std::move(*text), path};
+}
 
 }  // namespace codefleet::cli

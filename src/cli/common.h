@@ -47,4 +47,23 @@ Result<TimeZone> load_time_zone(const std::string& name);
 // Today's date (UTC) as YYYY-MM-DD, from the wall clock: only the CLI reads it.
 std::string today_utc();
 
+// A trace's format from its first line, for `--trace FILE` without `--trace-format`:
+// "azure-llm" (the TIMESTAMP,ContextTokens,GeneratedTokens header), "alibaba-pods" (a
+// header with cpu_milli and num_gpu) or "jsonl" (a JSON object). An error naming the
+// file and quoting the line when it is none of these, or the file is empty.
+Result<std::string> detect_trace_format(const std::string& file);
+// Settles `format` for `--trace FILE`: detected and said on stderr when not `given`, or
+// checked against what the header says when it is (a CSV read as JSONL fails on every row).
+// Prints the error and returns false when neither works.
+bool settle_trace_format(const std::string& trace, std::string& format, bool given);
+
+// The text a flag that takes "TEXT, @FILE or FILE" means (`route --task`): `@FILE` is
+// always the file; a value starting with '{' or '[' is the text itself; anything else is
+// a file path. `source` names where it came from, for errors ("task.json" or "--task").
+struct FlagText {
+  std::string text;
+  std::string source;
+};
+Result<FlagText> text_or_file(const std::string& value, const std::string& flag);
+
 }  // namespace codefleet::cli

@@ -1,10 +1,15 @@
 // `codefleet`: the command-line entry point. Parses flags and dispatches to one
 // function per subcommand (see commands.h for the exit-code contract).
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/completion.h"
+#include "cli/usage.h"
 
 using namespace codefleet::cli;
 
@@ -26,13 +31,21 @@ int main(int argc, char** argv) {
     }
   };
 
-  // The workload flags `simulate` and `plan` share.
-  auto add_workload = [](CLI::App* cmd, const char* trace_flag, const char* trace_help,
-                         std::string& trace, std::string& format, std::string& synthetic) {
-    cmd->add_option(trace_flag, trace, trace_help);
-    cmd->add_option("--trace-format", format, "azure-llm | alibaba-pods | jsonl")
-        ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
+  // The workload flags `simulate`, `plan` and `submit` share: one name for one idea.
+  // Returns `--trace`, for a deprecated alias to exclude.
+  struct WorkloadFlags {
+    CLI::Option* trace;
+    CLI::Option* format;
+  };
+  auto add_workload = [](CLI::App* cmd, const char* trace_help, std::string& trace,
+                         std::string& format, std::string& synthetic) {
+    WorkloadFlags w;
+    w.trace = cmd->add_option("--trace", trace, trace_help);
+    w.format = cmd->add_option("--trace-format", format,
+                               "azure-llm | alibaba-pods | jsonl (default: from the file's header)")
+                   ->check(CLI::IsMember({"azure-llm", "alibaba-pods", "jsonl"}));
     cmd->add_option("--synthetic", synthetic, "generated workload: tasks=N,days=D,seed=S");
+    return w;
   };
 
   ValidateOptions validate;
@@ -143,7 +156,7 @@ int main(int argc, char** argv) {
   auto* r = app.add_subcommand(
       "route", "route one task: the chosen pool or deployment, and why the others lost");
   r->add_option("spec", route.spec_file, "fleet spec (YAML)")->required();
-  r->add_option("--task", route.task, "task JSON, or @FILE")->required();
+  r->add_option("--task", route.task, "task JSON, or a file of it (FILE or @FILE)")->required();
   r->add_option("--at", route.at, "submission time, RFC 3339 (default: now)");
   add_common(r, true);
 
@@ -151,7 +164,8 @@ int main(int argc, char** argv) {
   auto* sm = app.add_subcommand(
       "simulate", "replay a workload against a simulated region, scaling strategies side by side");
   sm->add_option("spec", sim.spec_file, "fleet spec (YAML)")->required();
-  add_workload(sm, "--trace", "workload trace file", sim.trace, sim.trace_format, sim.synthetic);
+  auto sm_workload =
+      add_workload(sm, "workload trace file", sim.trace, sim.trace_format, sim.synthetic);
   sm->add_option("--strategies", sim.strategies,
                  "comma-separated: always-on,cluster-autoscaler,office-hours,codefleet,oracle")
       ->delimiter(',');
@@ -187,8 +201,13 @@ int main(int argc, char** argv) {
   auto* pl = app.add_subcommand(
       "plan", "nodes, quota and monthly cost per pool; budget fit; the seed check");
   pl->add_option("spec", plan.spec_file, "fleet spec (YAML)")->required();
-  add_workload(pl, "--workload", "workload trace file (default: a synthetic week)", plan.trace,
-               plan.trace_format, plan.synthetic);
+  auto pl_workload = add_workload(pl, "workload trace file (default: a synthetic week)", plan.trace,
+                                  plan.trace_format, plan.synthetic);
+  // `plan --workload` was `--trace` before simulate and submit settled the name: hidden, and
+  // warned about when used.
+  auto* pl_workload_alias = pl->add_option("--workload", plan.trace, "deprecated: --trace")
+                                ->group("")
+                                ->excludes(pl_workload.trace);
   pl->add_option("--report", plan.report, "write a self-contained HTML report (charts)");
   add_common(pl, true);
 
@@ -226,8 +245,8 @@ int main(int argc, char** argv) {
   sb->add_option("--server", submit.server, "daemon URL (default http://127.0.0.1:8080)");
   sb->add_option("--key", submit.key, "API key (or CODEFLEET_API_KEY)");
   sb->add_option("--tenant", submit.tenant, "submit for this tenant");
-  add_workload(sb, "--trace", "workload trace file", submit.trace, submit.trace_format,
-               submit.synthetic);
+  auto sb_workload =
+      add_workload(sb, "workload trace file", submit.trace, submit.trace_format, submit.synthetic);
   sb->add_option("--seed", submit.seed, "seed for --synthetic");
   sb->add_option("--llm-class", submit.llm_class, "class for Azure LLM trace rows");
   sb->add_option("--gpu-class", submit.gpu_class, "class for Alibaba pods with GPUs");
@@ -238,6 +257,12 @@ int main(int argc, char** argv) {
   sb->add_flag("--quiet", submit.quiet, "no progress");
   add_common(sb, true);
 
+  // `codefleet completion bash|zsh`: hidden; the build installs its output.
+  std::string shell;
+  auto* comp = app.add_subcommand("completion", "print the bash or zsh completion script");
+  comp->group("");
+  comp->add_option("shell", shell, "bash | zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -247,7 +272,24 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (auto why = explain_usage_error(app, std::vector<std::string>(argv + 1, argv + argc))) {
+      std::cerr << "codefleet: error: " << *why << "\n";
+      return kExitUsage;
+    }
     app.exit(e);
+    return kExitUsage;
+  }
+  if (*comp) {
+    std::cout << completion_script(app, shell);
+    return kExitOk;
+  }
+  if (pl_workload_alias->count() > 0) {
+    std::cerr << "codefleet: warning: 'plan --workload' is deprecated: use 'plan --trace' (the "
+                 "name simulate and submit use)\n";
+  }
+  if (!settle_trace_format(sim.trace, sim.trace_format, sm_workload.format->count() > 0) ||
+      !settle_trace_format(plan.trace, plan.trace_format, pl_workload.format->count() > 0) ||
+      !settle_trace_format(submit.trace, submit.trace_format, sb_workload.format->count() > 0)) {
     return kExitUsage;
   }
   try {

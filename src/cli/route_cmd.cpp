@@ -1,4 +1,4 @@
-// `codefleet route SPEC --task JSON|@FILE`: the routing decision for one task against an
+// `codefleet route SPEC --task JSON|FILE|@FILE`: the routing decision for one task against an
 // empty fleet (nothing running, no quota in use), with every alternative and why it lost.
 #include <iostream>
 
@@ -15,18 +15,12 @@ int run_route(const CommonOptions& common, const RouteOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
   const ParsedSpec* parsed = &loaded->parsed;
-  std::string text = opts.task;
-  std::string source = "--task";
-  if (!text.empty() && text[0] == '@') {
-    source = text.substr(1);
-    auto file = read_text_file(source);
-    if (!file) {
-      print_error(file.error());
-      return kExitUsage;
-    }
-    text = *file;
+  auto given = text_or_file(opts.task, "--task");
+  if (!given) {
+    print_error(given.error());
+    return kExitUsage;
   }
-  auto task = parse_task_json(text, parsed->spec, source);
+  auto task = parse_task_json(given->text, parsed->spec, given->source);
   if (!task) {
     print_error(task.error());
     return kExitUsage;
