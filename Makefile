@@ -2,9 +2,10 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
 CODEFLEET = $(BUILD_DIR)/src/cli/codefleet
 
-.PHONY: all setup configure build test demo bench clean format
+.PHONY: all setup configure build test demo bench install clean format
 
 all: build
 
@@ -19,13 +20,22 @@ configure: $(BUILD_DIR)/build.ninja
 build: setup configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# The integration tests need PostgreSQL: scripts/pg.sh starts a private server on
-# 127.0.0.1:55432 (data in build/pgdata) and prints its URL.
+# The integration tests need PostgreSQL: scripts/test.sh starts the private server of
+# scripts/pg.sh (127.0.0.1:55432, data in build/pgdata) unless it is already running, runs
+# ctest, and stops the server it started.
 test: build
-	eval "$$(bash scripts/pg.sh start)" && ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS)
+	@bash scripts/test.sh $(BUILD_DIR) $(JOBS)
 
-demo: build
+# Only the binary the demo runs: no tests, no benchmarks. DEMO_PORT, DEMO_KEY, DEMO_KEEP:
+# see scripts/demo.sh.
+demo: setup configure
+	cmake --build $(BUILD_DIR) --target codefleet -j $(JOBS)
 	@bash scripts/demo.sh $(CODEFLEET)
+
+# The binary, its bash and zsh completions and the docs, under PREFIX (GNUInstallDirs).
+install: setup configure
+	cmake --build $(BUILD_DIR) --target codefleet codefleet_completions -j $(JOBS)
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 bench: build
 	$(BUILD_DIR)/bench/codefleet_bench --benchmark_counters_tabular=true

@@ -6,6 +6,7 @@
 #   eval "$(bash scripts/pg.sh start)"   # CODEFLEET_TEST_POSTGRES_URL is now set
 #   bash scripts/pg.sh env               # just the export line
 #   bash scripts/pg.sh stop
+#   bash scripts/pg.sh status           # exit 0 when it runs, 1 when not
 #
 # initdb and postgres refuse to run as root: as root, the server runs as the `postgres`
 # system user (created by Debian's postgresql package), which then owns the data dir.
@@ -94,8 +95,16 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   env) print_env ;;
+  status)
+    if running; then
+      echo "pg.sh: running on 127.0.0.1:$PORT (data in $DATA)" >&2
+    else
+      echo "pg.sh: not running" >&2
+      exit 1
+    fi
+    ;;
   *)
-    echo "usage: bash scripts/pg.sh start|stop|env" >&2
+    echo "usage: bash scripts/pg.sh start|stop|status|env" >&2
     exit 2
     ;;
 esac
