@@ -55,13 +55,9 @@ Result<PriceImport> import_retail_price_pages(const std::vector<InputFile>& page
   std::map<std::string, bool> low_priority;  // same key → kept row is a legacy Low Priority meter
   std::string last_next_link;                // the NextPageLink of the last page given
   for (const auto& page : pages) {
-    json doc;
-    try {
-      doc = json::parse(page.text);
-    } catch (const json::parse_error& e) {
-      return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON: {}", e.what()),
-                        text_position(page.name, page.text, e.byte > 0 ? e.byte - 1 : 0));
-    }
+    auto parsed = json_util::parse_document(page.name, page.text);
+    if (!parsed) return tl::unexpected(parsed.error());
+    json doc = std::move(*parsed);
     if (!doc.is_object() || !doc.contains("Items") || !doc["Items"].is_array()) {
       return make_error(ErrorCode::kInvalidInput,
                         "not a Retail Prices API page: expected an object with an 'Items' array",

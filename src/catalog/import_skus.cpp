@@ -42,13 +42,9 @@ std::vector<std::string> strings_at(const json& obj, const char* name) {
 
 Result<SkuImport> import_list_skus(const InputFile& file, const Catalog& known,
                                    const std::string& imported_on) {
-  json doc;
-  try {
-    doc = json::parse(file.text);
-  } catch (const json::parse_error& e) {
-    return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON: {}", e.what()),
-                      text_position(file.name, file.text, e.byte > 0 ? e.byte - 1 : 0));
-  }
+  auto parsed = json_util::parse_document(file.name, file.text);
+  if (!parsed) return tl::unexpected(parsed.error());
+  json doc = std::move(*parsed);
   const json* list = &doc;
   if (doc.is_object() && doc.contains("value")) list = &doc["value"];
   if (!list->is_array()) {

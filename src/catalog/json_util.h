@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "catalog/import.h"
 #include "core/result.h"
 
 namespace codefleet::json_util {
@@ -23,6 +24,20 @@ inline Result<std::string> string_field(const nlohmann::json& obj, const char* n
                       where);
   }
   return it->get<std::string>();
+}
+
+// A whole JSON document. Both of the parser's refusals are an input error: a syntax error
+// ("file:line:col") and a number too large for a double (1e400), which nlohmann reports as
+// `out_of_range`, not `parse_error`, without a position.
+inline Result<nlohmann::json> parse_document(const std::string& name, const std::string& text) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON: {}", e.what()),
+                      text_position(name, text, e.byte > 0 ? e.byte - 1 : 0));
+  } catch (const nlohmann::json::out_of_range& e) {
+    return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON: {}", e.what()), name);
+  }
 }
 
 }  // namespace codefleet::json_util

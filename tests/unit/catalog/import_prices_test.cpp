@@ -372,6 +372,18 @@ TEST(ImportPrices, MalformedJsonNamesFileLineAndColumn) {
   EXPECT_NE(imp.error().message.find("not valid JSON"), std::string::npos) << imp.error().message;
 }
 
+// Found by fuzz/prices_fuzz: a number too large for a double is nlohmann's out_of_range,
+// not parse_error, and used to escape the importer (std::terminate).
+TEST(ImportPrices, NumberTooLargeIsAnInputError) {
+  for (const char* text : {R"({"Items": [{"retailPrice": -1e400}]})", "[1e400]", "1e999"}) {
+    auto imp = import_retail_price_pages({InputFile{"big.json", text}}, kToday);
+    ASSERT_FALSE(imp) << text;
+    EXPECT_EQ(imp.error().code, ErrorCode::kInvalidInput) << text;
+    EXPECT_EQ(imp.error().location, "big.json") << text;
+    EXPECT_NE(imp.error().message.find("not valid JSON"), std::string::npos) << imp.error().message;
+  }
+}
+
 TEST(ImportPrices, TruncatedPageNamesFileLineAndColumn) {
   std::string text =
       testing_support::read_text(std::string(CODEFLEET_FIXTURES) + "/prices/page0.json");

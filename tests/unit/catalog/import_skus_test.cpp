@@ -249,6 +249,18 @@ TEST(ImportSkus, MalformedJsonNamesFileLineAndColumn) {
   EXPECT_NE(r.error().message.find("not valid JSON"), std::string::npos) << r.error().message;
 }
 
+// Found by fuzz/skus_fuzz: a number too large for a double is nlohmann's out_of_range, not
+// parse_error, and used to escape the importer (std::terminate).
+TEST(ImportSkus, NumberTooLargeIsAnInputError) {
+  for (const char* text : {R"({"value": [1e400]})", R"([{"capabilities": -1e400}])"}) {
+    auto r = import_list_skus(InputFile{"skus.json", text}, default_catalog(), kToday);
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidInput) << text;
+    EXPECT_EQ(r.error().location, "skus.json") << text;
+    EXPECT_NE(r.error().message.find("not valid JSON"), std::string::npos) << r.error().message;
+  }
+}
+
 struct ShapeCase {
   const char* name;
   const char* text;
