@@ -2,6 +2,8 @@
 
 namespace codefleet::iac {
 
+Value::Value() = default;
+
 Value Value::str(std::string s) {
   Value v;
   v.kind = Kind::kString;

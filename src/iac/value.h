@@ -23,6 +23,10 @@ struct Value {
   std::vector<std::pair<std::string, Value>> entries;  // object entries, in order
   bool inline_ = false;  // lists and objects: on one line where the syntax allows
 
+  // Defined out of line: clang (with libstdc++) cannot make an implicit constructor of a
+  // type that holds `std::pair<std::string, Value>` while the type is incomplete.
+  Value();
+
   static Value str(std::string s);
   static Value num(int64_t n);
   static Value boolean(bool b);
