@@ -10,6 +10,9 @@ PACKAGES=(
   libsqlite3-dev libpq-dev postgresql libcpp-httplib-dev libssl-dev prometheus-cpp-dev
   prometheus wrk sqlite3 libcurl4-openssl-dev
   nodejs npm chromium
+  # The fuzz targets (scripts/fuzz.sh): clang, libFuzzer and the sanitizer runtimes
+  # (libclang-rt-14-dev), llvm-symbolizer for their stack traces (llvm-14).
+  clang libclang-rt-14-dev llvm-14
 )
 
 missing=()
