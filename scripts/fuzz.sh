@@ -18,6 +18,10 @@ cd "$(dirname "$0")/.."
 BUILD="${FUZZ_BUILD_DIR:-build-fuzz}"
 PARALLEL="${FUZZ_PARALLEL:-2}"
 TIMEOUT_S="${FUZZ_TIMEOUT_S:-10}"
+# Symbolized stack traces in the reports, wherever llvm-symbolizer is not on PATH.
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
 TARGETS=(spec task_json trace_azure trace_alibaba trace_jsonl prices skus jwt sse_usage iac_lint
          http_request)
 
