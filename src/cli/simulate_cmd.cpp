@@ -150,7 +150,7 @@ int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
 
   // The workload.
   if (!opts.trace.empty() == !opts.synthetic.empty()) {
-    print_error("give either --trace FILE --trace-format F, or --synthetic tasks=N,days=D,seed=S");
+    print_error("give either --trace FILE or --synthetic tasks=N,days=D,seed=S");
     return kExitUsage;
   }
   TraceOptions to;
