@@ -110,6 +110,26 @@ const char* code_name(int status) {
   }
 }
 
+// The first key of `body` not in `allowed`, as "unknown field 'X' (did you mean 'Y'?)"; ""
+// when every key is known. Long keys are shown cut short.
+std::string unknown_field_message(const ojson& body, const std::vector<std::string>& allowed,
+                                  std::string* field) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
+    *field = it.key().size() > 64 ? it.key().substr(0, 61) + "..." : it.key();
+    std::string near = closest_match(*field, allowed);
+    return fmt::format("unknown field '{}' ({})", *field,
+                       near.empty() ? fmt::format("expected {}", fmt::join(allowed, ", "))
+                                    : fmt::format("did you mean '{}'?", near));
+  }
+  return "";
+}
+
+// A 400's `field` for a task body: the failing field's JSON path, or the whole body.
+std::string field_or_body(const std::string& field) {
+  return field.empty() ? "request body" : field;
+}
+
 void send_error(http::Response& res, int status, const std::string& message,
                 const std::string& field = "") {
   if (tl_request.openai) {
@@ -376,8 +396,9 @@ struct ApiServer::Impl {
            guarded("/v1/tasks/{id}/events", Role::kSubmitter,
                    [this](auto& req, auto& res, auto& p) { worker_event(req, res, p); }));
     s.Post("/v1/route", guarded("/v1/route", Role::kSubmitter, [this](auto& req, auto& res, auto&) {
-             auto task = parse_task_json(req.body, *model.spec, "request body");
-             if (!task) return send_error(res, 400, task.error().message, task.error().location);
+             std::string field;
+             auto task = parse_task_json(req.body, *model.spec, "request body", &field);
+             if (!task) return send_error(res, 400, task.error().message, field_or_body(field));
              task->submitted_at = controller.daemon_now();
              res.set_content(decision_json(controller.route(*task), -1), "application/json");
            }));
@@ -490,8 +511,9 @@ struct ApiServer::Impl {
   void submit(const http::Request& req, http::Response& res, const Principal& p) {
     auto body = json_body(req, res);
     if (!body) return;
-    auto task = parse_task_json(req.body, *model.spec, "request body");
-    if (!task) return send_error(res, 400, task.error().message, task.error().location);
+    std::string field;
+    auto task = parse_task_json(req.body, *model.spec, "request body", &field);
+    if (!task) return send_error(res, 400, task.error().message, field_or_body(field));
     const WorkloadClass* cls = model.spec->find_class(task->class_name);
     if (cls && cls->kind != ClassKind::kCompute) {
       return send_error(res, 422,
@@ -650,6 +672,10 @@ struct ApiServer::Impl {
   void worker_event(const http::Request& req, http::Response& res, const Principal& p) {
     auto body = json_body(req, res);
     if (!body) return;
+    std::string unknown;
+    if (auto why = unknown_field_message(*body, {"type", "message"}, &unknown); !why.empty()) {
+      return send_error(res, 400, why, unknown);
+    }
     if (!body->contains("type") || !(*body)["type"].is_string()) {
       return send_error(res, 400, "type is required: started, finished or failed", "type");
     }

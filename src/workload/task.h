@@ -48,9 +48,12 @@ inline constexpr size_t kMaxTaskNameBytes = 128;
 inline constexpr size_t kMaxTaskTimeBytes = 64;
 
 // Parses the task JSON. Missing fields take the class's defaults from `spec`
-// (resources, duration, priority, deferrable, preemptible). Errors name the field:
-// kInvalidInput with location "FILE: field".
-Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source);
+// (resources, duration, priority, deferrable, preemptible). Errors are kInvalidInput with
+// location `source` and a message naming the field ("field 'duration_s': …", "unknown
+// field 'gpu' (did you mean 'resources.gpus'?)"); `bad_field`, when given, receives the
+// field's JSON path ("" when the text is not a JSON object at all).
+Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source,
+                             std::string* bad_field = nullptr);
 // The JSON form of a task (for logs, the API and tests).
 std::string task_to_json(const Task& t);
 

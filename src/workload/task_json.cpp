@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -32,11 +35,13 @@ struct Reader {
   const std::string& source;
   Error error;
   bool failed = false;
+  std::string field;  // the first failing field's JSON path
 
-  void fail(const std::string& field, const std::string& msg) {
+  void fail(const std::string& name, const std::string& msg) {
     if (failed) return;
     failed = true;
-    error = Error{ErrorCode::kInvalidInput, fmt::format("field '{}': {}", field, msg), source};
+    field = name;
+    error = Error{ErrorCode::kInvalidInput, fmt::format("field '{}': {}", name, msg), source};
   }
 
   std::optional<int64_t> integer(const json& o, const char* key, const std::string& field,
@@ -112,6 +117,27 @@ struct Reader {
 const std::vector<std::string> kTaskFields = {
     "id",       "class",    "environment", "tenant",      "resources", "duration_s",
     "priority", "deadline", "deferrable",  "preemptible", "tokens",    "submitted_at"};
+const std::vector<std::string> kResourceFields = {"vcpus", "memory_gib", "gpus", "gpu_memory_gib"};
+
+// " (did you mean 'X'?)" for an unknown top-level key, looking among the `resources`
+// fields too (`gpu` → `resources.gpus`); "" when nothing is close.
+std::string unknown_field_hint(const std::string& key) {
+  std::string near = closest_match(key, kTaskFields);
+  if (near.empty()) {
+    near = closest_match(key, kResourceFields);
+    if (!near.empty()) near = "resources." + near;
+  }
+  return near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near);
+}
+
+// The first top-level key of `doc` that is not a task field, if any.
+std::optional<std::string> first_unknown_field(const json& doc) {
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (std::find(kTaskFields.begin(), kTaskFields.end(), it.key()) == kTaskFields.end())
+      return it.key();
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -126,7 +152,9 @@ Task task_from_class(const WorkloadClass& c) {
   return t;
 }
 
-Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source) {
+Result<Task> parse_task_json(const std::string& text, const Spec& spec, const std::string& source,
+                             std::string* bad_field) {
+  if (bad_field) bad_field->clear();
   if (json_nesting_exceeds(text, kMaxJsonDepth)) {
     return make_error(ErrorCode::kInvalidInput,
                       fmt::format("JSON nested deeper than {} levels", kMaxJsonDepth), source);
@@ -142,14 +170,11 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
     return make_error(ErrorCode::kInvalidInput,
                       fmt::format("a task must be a JSON object, got {}", doc.type_name()), source);
   }
-  for (auto it = doc.begin(); it != doc.end(); ++it) {
-    if (std::find(kTaskFields.begin(), kTaskFields.end(), it.key()) == kTaskFields.end()) {
-      std::string near = closest_match(clipped(it.key()), kTaskFields);
-      return make_error(ErrorCode::kInvalidInput,
-                        fmt::format("unknown field '{}'{}", clipped(it.key()),
-                                    near.empty() ? "" : fmt::format(" (did you mean '{}'?)", near)),
-                        source);
-    }
+  if (auto unknown = first_unknown_field(doc)) {
+    if (bad_field) *bad_field = clipped(*unknown);
+    std::string hint = unknown_field_hint(clipped(*unknown));
+    return make_error(ErrorCode::kInvalidInput,
+                      fmt::format("unknown field '{}'{}", clipped(*unknown), hint), source);
   }
   Reader r{source, {}, false};
   Task t;
@@ -186,11 +211,12 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
       r.fail("resources", "must be an object {vcpus, memory_gib, gpus, gpu_memory_gib}");
     } else {
       for (auto it = res->begin(); it != res->end(); ++it) {
-        static const std::vector<std::string> kRes = {"vcpus", "memory_gib", "gpus",
-                                                      "gpu_memory_gib"};
-        if (std::find(kRes.begin(), kRes.end(), it.key()) == kRes.end()) {
+        if (std::find(kResourceFields.begin(), kResourceFields.end(), it.key()) ==
+            kResourceFields.end()) {
+          std::string near = closest_match(clipped(it.key()), kResourceFields);
           r.fail("resources." + clipped(it.key()),
-                 "unknown field (expected vcpus, memory_gib, gpus, gpu_memory_gib)");
+                 near.empty() ? "unknown field (expected vcpus, memory_gib, gpus, gpu_memory_gib)"
+                              : fmt::format("unknown field (did you mean '{}'?)", near));
         }
       }
       if (auto v = r.integer(*res, "vcpus", "resources.vcpus", 0, 4096)) t.resources.vcpus = *v;
@@ -244,7 +270,10 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
   }
   if (!r.failed && t.duration.count() <= 0)
     r.fail("duration_s", "is required (the class sets no duration)");
-  if (r.failed) return tl::unexpected(r.error);
+  if (r.failed) {
+    if (bad_field) *bad_field = r.field;
+    return tl::unexpected(r.error);
+  }
   return t;
 }
 

@@ -157,7 +157,7 @@ TEST_P(ApiLimitsTest, TaskStringsAreCapped) {
     for (const char* path : {"/v1/tasks", "/v1/route"}) {
       auto r = call("POST", path, kAdmin, task.dump());
       std::string context = std::string(path) + " " + c.field;
-      expect_refused(r, "request body", context);
+      expect_refused(r, c.field, context);
       std::string message = r.body["error"]["message"].is_string()
                                 ? r.body["error"]["message"].get<std::string>()
                                 : "";
@@ -166,7 +166,7 @@ TEST_P(ApiLimitsTest, TaskStringsAreCapped) {
   }
   // An unknown field's name is not echoed whole either.
   auto unknown = call("POST", "/v1/tasks", kAdmin, json{{"class", "build"}, {kOneMb, 1}}.dump());
-  expect_refused(unknown, "request body", "an unknown 1 MB field name");
+  expect_refused(unknown, kOneMb.substr(0, 61) + "...", "an unknown 1 MB field name");
   EXPECT_EQ(call("GET", "/v1/tasks", kAdmin).body["items"].size(), 0u);
   // At the limits, accepted.
   auto ok = call("POST", "/v1/tasks", kAdmin,

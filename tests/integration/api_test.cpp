@@ -447,6 +447,37 @@ TEST_P(ApiTest, LlmUsageByTenantKeyAndDeployment) {
   EXPECT_TRUE(now.body["usage"].is_array());
 }
 
+// A task body's 400 names the offending field (its JSON path) and, for a typo, the field
+// meant: `gpu` is `resources.gpus`.
+TEST_P(ApiTest, TaskErrorsNameTheFieldAndTheClosestValidOne) {
+  struct Case {
+    std::string body, field, message;
+  };
+  for (const auto& c : {
+           Case{R"({"class": "build", "gpu": 1})", "gpu",
+                "unknown field 'gpu' (did you mean 'resources.gpus'?)"},
+           Case{R"({"class": "build", "resources": {"vcpus": "four"}})", "resources.vcpus",
+                "field 'resources.vcpus': must be a whole number"},
+           Case{R"({"class": "buidl"})", "class", "did you mean 'build'?"},
+       }) {
+    for (const char* path : {"/v1/tasks", "/v1/route"}) {
+      auto r = call("POST", path, operator_, c.body);
+      EXPECT_EQ(r.status, 400) << path << " " << c.body << " → " << r.text;
+      EXPECT_EQ(r.body["error"]["field"], c.field) << path << " " << c.body << " → " << r.text;
+      std::string message = r.body["error"].value("message", "");
+      EXPECT_NE(message.find(c.message), std::string::npos) << path << ": " << message;
+    }
+  }
+  // A worker event's typo too.
+  auto event = call("POST", "/v1/tasks/x/events", operator_,
+                    R"({"type": "failed", "mesage": "out of memory"})");
+  EXPECT_EQ(event.status, 400) << event.text;
+  EXPECT_EQ(event.body["error"]["field"], "mesage") << event.text;
+  EXPECT_NE(event.body["error"].value("message", "").find("did you mean 'message'?"),
+            std::string::npos)
+      << event.text;
+}
+
 TEST_P(ApiTest, BadInputGetsACleanJsonErrorAndTheDaemonKeepsServing) {
   struct Case {
     std::string method, path, body;

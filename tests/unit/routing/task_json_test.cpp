@@ -66,6 +66,32 @@ TEST(TaskJson, StringsHaveLengthLimits) {
   EXPECT_LT(unknown.error().message.size(), 200u);
 }
 
+// Unknown fields are refused, naming the field and the closest valid one (also one level
+// down: `gpu` is meant as `resources.gpus`); `bad_field` receives the field's path.
+TEST(TaskJson, UnknownFieldsNameTheFieldAndTheClosestValidOne) {
+  auto f = load_example("recommended.yaml");
+  struct Case {
+    std::string body, field, message;
+  };
+  for (const auto& c : {
+           Case{R"({"class": "ci", "gpu": 1})", "gpu",
+                "unknown field 'gpu' (did you mean 'resources.gpus'?)"},
+           Case{R"({"class": "ci", "duration": 60})", "duration",
+                "unknown field 'duration' (did you mean 'duration_s'?)"},
+           Case{R"({"class": "ci", "resources": {"vcpu": 2}})", "resources.vcpu",
+                "field 'resources.vcpu': unknown field (did you mean 'vcpus'?)"},
+           Case{R"({"class": "ci", "duration_s": 0})", "duration_s",
+                "field 'duration_s': 0 is out of range"},
+           Case{R"([1])", "", "a task must be a JSON object"},
+       }) {
+    std::string field = "unset";
+    auto t = parse_task_json(c.body, f.parsed.spec, "t", &field);
+    ASSERT_FALSE(t) << c.body;
+    EXPECT_EQ(field, c.field) << c.body;
+    EXPECT_NE(t.error().message.find(c.message), std::string::npos) << t.error().message;
+  }
+}
+
 TEST(TaskJson, RoundTripsThroughTaskToJson) {
   auto f = load_example("recommended.yaml");
   Task t = task_from_class(*f.parsed.spec.find_class("online-inference"));
