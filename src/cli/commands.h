@@ -18,6 +18,9 @@ struct CommonOptions {
   std::vector<std::string> catalog_dirs;      // --catalog DIR (overlays, applied in order)
   std::string output = "table";               // table | json
   std::optional<std::string> price_fallback;  // --price-fallback REGION
+  // --ignore-validation-errors: a command that consumes a spec goes on despite the errors
+  // `codefleet validate` reports (never despite parse errors: those leave no spec).
+  bool ignore_validation_errors = false;
 };
 
 struct ValidateOptions {

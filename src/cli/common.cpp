@@ -40,6 +40,39 @@ std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common,
   return SpecAndCatalog{std::move(*parsed), std::move(*catalog)};
 }
 
+void print_findings(std::ostream& out, const std::string& spec_file,
+                    const std::vector<Finding>& findings) {
+  size_t errors = std::count_if(findings.begin(), findings.end(), is_error);
+  size_t warnings = findings.size() - errors;
+  for (const auto& f : findings) {
+    out << fmt::format("{}:{}:{}: {} [{}] {}\n", spec_file, f.pos.line, f.pos.column,
+                       severity_name(f.severity), f.rule, f.path);
+    out << "    " << f.message << "\n";
+    if (!f.suggestion.empty()) out << "    fix: " << f.suggestion << "\n";
+  }
+  out << fmt::format("{}: {} error{}, {} warning{}\n", spec_file, errors, errors == 1 ? "" : "s",
+                     warnings, warnings == 1 ? "" : "s");
+}
+
+bool passes_validation(const CommonOptions& common, const SpecAndCatalog& loaded,
+                       const std::string& spec_file) {
+  codefleet::ValidateOptions vo;
+  if (common.price_fallback) vo.price_fallback_region = *common.price_fallback;
+  auto findings = validate_spec(loaded.parsed, loaded.catalog, vo);
+  size_t errors = std::count_if(findings.begin(), findings.end(), is_error);
+  if (errors == 0) return true;
+  std::string counted =
+      fmt::format("{} has {} validation error{}", spec_file, errors, errors == 1 ? "" : "s");
+  if (common.ignore_validation_errors) {
+    std::cerr << "codefleet: warning: " << counted << " (see `codefleet validate " << spec_file
+              << "`); going on because of --ignore-validation-errors\n";
+    return true;
+  }
+  print_findings(std::cerr, spec_file, findings);
+  print_error(counted + ": fix them, or pass --ignore-validation-errors to go on regardless");
+  return false;
+}
+
 std::optional<FleetModel> load_fleet_model(const CommonOptions& common,
                                            const SpecAndCatalog& loaded,
                                            const std::string& spec_file) {

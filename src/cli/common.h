@@ -2,7 +2,9 @@
 // files, printing errors in one consistent shape.
 #pragma once
 
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "cli/commands.h"
@@ -10,6 +12,7 @@
 #include "core/timezone.h"
 #include "routing/fleet_model.h"
 #include "spec/spec.h"
+#include "spec/validate.h"
 #include "workload/traces.h"
 
 namespace codefleet::cli {
@@ -21,6 +24,17 @@ struct SpecAndCatalog {
 // Parses SPEC and loads the catalog; prints the errors and returns nullopt when either fails.
 std::optional<SpecAndCatalog> load_spec_and_catalog(const CommonOptions& common,
                                                     const std::string& spec_file);
+
+// Every command that consumes a spec runs `codefleet validate`'s rules first. With errors
+// it prints the findings as `validate` does (on stderr) and returns false: the caller
+// exits with kExitFindings. `--ignore-validation-errors` turns the refusal into a warning.
+//
+//   if (!passes_validation(common, *loaded, opts.spec_file)) return kExitFindings;
+bool passes_validation(const CommonOptions& common, const SpecAndCatalog& loaded,
+                       const std::string& spec_file);
+// The findings as `codefleet validate` prints them, then the "N errors, M warnings" line.
+void print_findings(std::ostream& out, const std::string& spec_file,
+                    const std::vector<Finding>& findings);
 
 // The fleet model of a loaded spec (prices with --price-fallback or the spec's fallback).
 // Prints the error and returns nullopt when a size or price is missing.

@@ -70,6 +70,7 @@ int run_iac(const CommonOptions& common, const IacGenerateOptions& opts) {
   }
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
+  if (!passes_validation(common, *loaded, opts.spec_file)) return kExitFindings;
   auto model = load_fleet_model(common, *loaded, opts.spec_file);
   if (!model) return kExitUsage;
   auto files = iac::generate_iac(loaded->parsed.spec, *model, loaded->catalog, *format,

@@ -31,6 +31,12 @@ int main(int argc, char** argv) {
     }
   };
 
+  // Commands that consume a spec refuse one with validation errors unless told otherwise.
+  auto add_spec_override = [&](CLI::App* cmd) {
+    cmd->add_flag("--ignore-validation-errors", common.ignore_validation_errors,
+                  "go on although `codefleet validate` reports errors in the spec");
+  };
+
   // The workload flags `simulate`, `plan` and `submit` share: one name for one idea.
   // Returns `--trace`, for a deprecated alias to exclude.
   struct WorkloadFlags {
@@ -144,6 +150,7 @@ int main(int argc, char** argv) {
   ia->add_option("--out", iac_gen.out_dir, "directory to write");
   ia->add_option("--environment", iac_gen.environment, "only this environment");
   add_common(ia, true);
+  add_spec_override(ia);
   IacLintOptions iac_lint;
   auto* il = ia->add_subcommand("lint", "lint Terraform and Bicep files (CIS-style rules)");
   il->add_option("dir", iac_lint.dir, "directory of .tf and .bicep files")->required();
@@ -159,6 +166,7 @@ int main(int argc, char** argv) {
   r->add_option("--task", route.task, "task JSON, or a file of it (FILE or @FILE)")->required();
   r->add_option("--at", route.at, "submission time, RFC 3339 (default: now)");
   add_common(r, true);
+  add_spec_override(r);
 
   SimulateOptions sim;
   auto* sm = app.add_subcommand(
@@ -196,6 +204,7 @@ int main(int argc, char** argv) {
   sm->add_option("--report", sim.report, "write a self-contained HTML report");
   sm->add_flag("--quiet", sim.quiet, "no progress bar");
   add_common(sm, true);
+  add_spec_override(sm);
 
   PlanOptions plan;
   auto* pl = app.add_subcommand(
@@ -210,6 +219,7 @@ int main(int argc, char** argv) {
                                 ->excludes(pl_workload.trace);
   pl->add_option("--report", plan.report, "write a self-contained HTML report (charts)");
   add_common(pl, true);
+  add_spec_override(pl);
 
   ServeOptions serve;
   auto* sv = app.add_subcommand(
@@ -237,6 +247,7 @@ int main(int argc, char** argv) {
                  "report through POST /v1/tasks/{id}/events")
       ->check(CLI::IsMember({"simulated", "external"}));
   add_common(sv, true);
+  add_spec_override(sv);
 
   SubmitOptions submit;
   auto* sb = app.add_subcommand("submit", "replay a workload against a running daemon");
@@ -256,6 +267,7 @@ int main(int argc, char** argv) {
   sb->add_option("--limit", submit.limit, "submit at most this many tasks");
   sb->add_flag("--quiet", submit.quiet, "no progress");
   add_common(sb, true);
+  add_spec_override(sb);
 
   // `codefleet completion bash|zsh`: hidden; the build installs its output.
   std::string shell;

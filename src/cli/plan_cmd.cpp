@@ -20,6 +20,7 @@ using ojson = nlohmann::ordered_json;
 int run_plan(const CommonOptions& common, const PlanOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
+  if (!passes_validation(common, *loaded, opts.spec_file)) return kExitFindings;
   const Spec& spec = loaded->parsed.spec;
   auto model = load_fleet_model(common, *loaded, opts.spec_file);
   if (!model) return kExitUsage;

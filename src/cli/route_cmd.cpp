@@ -14,6 +14,7 @@ namespace codefleet::cli {
 int run_route(const CommonOptions& common, const RouteOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
+  if (!passes_validation(common, *loaded, opts.spec_file)) return kExitFindings;
   const ParsedSpec* parsed = &loaded->parsed;
   auto given = text_or_file(opts.task, "--task");
   if (!given) {

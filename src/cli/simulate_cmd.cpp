@@ -144,6 +144,7 @@ std::vector<std::string> slo_verdict(int64_t slo_ms, const std::vector<SimResult
 int run_simulate(const CommonOptions& common, const SimulateOptions& opts) {
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
+  if (!passes_validation(common, *loaded, opts.spec_file)) return kExitFindings;
   const Spec& spec = loaded->parsed.spec;
   auto model = load_fleet_model(common, *loaded, opts.spec_file);
   if (!model) return kExitUsage;

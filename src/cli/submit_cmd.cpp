@@ -33,6 +33,7 @@ int run_submit(const CommonOptions& common, const SubmitOptions& opts) {
   }
   auto loaded = load_spec_and_catalog(common, opts.spec_file);
   if (!loaded) return kExitUsage;
+  if (!passes_validation(common, *loaded, opts.spec_file)) return kExitFindings;
   auto model = load_fleet_model(common, *loaded, opts.spec_file);
   if (!model) return kExitUsage;
   TraceOptions to;

@@ -37,14 +37,7 @@ int run_validate(const CommonOptions& common, const ValidateOptions& opts) {
     j["warnings"] = warnings;
     std::cout << j.dump(2) << "\n";
   } else {
-    for (const auto& f : findings) {
-      std::cout << fmt::format("{}:{}:{}: {} [{}] {}\n", opts.spec_file, f.pos.line, f.pos.column,
-                               severity_name(f.severity), f.rule, f.path);
-      std::cout << "    " << f.message << "\n";
-      if (!f.suggestion.empty()) std::cout << "    fix: " << f.suggestion << "\n";
-    }
-    std::cout << fmt::format("{}: {} error{}, {} warning{}\n", opts.spec_file, errors,
-                             errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+    print_findings(std::cout, opts.spec_file, findings);
   }
   return errors > 0 ? kExitFindings : kExitOk;
 }

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -243,24 +244,78 @@ TEST(BadInput, WrongTypeExits2NamingTheField) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(BadInput, UnknownFieldWarnsWithClosestName) {
+// A typo must never switch a setting off silently: an unknown field is an error (exit 2)
+// at its line, naming the closest valid field.
+TEST(BadInput, UnknownFieldIsAnErrorWithClosestName) {
   std::string dir = temp_dir("unknown");
   std::string f = write_file(
       dir, "typo.yaml",
       "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
       "      - name: p\n        sku: Standard_D4s_v5\n        max_nodes: 1\n        idel: {}\n");
-  CliRun r = run("validate " + f + " --output json");
-  EXPECT_EQ(r.exit_code, 0) << r.out;
-  auto j = json_of(r);
-  nlohmann::json unknown;
-  for (const auto& f : j["findings"]) {
-    if (f["rule"] == "unknown-field") unknown = f;
+  CliRun r = run("validate " + f);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find(f + ":10:9: environments[0].pools[0].idel: unknown field 'idel' (did you "
+                           "mean 'idle'?)"),
+            std::string::npos)
+      << r.out;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(BadInput, MissingRequiredFieldPointsAtItsTypo) {
+  std::string dir = temp_dir("max-node");
+  std::string f = write_file(
+      dir, "typo.yaml",
+      "version: 1\nname: x\nregions: [eastus]\nenvironments:\n  - name: prod\n    pools:\n"
+      "      - name: p\n        sku: Standard_D4s_v5\n        max_node: 4\n");
+  CliRun r = run("validate " + f);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("environments[0].pools[0].max_node: unknown field 'max_node' (did you "
+                       "mean 'max_nodes'?)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("environments[0].pools[0].max_nodes: required field 'max_nodes' is "
+                       "missing; 'max_node' at line 9 looks like a typo of it"),
+            std::string::npos)
+      << r.out;
+  std::filesystem::remove_all(dir);
+}
+
+// Every command that consumes a spec refuses one that `validate` rejects: exit 1, the
+// findings as `validate` prints them, and how to go on regardless.
+TEST(SpecGate, CommandsRefuseASpecWithErrors) {
+  std::string dir = temp_dir("gate");
+  for (const std::string& cmd : std::vector<std::string>{
+           "iac examples/seed.yaml --format terraform --out " + quote(dir + "/tf"),
+           "plan examples/seed.yaml --synthetic tasks=200,days=1,seed=1",
+           "simulate examples/seed.yaml --synthetic tasks=200,days=1,seed=1 --quiet",
+           "route examples/seed.yaml --task '{\"class\": \"ci\"}'",
+           "submit examples/seed.yaml --server http://127.0.0.1:9 --key k --synthetic "
+           "tasks=10,days=1,seed=1",
+           "serve --spec examples/seed.yaml --store sqlite:" + quote(dir + "/db") +
+               " --bootstrap-admin-key 0123456789abcdef0123"}) {
+    CliRun r = run(cmd, 60);
+    EXPECT_EQ(r.exit_code, 1) << cmd << "\n" << r.out;
+    EXPECT_NE(r.out.find("examples/seed.yaml:80:24: error [hibernation-unsupported] "
+                         "environments[0].pools[0].idle.action"),
+              std::string::npos)
+        << cmd << "\n"
+        << r.out;
+    EXPECT_NE(r.out.find("examples/seed.yaml: 8 errors, 6 warnings"), std::string::npos) << cmd;
+    EXPECT_NE(r.out.find("--ignore-validation-errors"), std::string::npos) << cmd;
   }
-  ASSERT_FALSE(unknown.is_null()) << r.out;
-  EXPECT_EQ(unknown["severity"], "warning");
-  EXPECT_EQ(unknown["line"], 10);
-  EXPECT_EQ(unknown["path"], "environments[0].pools[0].idel");
-  EXPECT_EQ(unknown["suggestion"], "did you mean 'idle'?");
+  EXPECT_FALSE(std::filesystem::exists(dir + "/tf")) << "iac wrote Terraform for a bad spec";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SpecGate, TheOverrideGoesOnWithAWarning) {
+  std::string dir = temp_dir("gate-override");
+  CliRun r = run("iac examples/seed.yaml --format terraform --out " + quote(dir) +
+                 " --ignore-validation-errors");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("codefleet: warning: examples/seed.yaml has 8 validation errors"),
+            std::string::npos)
+      << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/README.md"));
   std::filesystem::remove_all(dir);
 }
 
@@ -463,15 +518,19 @@ TEST(Simulate, SaysWhetherTheFleetCanMeetTheSloAtAll) {
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 31, "StandardNCadsH100v5Family: 40");
   std::ofstream(dir + "/small.yaml") << text;
-  CliRun small = run("simulate " + dir + "/small.yaml" + pods);
+  // The quota is now below the pools' `max_nodes` (validation errors): a what-if run.
+  CliRun small = run("simulate " + dir + "/small.yaml --ignore-validation-errors" + pods);
   ASSERT_EQ(small.exit_code, 0) << small.out;
+  ASSERT_EQ(small.out.rfind("codefleet: warning: ", 0), 0u) << small.out;
+  small.out.erase(0, small.out.find('\n') + 1);
   j = json_of(small);
   EXPECT_EQ(j["slo"]["capacity_bound"], true);
   EXPECT_EQ(j["capacity"]["fleet_gpus"], 1.0);
   EXPECT_EQ(j["capacity"]["peak_gpus_requested"], 1.5);
   EXPECT_NE(j["slo"]["note"].get<std::string>().find("misses it too"), std::string::npos)
       << j["slo"]["note"];
-  CliRun table = run("simulate " + dir + "/small.yaml" + pods.substr(0, pods.find(" --output")));
+  CliRun table = run("simulate " + dir + "/small.yaml --ignore-validation-errors" +
+                     pods.substr(0, pods.find(" --output")));
   EXPECT_NE(table.out.find("The oracle, with no start latency and every node on demand, misses "
                            "it too"),
             std::string::npos)
@@ -669,8 +728,14 @@ TEST(Simulate, LlmRouteClassIsChecked) {
 namespace {
 
 TEST(Plan, SeedHasPerPoolCostsAndTheSeedCheck) {
-  CliRun r = run("plan examples/seed.yaml --synthetic tasks=2000,days=2,seed=1 --output json");
+  CliRun r =
+      run("plan examples/seed.yaml --synthetic tasks=2000,days=2,seed=1 --output json "
+          "--ignore-validation-errors");
   ASSERT_EQ(r.exit_code, 0) << r.out;
+  // The override's warning (stderr) comes first; the JSON follows.
+  ASSERT_EQ(r.out.rfind("codefleet: warning: examples/seed.yaml has 8 validation errors", 0), 0u)
+      << r.out;
+  r.out.erase(0, r.out.find('\n') + 1);
   auto j = json_of(r);
   ASSERT_EQ(j["pools"].size(), 5u);
   for (const auto& p : j["pools"]) {
