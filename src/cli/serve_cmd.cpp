@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "cli/common.h"
+#include "cli/serve_config.h"
 #include "cloud/azure/aks_cloud.h"
 #include "cloud/http.h"
 #include "core/text.h"
@@ -34,31 +35,6 @@ namespace codefleet::cli {
 
 namespace {
 
-struct ServeConfig {
-  std::string spec_file;
-  std::string listen = "127.0.0.1:8080";
-  std::string store = "sqlite:codefleet.db";
-  std::string bootstrap_admin_key;
-  std::string strategy = "codefleet";
-  std::string workers = "simulated";
-  double speed = 1.0;
-  std::string start_at;
-  std::string tls_cert, tls_key;
-  std::string webhook_url;
-  int threads = 1024;
-  bool log_requests = true;
-  size_t max_body_bytes = 1 << 20;
-  ApiOptions front;  // the connection limits and deadlines (http: in the config)
-  std::optional<EntraConfig> entra;
-  std::string entra_jwks_file;
-  std::string entra_jwks_url;  // fetched at start and every hour (Entra rotates its keys)
-  // cloud: simulated (default) or azure (node decisions also go to an AKS cluster).
-  std::string cloud = "simulated";
-  std::string arm_endpoint = "https://management.azure.com";
-  std::string login_endpoint;
-  AksCloudOptions aks;
-};
-
 void log_line(const std::string& level, const std::string& msg, const std::string& extra = "") {
   std::string ts =
       format_rfc3339(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
@@ -66,147 +42,6 @@ void log_line(const std::string& level, const std::string& msg, const std::strin
              R"({{"ts":"{}","level":"{}","msg":"{}"{}}})"
              "\n",
              ts, level, msg, extra.empty() ? "" : "," + extra);
-}
-
-// `http:` connection limits and deadlines: `max_connections`, `max_connections_per_client`
-// (integers ≥ 1) and `header_timeout`, `keep_alive_timeout`, `body_timeout`,
-// `write_timeout` (durations such as "10s"), each checked; `io_threads` (1-16).
-Result<void> read_front_limits(const YAML::Node& v, ApiOptions& o) {
-  auto bad = [](const std::string& field, const std::string& why) {
-    return tl::unexpected(Error{ErrorCode::kInvalidInput, why, "http." + field});
-  };
-  for (auto [name, slot, hi] : {std::tuple{"max_connections", &o.max_connections, 1'000'000},
-                                std::tuple{"max_connections_per_client",
-                                           &o.max_connections_per_client, 1'000'000},
-                                std::tuple{"io_threads", &o.io_threads, 16}}) {
-    if (!v[name]) continue;
-    int64_t n = 0;
-    try {
-      n = v[name].as<int64_t>();
-    } catch (const YAML::Exception&) {
-      return bad(name, fmt::format("http.{} must be an integer from 1 to {}", name, hi));
-    }
-    if (n < 1 || n > hi) {
-      return bad(name, fmt::format("http.{} must be an integer from 1 to {}", name, hi));
-    }
-    *slot = static_cast<int>(n);
-  }
-  for (auto [name, slot] : {std::pair{"header_timeout", &o.header_timeout},
-                            std::pair{"keep_alive_timeout", &o.keep_alive_timeout},
-                            std::pair{"body_timeout", &o.body_timeout},
-                            std::pair{"write_timeout", &o.write_timeout}}) {
-    if (!v[name]) continue;
-    auto d = parse_duration(v[name].as<std::string>());
-    if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::hours(1)) {
-      return bad(name, fmt::format("http.{} must be a duration from 1s to 1h, such as \"10s\"",
-                                   name));
-    }
-    *slot = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-  }
-  return {};
-}
-
-// The config file: the same names as the flags, plus `entra:` and `http:` sections.
-Result<void> read_config_file(const std::string& path, ServeConfig& c) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return tl::unexpected(Error{ErrorCode::kNotFound, "cannot read the config file", path});
-  } catch (const YAML::Exception& e) {
-    return tl::unexpected(Error{ErrorCode::kInvalidInput, e.msg,
-                                fmt::format("{}:{}:{}", path, e.mark.line + 1, e.mark.column + 1)});
-  }
-  if (!root.IsMap()) {
-    return tl::unexpected(Error{ErrorCode::kInvalidInput, "the config must be a mapping", path});
-  }
-  try {
-    for (const auto& kv : root) {
-      std::string key = kv.first.as<std::string>();
-      const YAML::Node& v = kv.second;
-      auto at = fmt::format("{}:{}", path, v.Mark().line + 1);
-      if (key == "spec")
-        c.spec_file = v.as<std::string>();
-      else if (key == "listen")
-        c.listen = v.as<std::string>();
-      else if (key == "store")
-        c.store = v.as<std::string>();
-      else if (key == "strategy")
-        c.strategy = v.as<std::string>();
-      else if (key == "speed")
-        c.speed = v.as<double>();
-      else if (key == "start_at")
-        c.start_at = v.as<std::string>();
-      else if (key == "bootstrap_admin_key")
-        c.bootstrap_admin_key = v.as<std::string>();
-      else if (key == "tls") {
-        if (v["cert"]) c.tls_cert = v["cert"].as<std::string>();
-        if (v["key"]) c.tls_key = v["key"].as<std::string>();
-      } else if (key == "http") {
-        if (v["threads"]) c.threads = v["threads"].as<int>();
-        if (v["max_body_bytes"]) c.max_body_bytes = v["max_body_bytes"].as<size_t>();
-        if (v["log_requests"]) c.log_requests = v["log_requests"].as<bool>();
-        if (auto r = read_front_limits(v, c.front); !r) return tl::unexpected(r.error());
-      } else if (key == "alerts") {
-        if (v["webhook"]) c.webhook_url = v["webhook"].as<std::string>();
-      } else if (key == "cloud") {
-        if (v["kind"]) c.cloud = v["kind"].as<std::string>();
-        if (v["arm_endpoint"]) c.arm_endpoint = v["arm_endpoint"].as<std::string>();
-        if (v["login_endpoint"]) c.login_endpoint = v["login_endpoint"].as<std::string>();
-        if (v["cluster_id"]) c.aks.cluster_id = v["cluster_id"].as<std::string>();
-        if (v["pools"]) {
-          for (const auto& p : v["pools"]) {
-            c.aks.agent_pools[p.first.as<std::string>()] = p.second.as<std::string>();
-          }
-        }
-      } else if (key == "entra") {
-        EntraConfig e;
-        if (!v["issuer"] || !v["audience"] || (!v["jwks_file"] == !v["jwks_url"])) {
-          return tl::unexpected(Error{ErrorCode::kInvalidInput,
-                                      "entra needs issuer, audience, and jwks_file or jwks_url",
-                                      at});
-        }
-        e.policy.issuer = v["issuer"].as<std::string>();
-        e.policy.audience = v["audience"].as<std::string>();
-        if (v["jwks_file"]) c.entra_jwks_file = v["jwks_file"].as<std::string>();
-        if (v["jwks_url"]) c.entra_jwks_url = v["jwks_url"].as<std::string>();
-        if (v["tenant_claim"]) e.tenant_claim = v["tenant_claim"].as<std::string>();
-        if (v["roles"]) {
-          e.role_map.clear();
-          for (const auto& r : v["roles"]) {
-            auto role = parse_role(r.second.as<std::string>());
-            if (!role) {
-              return tl::unexpected(Error{ErrorCode::kInvalidInput,
-                                          "entra.roles values are viewer, submitter, operator "
-                                          "or admin",
-                                          at});
-            }
-            e.role_map[r.first.as<std::string>()] = *role;
-          }
-        }
-        c.entra = std::move(e);
-      } else {
-        return tl::unexpected(Error{ErrorCode::kInvalidInput, "unknown setting '" + key + "'", at});
-      }
-    }
-  } catch (const YAML::Exception& e) {
-    return tl::unexpected(Error{ErrorCode::kInvalidInput, e.msg,
-                                fmt::format("{}:{}:{}", path, e.mark.line + 1, e.mark.column + 1)});
-  }
-  return {};
-}
-
-void from_env(ServeConfig& c) {
-  auto env = [](const char* name) -> std::optional<std::string> {
-    const char* v = std::getenv(name);
-    if (!v || !*v) return std::nullopt;
-    return std::string(v);
-  };
-  if (auto v = env("CODEFLEET_SPEC")) c.spec_file = *v;
-  if (auto v = env("CODEFLEET_LISTEN")) c.listen = *v;
-  if (auto v = env("CODEFLEET_STORE")) c.store = *v;
-  if (auto v = env("CODEFLEET_BOOTSTRAP_ADMIN_KEY")) c.bootstrap_admin_key = *v;
-  if (auto v = env("CODEFLEET_WEBHOOK_URL")) c.webhook_url = *v;
 }
 
 // The Entra signing keys, from the JWKS file or URL.
@@ -271,6 +106,39 @@ Result<void> bootstrap_admin(Store& store, const std::string& key, TimePoint now
   return {};
 }
 
+// Creates the bootstrap admin key when one is given. Without one, a store with no active
+// API key (and no Entra ID sign-in) is refused: the daemon would serve nobody.
+Result<void> ensure_a_way_in(Store& store, const ServeConfig& c) {
+  auto now = std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now());
+  if (!c.bootstrap_admin_key.empty()) return bootstrap_admin(store, c.bootstrap_admin_key, now);
+  if (c.entra) return {};
+  auto keys = store.list_api_keys();
+  if (!keys) return tl::unexpected(keys.error());
+  if (std::any_of(keys->begin(), keys->end(), [](const ApiKey& k) { return !k.revoked; })) {
+    return {};
+  }
+  return tl::unexpected(
+      Error{ErrorCode::kInvalidInput,
+            "the store has no API key, so nobody could sign in: give an admin key of at least 16 "
+            "characters with --bootstrap-admin-key KEY or CODEFLEET_BOOTSTRAP_ADMIN_KEY "
+            "(or bootstrap_admin_key: in the config), e.g. \"$(openssl rand -hex 24)\"",
+            c.store});
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+// Plain HTTP beyond loopback sends API keys and tokens across the network in the clear.
+void warn_if_plain_http_beyond_loopback(const ServeConfig& c, const std::string& host) {
+  if (!c.tls_cert.empty() || is_loopback(host)) return;
+  log_line("warning",
+           "serving plain HTTP beyond loopback: API keys and tokens cross the network "
+           "unencrypted; give tls.cert and tls.key (--tls-cert, --tls-key), listen on "
+           "127.0.0.1, or terminate TLS in front of the daemon",
+           fmt::format(R"("address":{})", json_quote(c.listen)));
+}
+
 }  // namespace
 
 int run_serve(const CommonOptions& common, const ServeOptions& opts) {
@@ -329,15 +197,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   auto loaded = load_spec_and_catalog(common, c.spec_file);
   if (!loaded) return kExitUsage;
   // A daemon runs only a valid fleet: the same rules as `codefleet validate`.
-  codefleet::ValidateOptions vo;
-  if (common.price_fallback) vo.price_fallback_region = *common.price_fallback;
-  auto findings = validate_spec(loaded->parsed, loaded->catalog, vo);
-  size_t errors = std::count_if(findings.begin(), findings.end(), is_error);
-  if (errors > 0) {
-    print_error(
-        fmt::format("the spec has {} error(s): run `codefleet validate {}`", errors, c.spec_file));
-    return kExitUsage;
-  }
+  if (!passes_validation(common, *loaded, c.spec_file)) return kExitFindings;
   auto model = load_fleet_model(common, *loaded, c.spec_file);
   if (!model) return kExitUsage;
 
@@ -401,14 +261,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
     return kExitUsage;
   }
   Controller controller(*model, **store, co);
-  if (!c.bootstrap_admin_key.empty()) {
-    if (auto r = bootstrap_admin(
-            **store, c.bootstrap_admin_key,
-            std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()));
-        !r) {
-      print_error(r.error());
-      return kExitUsage;
-    }
+  if (auto r = ensure_a_way_in(**store, c); !r) {
+    print_error(r.error());
+    return kExitUsage;
   }
   Metrics metrics;
   AlertEngine alerts(loaded->parsed.spec, **store,
@@ -459,6 +314,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
     print_error(r.error());
     return kExitUsage;
   }
+  warn_if_plain_http_beyond_loopback(c, listen->first);
   log_line("info", "serving",
            fmt::format(R"("listen":"{}:{}","tls":{},"store":"{}","schema_version":{},)"
                        R"("strategy":"{}","speed":{},"workers":"{}","cloud":"{}","spec":"{}")",

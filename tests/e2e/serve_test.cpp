@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -305,6 +306,96 @@ TEST(Serve, ConfigFileEnvironmentAndFlagsInThatOrder) {
   DaemonProcess typo({"--config", config.string()}, (dir / "typo.log").string());
   EXPECT_FALSE(typo.start(&why));
   EXPECT_NE(why.find("unknown setting 'lisen'"), std::string::npos) << why;
+  std::filesystem::remove_all(dir);
+}
+
+// A typo at any depth of the config is an error at its line, naming the closest key:
+// `tls: {cret: …}` must not serve plain HTTP, nor `alerts: {webhok: …}` drop alerts.
+TEST(Serve, ConfigTyposAtEveryDepthAreErrors) {
+  auto dir = temp_dir("config-typos");
+  auto config = dir / "codefleet.yaml";
+  struct Case {
+    std::string yaml, message;
+  };
+  for (const auto& c : {
+           Case{"tls: {cret: a.pem, key: b.pem}",
+                ":2: unknown setting 'cret' in tls (did you mean 'cert'?)"},
+           Case{"alerts: {webhok: https://alerts.example.com}",
+                ":2: unknown setting 'webhok' in alerts (did you mean 'webhook'?)"},
+           Case{"http: {threds: 8}",
+                ":2: unknown setting 'threds' in http (did you mean 'threads'?)"},
+           Case{"http:\n  threads: 8\n  io_thread: 2",
+                ":4: unknown setting 'io_thread' in http (did you mean 'io_threads'?)"},
+           Case{"entra: {issuer: i, audience: a, jwks_file: f, tennant_claim: tid}",
+                ":2: unknown setting 'tennant_claim' in entra (did you mean 'tenant_claim'?)"},
+           Case{"entra: {issuer: i, audience: a, jwks_file: f, tenant_claim: tdi}",
+                "entra.tenant_claim must be azp, oid or tid, not 'tdi'"},
+           Case{"cloud: {kind: azure, clusterid: x}",
+                ":2: unknown setting 'clusterid' in cloud (did you mean 'cluster_id'?)"},
+           Case{"cloud: {kind: azure, custer: x}",
+                ":2: unknown setting 'custer' in cloud (valid: kind, arm_endpoint, "
+                "login_endpoint, cluster_id, pools)"},
+           Case{"tls: /etc/tls.pem", "tls must be a mapping of cert, key"},
+       }) {
+    std::ofstream(config, std::ios::trunc) << "spec: " << fixture("serve/small.yaml") << "\n"
+                                           << c.yaml << "\n";
+    DaemonProcess d({"--config", config.string(), "--bootstrap-admin-key", kAdminKey},
+                    (dir / "serve.log").string());
+    std::string why;
+    EXPECT_FALSE(d.start(&why)) << c.yaml;
+    EXPECT_NE(why.find(c.message), std::string::npos) << c.yaml << "\n" << why;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// A daemon nobody can sign in to is refused, saying how to give the first key.
+TEST(Serve, AnEmptyStoreWithoutABootstrapKeyIsRefused) {
+  auto dir = temp_dir("no-key");
+  FreshStore store("sqlite");
+  ::unsetenv("CODEFLEET_BOOTSTRAP_ADMIN_KEY");
+  DaemonProcess d({"--spec", fixture("serve/small.yaml"), "--store", store.url()},
+                  (dir / "serve.log").string());
+  std::string why;
+  EXPECT_FALSE(d.start(&why));
+  EXPECT_NE(why.find("the store has no API key, so nobody could sign in"), std::string::npos)
+      << why;
+  EXPECT_NE(why.find("--bootstrap-admin-key"), std::string::npos) << why;
+  EXPECT_NE(why.find("CODEFLEET_BOOTSTRAP_ADMIN_KEY"), std::string::npos) << why;
+  // Once a key exists, a restart without one is fine.
+  DaemonProcess first(base_args(store.url()), (dir / "first.log").string());
+  ASSERT_TRUE(first.start(&why)) << why;
+  EXPECT_EQ(first.terminate(), 0);
+  DaemonProcess again({"--spec", fixture("serve/small.yaml"), "--store", store.url()},
+                      (dir / "again.log").string());
+  ASSERT_TRUE(again.start(&why)) << why;
+  // Loopback without TLS: no warning.
+  EXPECT_EQ(again.log().find("plain HTTP beyond loopback"), std::string::npos) << again.log();
+  EXPECT_EQ(again.terminate(), 0);
+  std::filesystem::remove_all(dir);
+}
+
+// Plain HTTP beyond loopback is allowed (TLS may end in front of the daemon) but logged as
+// one JSON line at level "warning".
+TEST(Serve, PlainHttpBeyondLoopbackIsAWarning) {
+  auto dir = temp_dir("wide-open");
+  FreshStore store("sqlite");
+  auto args = base_args(store.url());
+  args.insert(args.end(), {"--listen", "0.0.0.0:0"});
+  DaemonProcess d(args, (dir / "serve.log").string());
+  std::string why;
+  ASSERT_TRUE(d.start(&why)) << why;
+  bool warned = false;
+  std::istringstream lines(d.log());
+  for (std::string line; std::getline(lines, line);) {
+    auto j = json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("level", "") == "warning" &&
+        j.value("msg", "").find("plain HTTP beyond loopback") != std::string::npos) {
+      warned = true;
+      EXPECT_EQ(j.value("address", ""), "0.0.0.0:0") << line;
+    }
+  }
+  EXPECT_TRUE(warned) << d.log();
+  EXPECT_EQ(d.terminate(), 0);
   std::filesystem::remove_all(dir);
 }
 

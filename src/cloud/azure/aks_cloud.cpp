@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cloud/azure/operations.h"
+#include "core/text.h"
 
 namespace codefleet {
 
@@ -43,9 +44,15 @@ Result<void> AksCloud::check(const FleetModel& model, const AksCloudOptions& opt
     bool known = std::any_of(model.pools.begin(), model.pools.end(),
                              [&](const PoolModel& p) { return p.name == spec_pool; });
     if (!known) {
-      return tl::unexpected(Error{ErrorCode::kInvalidInput,
-                                  fmt::format("'{}' is not a pool of the spec", spec_pool),
-                                  "cloud.pools"});
+      std::vector<std::string> names;
+      for (const auto& p : model.pools) names.push_back(p.name);
+      std::string near = closest_match(spec_pool, names);
+      return tl::unexpected(
+          Error{ErrorCode::kInvalidInput,
+                fmt::format("'{}' is not a pool of the spec ({})", spec_pool,
+                            near.empty() ? fmt::format("its pools: {}", fmt::join(names, ", "))
+                                         : fmt::format("did you mean '{}'?", near)),
+                "cloud.pools"});
     }
     auto [it, fresh] = owner.emplace(agent_pool, spec_pool);
     if (!fresh) {
