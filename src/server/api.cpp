@@ -995,7 +995,7 @@ http::Logger request_logger(bool log, Metrics* metrics) {
   return [log, metrics](const http::Request& req, const http::Response& res) {
     // The front answers malformed requests itself, off the worker that would have had
     // the context: those get none of their own, never another request's.
-    if (tl_request.id.empty()) {
+    if (tl_request.started == steady_clock::time_point{}) {
       tl_request.route = "unmatched";
       tl_request.started = steady_clock::now();
     }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstring>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -144,13 +145,24 @@ class WorkerPool {
   explicit WorkerPool(int max) : max_(static_cast<size_t>(std::max(1, max))) {}
   ~WorkerPool() { shutdown(); }
 
-  void post(std::function<void()> fn) {
+  // False once shutdown() began: the caller ends the work itself.
+  bool post(std::function<void()> fn) {
     std::lock_guard lock(mu_);
+    if (stopping_) return false;
     queue_.push_back(std::move(fn));
     if (idle_ < queue_.size() && threads_.size() < max_) {
-      threads_.emplace_back([this] { loop(); });
+      try {
+        threads_.emplace_back([this] { loop(); });
+      } catch (const std::system_error&) {
+        // No thread to be had: the ones running take it in turn.
+        if (threads_.empty()) {
+          queue_.pop_back();
+          return false;
+        }
+      }
     }
     cv_.notify_one();
+    return true;
   }
 
   // Runs what is queued, then joins every thread.
@@ -214,21 +226,6 @@ const std::string& too_many_connections() {
         body.size(), body);
   }();
   return kAnswer;
-}
-
-const char* code_for(int status) {
-  switch (status) {
-    case 400:
-      return "invalid_input";
-    case 413:
-      return "payload_too_large";
-    case 431:
-      return "header_too_large";
-    case 501:
-      return "not_implemented";
-    default:
-      return "error";
-  }
 }
 
 std::string reason_phrase(int status) {
@@ -299,17 +296,28 @@ struct Server::Impl {
     try {
       if (!pre_routing || !pre_routing(req, res)) route(req, res);
     } catch (...) {
-      res.body.clear();
-      res.provider_ = nullptr;
-      res.chunked_provider_ = nullptr;
-      res.releaser_ = nullptr;
+      auto releaser = std::move(res.releaser_);
+      res = Response{};
       res.status = 500;
-      if (exception_handler) exception_handler(req, res, std::current_exception());
+      if (releaser) guarded([&] { releaser(false); });  // it runs once, whatever happened
+      if (exception_handler) {
+        auto ep = std::current_exception();
+        guarded([&] { exception_handler(req, res, ep); });
+      }
     }
     if (res.status == -1) res.status = 200;
     bool streams = res.provider_ || res.chunked_provider_;
     if (res.status >= 400 && res.body.empty() && !streams && error_handler) {
-      error_handler(req, res);
+      guarded([&] { error_handler(req, res); });
+    }
+  }
+
+  // Runs a hook; what it throws is swallowed (a hook is never worth the process).
+  template <class Fn>
+  static void guarded(Fn&& fn) {
+    try {
+      fn();
+    } catch (...) {
     }
   }
 
@@ -339,8 +347,8 @@ struct Server::Impl {
       }
     }
     if (res.body.empty()) {
-      res.set_content(fmt::format(R"({{"error":{{"code":"{}","message":"{}"}}}})",
-                                  code_for(status), message),
+      res.set_content(fmt::format(R"({{"error":{{"code":"http_{}","message":"{}"}}}})", status,
+                                  message),
                       "application/json");
     }
     res.set_header("Connection", "close");
@@ -350,12 +358,29 @@ struct Server::Impl {
 
 namespace {
 
+// How the body's end is told: its length, chunked, or the connection's close (HTTP/1.0
+// streams).
+enum class Framing { kLength, kChunked, kClose };
+
+// A header the front sends: a token name, a value without control characters.
+bool sendable(const std::string& name, const std::string& value) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("!#$%&'*+-.^_`|~", c)) return false;
+  }
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
+  }
+  return true;
+}
+
 // The bytes of a response's status line and headers.
-std::string head_of(const Response& res, bool keep_alive, bool chunked, size_t length) {
+std::string head_of(const Response& res, bool keep_alive, Framing framing, size_t length) {
   std::string h = fmt::format("HTTP/1.1 {} {}\r\n", res.status, reason_phrase(res.status));
   for (const auto& [k, v] : res.headers) {
     if (beast::iequals(k, "Content-Length") || beast::iequals(k, "Transfer-Encoding") ||
-        beast::iequals(k, "Connection")) {
+        beast::iequals(k, "Connection") || !sendable(k, v)) {
       continue;
     }
     h += k;
@@ -363,9 +388,9 @@ std::string head_of(const Response& res, bool keep_alive, bool chunked, size_t l
     h += v;
     h += "\r\n";
   }
-  if (chunked) {
+  if (framing == Framing::kChunked) {
     h += "Transfer-Encoding: chunked\r\n";
-  } else {
+  } else if (framing == Framing::kLength) {
     h += fmt::format("Content-Length: {}\r\n", length);
   }
   if (!keep_alive) h += "Connection: close\r\n";
@@ -380,7 +405,13 @@ template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   Session(Server::Impl& srv, Stream stream, std::string client, int port)
-      : srv_(srv), stream_(std::move(stream)), client_(std::move(client)), port_(port) {}
+      : srv_(srv),
+        stream_(std::move(stream)),
+        client_(std::move(client)),
+        port_(port),
+        // What a request may buffer beyond its body: the header, and the chunk-size lines
+        // and trailers the parser's body limit does not count.
+        buffer_(srv.o.max_header_bytes + kChunkFramingBytes) {}
 
   ~Session() override { srv_.release(client_, this); }
 
@@ -402,6 +433,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       wait_request();
     }
   }
+
+  auto executor() { return stream_.get_executor(); }
 
   void close_if_reading() override {
     asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -445,12 +478,38 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (h.count(bhttp::field::transfer_encoding) > 0 && !parser_->chunked()) {
       return answer_and_close(501, "only the chunked transfer coding is supported");
     }
-    if (h.version() == 11 && h.count(bhttp::field::host) != 1) {
-      return answer_and_close(400, "an HTTP/1.1 request needs exactly one Host header");
+    if (h.version() != 10 && h.version() != 11) {
+      return answer_and_close(505, "only HTTP/1.0 and HTTP/1.1 are served");
+    }
+    if (h.target().size() > kMaxTargetBytes) {
+      return answer_and_close(414, fmt::format("the request target is longer than {} bytes",
+                                               kMaxTargetBytes));
+    }
+    if (h.count(bhttp::field::host) > 1 || (h.version() == 11 && h.count(bhttp::field::host) != 1)) {
+      return answer_and_close(400, "a request needs exactly one Host header (HTTP/1.1)");
+    }
+    // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing; more than
+    // one coding, or one before chunked, is one this server does not implement.
+    if (h.count(bhttp::field::transfer_encoding) > 0) {
+      if (h.version() == 10) {
+        return answer_and_close(400, "Transfer-Encoding in an HTTP/1.0 request");
+      }
+      std::string te;
+      auto [first, last] = h.equal_range(bhttp::field::transfer_encoding);
+      for (auto it = first; it != last; ++it) {
+        te += (te.empty() ? "" : ",") + std::string(it->value());
+      }
+      if (!beast::iequals(te, "chunked")) {
+        return answer_and_close(501, "only the chunked transfer coding is supported");
+      }
     }
     if (parser_->is_done()) return dispatch();
     lowest().expires_after(srv_.o.body_timeout);
-    if (beast::iequals(h[bhttp::field::expect], "100-continue")) {
+    std::string_view expect = h[bhttp::field::expect];
+    if (!expect.empty() && !beast::iequals(expect, "100-continue")) {
+      return answer_and_close(417, "only Expect: 100-continue is understood");
+    }
+    if (!expect.empty() && h.version() == 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
                         [self = this->shared_from_this()](beast::error_code ec, size_t) {
@@ -482,6 +541,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return answer_and_close(
           413, fmt::format("the body is larger than {} bytes", srv_.o.max_body_bytes));
     }
+    if (ec == bhttp::error::bad_version) {
+      return answer_and_close(505, "only HTTP/1.0 and HTTP/1.1 are served");
+    }
+    if (ec == bhttp::error::buffer_overflow) {
+      return answer_and_close(431, "the request's header or chunk framing is too large");
+    }
     if (ec == bhttp::error::header_limit) {
       return answer_and_close(
           431, fmt::format("the header is larger than {} bytes", srv_.o.max_header_bytes));
@@ -511,48 +576,68 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     req->remote_addr = client_;
     req->remote_port = port_;
     keep_alive_ = msg.keep_alive();
-    srv_.workers.post([self = this->shared_from_this(), req] { self->serve(*req); });
+    if (srv_.stopping || !srv_.workers.post([self = this->shared_from_this(), req] { self->serve(*req); })) {
+      return close();
+    }
   }
 
   // 5. On a worker: the handler, the answer, the log line; then the next request.
+  // An answer with its body in hand goes to the loop, which writes it under write_timeout
+  // (a client that does not read holds a socket, not a worker); a stream is written by this
+  // worker as its pieces come.
   void serve(Request& req) {
     Response res;
     srv_.handle(req, res);
     if (beast::iequals(res.get_header_value("Connection"), "close")) keep_alive_ = false;
     if (srv_.stopping) keep_alive_ = false;
-    bool ok = send(req, res);
-    if (res.releaser_) res.releaser_(ok);
-    if (srv_.logger) {
-      try {
-        srv_.logger(req, res);
-      } catch (...) {
-        // A log line is never worth the connection.
-      }
+    bool head = req.method == "HEAD";
+    if (!res.provider_ && !res.chunked_provider_) {
+      log(req, res);
+      auto bytes = std::make_shared<std::string>(head_of(res, keep_alive_, Framing::kLength, res.body.size()));
+      if (!head) bytes->append(res.body);
+      asio::post(stream_.get_executor(), [self = this->shared_from_this(), bytes] {
+        self->lowest().expires_after(self->srv_.o.write_timeout);
+        asio::async_write(self->stream_, asio::buffer(*bytes),
+                          [self, bytes](beast::error_code ec, size_t) { self->after_answer(!ec); });
+      });
+      return;
     }
-    auto self = this->shared_from_this();
-    asio::post(stream_.get_executor(), [self, ok] {
-      if (!ok || !self->keep_alive_) return self->close();
-      self->wait_request();
-    });
+    bool ok = false;
+    try {
+      ok = send(req, res);
+    } catch (...) {
+      ok = false;  // a provider that throws ends the connection, never the process
+    }
+    if (res.releaser_) srv_.guarded([&] { res.releaser_(ok); });
+    log(req, res);
+    asio::post(stream_.get_executor(), [self = this->shared_from_this(), ok] { self->after_answer(ok); });
   }
 
+  void log(const Request& req, const Response& res) {
+    if (srv_.logger) srv_.guarded([&] { srv_.logger(req, res); });
+  }
+
+  // On the loop: the next request, or the end (a lingering close, so that the answer is
+  // not lost to a reset when the client already sent more).
+  void after_answer(bool ok) {
+    if (!ok) return close();
+    if (!keep_alive_ || srv_.stopping) return linger();
+    wait_request();
+  }
+
+  // A streamed answer, from this worker.
   bool send(const Request& req, Response& res) {
     bool head = req.method == "HEAD";
     if (res.chunked_provider_) {
       bool chunked = req.version != "HTTP/1.0";
-      if (!chunked) keep_alive_ = false;  // an HTTP/1.0 client reads to the end
-      if (!write({head_of(res, keep_alive_, chunked, 0)})) return false;
+      if (!chunked) keep_alive_ = false;  // an HTTP/1.0 client reads to the close
+      if (!write({head_of(res, keep_alive_, chunked ? Framing::kChunked : Framing::kClose, 0)})) return false;
       if (head) return true;
       return stream_chunks(res, chunked);
     }
-    if (res.provider_) {
-      if (!write({head_of(res, keep_alive_, false, res.content_length_)})) return false;
-      if (head) return true;
-      return stream_length(res);
-    }
-    std::string h = head_of(res, keep_alive_, false, res.body.size());
-    if (head) return write({h});
-    return write({h, res.body});
+    if (!write({head_of(res, keep_alive_, Framing::kLength, res.content_length_)})) return false;
+    if (head) return true;
+    return stream_length(res);
   }
 
   bool stream_chunks(Response& res, bool chunked) {
@@ -569,8 +654,14 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       done = true;
       if (chunked) ok = ok && write({"0\r\n\r\n"});
     };
+    // `offset` counts calls (a chunked answer has no length to count bytes against); a
+    // provider that writes nothing many times over is ended rather than spun on.
+    int idle_calls = 0;
     for (size_t offset = 0; ok && !done; ++offset) {
+      size_t before = written_;
       if (!res.chunked_provider_(offset, sink)) return false;
+      idle_calls = written_ == before ? idle_calls + 1 : 0;
+      if (idle_calls > 1000) return false;
     }
     return ok;
   }
@@ -598,20 +689,32 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   // worker (no io-thread round trip per piece); TLS: on the connection's strand.
   bool write(std::initializer_list<std::string_view> pieces) {
     if constexpr (kIsTls<Stream>) {
-      std::string all;
-      for (auto p : pieces) all.append(p);
-      std::promise<bool> done;
-      auto result = done.get_future();
-      asio::post(stream_.get_executor(), [&] {
-        lowest().expires_after(srv_.o.write_timeout);
-        asio::async_write(stream_, asio::buffer(all),
-                          [&](beast::error_code ec, size_t) { done.set_value(!ec); });
+      // Shared with the loop's handlers: a handler destroyed unrun (the loop stopped)
+      // breaks the promise instead of leaving this worker waiting.
+      struct Pending {
+        std::string bytes;
+        std::promise<bool> done;
+      };
+      auto p = std::make_shared<Pending>();
+      for (auto piece : pieces) p->bytes.append(piece);
+      written_ += p->bytes.size();
+      auto result = p->done.get_future();
+      asio::post(stream_.get_executor(), [self = this->shared_from_this(), p] {
+        self->lowest().expires_after(self->srv_.o.write_timeout);
+        asio::async_write(self->stream_, asio::buffer(p->bytes),
+                          [p](beast::error_code ec, size_t) { p->done.set_value(!ec); });
       });
-      return result.get();
+      if (result.wait_for(srv_.o.write_timeout + seconds(5)) != std::future_status::ready) return false;
+      try {
+        return result.get();
+      } catch (const std::future_error&) {
+        return false;
+      }
     } else {
       std::vector<iovec> iov;
       for (auto p : pieces) {
         if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
+        written_ += p.size();
       }
       return write_plain(iov);
     }
@@ -664,7 +767,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     req.remote_addr = client_;
     req.remote_port = port_;
     Response res = srv_.front_error(req, status, message);
-    auto bytes = std::make_shared<std::string>(head_of(res, false, false, res.body.size()) + res.body);
+    auto bytes = std::make_shared<std::string>(head_of(res, false, Framing::kLength, res.body.size()) + res.body);
     if (srv_.logger) {
       try {
         srv_.logger(req, res);
@@ -708,6 +811,9 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   static constexpr size_t kDrainBytes = 16 << 10;
+  static constexpr size_t kChunkFramingBytes = 64 << 10;
+  static constexpr size_t kMaxTargetBytes = 8 << 10;
+  size_t written_ = 0;  // by the worker, for the idle-provider check
   static constexpr size_t kMaxDrained = 1 << 20;
 
   Server::Impl& srv_;
@@ -773,12 +879,13 @@ void Server::Impl::on_accept(tcp::socket socket) {
   int port = remote.port();
   if (tls) {
     using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-    std::make_shared<Session<TlsStream>>(*this, TlsStream(std::move(socket), *tls), client, port)
-        ->start();
+    auto session =
+        std::make_shared<Session<TlsStream>>(*this, TlsStream(std::move(socket), *tls), client, port);
+    asio::dispatch(session->executor(), [session] { session->start(); });
   } else {
-    std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)),
-                                                 client, port)
-        ->start();
+    auto session = std::make_shared<Session<beast::tcp_stream>>(
+        *this, beast::tcp_stream(std::move(socket)), client, port);
+    asio::dispatch(session->executor(), [session] { session->start(); });
   }
 }
 
