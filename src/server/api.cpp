@@ -97,14 +97,24 @@ const char* code_name(int status) {
       return "conflict";
     case 413:
       return "payload_too_large";
+    case 414:
+      return "uri_too_long";
     case 415:
       return "unsupported_media_type";
+    case 417:
+      return "expectation_failed";
     case 422:
       return "infeasible";
     case 429:
       return "too_many_requests";
+    case 431:
+      return "header_too_large";
+    case 501:
+      return "not_implemented";
     case 503:
       return "unavailable";
+    case 505:
+      return "http_version_not_supported";
     default:
       return status >= 500 ? "internal" : "error";
   }
