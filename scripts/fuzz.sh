@@ -91,7 +91,7 @@ report() {
     crash=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
     printf 'fuzz: %-14s FAILED (exit %s) after %s execs; reproducer: %s; log: %s\n' \
       "$target" "$rc" "${execs:-?}" "${crash:-none written}" "$log"
-    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error)' "$log" | head -5 | sed 's/^/fuzz:   /'
+    grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error|  what\(\))' "$log" | head -5 | sed 's/^/fuzz:   /'
   fi
 }
 
