@@ -609,6 +609,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       ok = false;  // a provider that throws ends the connection, never the process
     }
     if (res.releaser_) srv_.guarded([&] { res.releaser_(ok); });
+    if (ok && terminator_due_) ok = write({"0\r\n\r\n"});
+    terminator_due_ = false;
     log(req, res);
     asio::post(stream_.get_executor(), [self = this->shared_from_this(), ok] { self->after_answer(ok); });
   }
@@ -649,10 +651,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
                           : write({std::string_view(data, n)}));
       return ok;
     };
+    // The last chunk waits until the releaser ran (serve() sends it): a client that reads
+    // the end of a stream and asks again sees what the releaser recorded.
     sink.done = [&] {
       if (done) return;
       done = true;
-      if (chunked) ok = ok && write({"0\r\n\r\n"});
+      terminator_due_ = chunked;
     };
     // `offset` counts calls (a chunked answer has no length to count bytes against); a
     // provider that writes nothing many times over is ended rather than spun on.
@@ -814,6 +818,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   static constexpr size_t kChunkFramingBytes = 64 << 10;
   static constexpr size_t kMaxTargetBytes = 8 << 10;
   size_t written_ = 0;  // by the worker, for the idle-provider check
+  bool terminator_due_ = false;  // a chunked answer's last chunk, sent after its releaser
   static constexpr size_t kMaxDrained = 1 << 20;
 
   Server::Impl& srv_;

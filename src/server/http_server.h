@@ -81,7 +81,9 @@ struct Response {
   std::string error_message;
 
   // Streams: `provider` is called until it returns false (failure: the connection ends)
-  // or calls `sink.done()`; `releaser(success)` runs once afterwards, whatever happened.
+  // or calls `sink.done()`; `releaser(success)` runs once afterwards, whatever happened —
+  // for a chunked answer, before its last chunk goes out (what the releaser records is
+  // there when the client has seen the end).
   using ContentProvider = std::function<bool(size_t offset, size_t length, DataSink& sink)>;
   using ChunkedProvider = std::function<bool(size_t offset, DataSink& sink)>;
   using Releaser = std::function<void(bool success)>;
