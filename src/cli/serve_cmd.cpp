@@ -295,7 +295,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
                                  R"("error":)" + json_quote(e.message));
                       });
   }
-  ApiOptions ao = c.front;
+  ApiOptions ao;
+  ao.limits = c.front;
   ao.host = listen->first;
   ao.port = listen->second;
   ao.tls_cert = c.tls_cert;

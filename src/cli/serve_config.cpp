@@ -45,7 +45,7 @@ Result<void> only_keys(const YAML::Node& v, const std::string& file, const std::
 // `http:` connection limits and deadlines: `max_connections`, `max_connections_per_client`
 // (integers ≥ 1) and `header_timeout`, `keep_alive_timeout`, `body_timeout`,
 // `write_timeout` (durations such as "10s"), each checked; `io_threads` (1-16).
-Result<void> read_front_limits(const YAML::Node& v, ApiOptions& o) {
+Result<void> read_front_limits(const YAML::Node& v, http::Options& o) {
   auto bad = [](const std::string& field, const std::string& why) {
     return tl::unexpected(Error{ErrorCode::kInvalidInput, why, "http." + field});
   };

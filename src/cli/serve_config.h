@@ -32,7 +32,7 @@ struct ServeConfig {
   int threads = 1024;
   bool log_requests = true;
   size_t max_body_bytes = 1 << 20;
-  ApiOptions front;  // the connection limits and deadlines (http: in the config)
+  http::Options front;  // the connection limits and deadlines (http: in the config)
   std::optional<EntraConfig> entra;
   std::string entra_jwks_file;
   std::string entra_jwks_url;  // fetched at start and every hour (Entra rotates its keys)

@@ -933,22 +933,15 @@ ApiServer::~ApiServer() { stop(); }
 
 namespace {
 
-// The front's limits, from the options.
+// The front's options: its limits, with the API's address, TLS, threads and body limit.
 http::Options front_options(const ApiOptions& o) {
-  http::Options f;
+  http::Options f = o.limits;
   f.host = o.host;
   f.port = o.port;
   f.tls_cert = o.tls_cert;
   f.tls_key = o.tls_key;
   f.worker_threads = std::max(2, o.threads);
-  f.io_threads = std::max(1, o.io_threads);
   f.max_body_bytes = o.max_body_bytes;
-  f.max_connections = o.max_connections;
-  f.max_connections_per_client = o.max_connections_per_client;
-  f.header_timeout = o.header_timeout;
-  f.keep_alive_timeout = o.keep_alive_timeout;
-  f.body_timeout = o.body_timeout;
-  f.write_timeout = o.write_timeout;
   return f;
 }
 

@@ -29,15 +29,10 @@ struct ApiOptions {
   std::string tls_cert, tls_key;  // both set: HTTPS
   int threads = 64;  // requests handled at once (an LLM stream holds one; an idle
                      // keep-alive connection holds none)
-  int io_threads = 1;
   size_t max_body_bytes = 1 << 20;
-  // What one client can hold (see http::Options).
-  int max_connections = 10'000;
-  int max_connections_per_client = 512;
-  std::chrono::milliseconds header_timeout{10'000};
-  std::chrono::milliseconds keep_alive_timeout{30'000};
-  std::chrono::milliseconds body_timeout{30'000};
-  std::chrono::milliseconds write_timeout{30'000};
+  // What one client can hold: connection caps and deadlines, event-loop threads (see
+  // http::Options; its address, TLS, thread and body fields come from those above).
+  http::Options limits;
   bool log_requests = true;
   class Gateway* gateway = nullptr;  // serves /openai/v1/… when set (not owned)
 };
