@@ -165,6 +165,9 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
   } catch (const json::parse_error& e) {
     return make_error(ErrorCode::kInvalidInput,
                       fmt::format("not valid JSON at byte {}: {}", e.byte, e.what()), source);
+  } catch (const json::out_of_range& e) {  // a number too large for a double (1e400)
+    return make_error(ErrorCode::kInvalidInput, fmt::format("not valid JSON: {}", e.what()),
+                      source);
   }
   if (!doc.is_object()) {
     return make_error(ErrorCode::kInvalidInput,

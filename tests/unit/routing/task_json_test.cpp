@@ -32,6 +32,17 @@ TEST(TaskJson, RejectsNegativeAndNonNumericResources) {
   }
 }
 
+// Found by fuzz/task_json_fuzz: 1e400 is the JSON library's out_of_range, not a parse
+// error, and ended the process.
+TEST(TaskJson, NumberTooLargeIsAnInputError) {
+  auto f = load_example("recommended.yaml");
+  for (const char* text : {"-1e400", R"({"class": "ci", "duration_s": 1e400})"}) {
+    auto t = parse_task_json(text, f.parsed.spec, "t.json");
+    ASSERT_FALSE(t) << text;
+    EXPECT_EQ(t.error().code, ErrorCode::kInvalidInput) << text;
+  }
+}
+
 TEST(TaskJson, StringsHaveLengthLimits) {
   auto f = load_example("recommended.yaml");
   struct Case {
