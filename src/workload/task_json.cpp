@@ -1,3 +1,4 @@
+#include <cmath>
 #include <algorithm>
 #include <optional>
 
@@ -48,12 +49,20 @@ struct Reader {
                                  int64_t min, int64_t max) {
     auto it = o.find(key);
     if (it == o.end() || it->is_null()) return std::nullopt;
-    if (!it->is_number_integer() && !it->is_number_unsigned()) {
-      if (it->is_number_float() &&
-          it->get<double>() == static_cast<double>(static_cast<int64_t>(it->get<double>()))) {
-        // 4.0 is fine; 4.5 is not.
-      } else {
+    if (!it->is_number_integer() && !it->is_number_unsigned() && !it->is_number_float()) {
+      fail(field, fmt::format("must be a whole number, got {}", shown(*it)));
+      return std::nullopt;
+    }
+    if (it->is_number_float()) {
+      // 4.0 is fine; 4.5 is not. Past int64 (1e30) it is out of range, checked before the
+      // cast, which would be undefined there.
+      double d = it->get<double>();
+      if (d != std::floor(d)) {
         fail(field, fmt::format("must be a whole number, got {}", shown(*it)));
+        return std::nullopt;
+      }
+      if (!(d >= -9.0e18 && d <= 9.0e18)) {
+        fail(field, fmt::format("{} is out of range ({} to {})", shown(*it), min, max));
         return std::nullopt;
       }
     }

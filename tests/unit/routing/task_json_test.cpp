@@ -36,7 +36,9 @@ TEST(TaskJson, RejectsNegativeAndNonNumericResources) {
 // error, and ended the process.
 TEST(TaskJson, NumberTooLargeIsAnInputError) {
   auto f = load_example("recommended.yaml");
-  for (const char* text : {"-1e400", R"({"class": "ci", "duration_s": 1e400})"}) {
+  for (const char* text : {"-1e400", R"({"class": "ci", "duration_s": 1e400})",
+                           R"({"class": "ci", "duration_s": 1.8446744073709552e21})",
+                           R"({"class": "ci", "priority": -7.7e110})"}) {
     auto t = parse_task_json(text, f.parsed.spec, "t.json");
     ASSERT_FALSE(t) << text;
     EXPECT_EQ(t.error().code, ErrorCode::kInvalidInput) << text;
