@@ -1,15 +1,6 @@
-// One trace format (TraceFormat::kAlibabaPods) read whole, rows that do not parse first refused,
-// then skipped (--skip-bad-rows).
-#include "fuzz/fuzz_support.h"
-#include "workload/traces.h"
+// The trace format TraceFormat::kAlibabaPods, both ways (see trace_fuzz.h).
+#include "fuzz/trace_fuzz.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace codefleet;
-  std::string text = fuzz::text(data, size);
-  for (bool skip : {false, true}) {
-    TraceOptions options;
-    options.skip_bad_rows = skip;
-    (void)load_trace(text, "fuzz.trace", TraceFormat::kAlibabaPods, fuzz::example_spec(), options);
-  }
-  return 0;
+  return codefleet::fuzz::load_trace_both_ways(data, size, codefleet::TraceFormat::kAlibabaPods);
 }

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include "support/popen_capture.h"
 
 namespace {
 
@@ -33,13 +34,9 @@ CliRun run(const std::string& args, int timeout_s = 0) {
   std::string cmd = "cd " + quote(CODEFLEET_SOURCE_DIR) + " && " + limit + quote(CODEFLEET_BINARY) +
                     " " + args + " 2>&1";
   CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto c = codefleet::testing::popen_capture(cmd);
+  r.out = std::move(c.out);
+  r.exit_code = c.exit_code;
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include "support/popen_capture.h"
 
 namespace {
 
@@ -42,13 +43,9 @@ CliResult shell(const std::string& shell_command) {
   std::string cmd = "cd " + quote(CODEFLEET_SOURCE_DIR) + " && timeout -s KILL 120 " +
                     shell_command + " 2>" + quote(err_file);
   CliResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto c = codefleet::testing::popen_capture(cmd);
+  r.out = std::move(c.out);
+  r.exit_code = c.exit_code;
   r.err = read_all(err_file);
   return r;
 }
