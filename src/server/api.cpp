@@ -1,8 +1,8 @@
 // Routes of the daemon's HTTP API (see api.h and docs/API.md).
 #include "server/api.h"
 
-#include "server/http_server.h"
 #include <sys/socket.h>
+#include "server/http_server.h"
 
 #include <algorithm>
 #include <atomic>
@@ -280,13 +280,12 @@ struct ApiServer::Impl {
   Impl(const FleetModel& m, Store& s, Controller& c, Authenticator& a, Metrics& me, ApiOptions o)
       : model(m), store(s), controller(c), auth(a), metrics(me), options(std::move(o)) {}
 
-  using Handler =
-      std::function<void(const http::Request&, http::Response&, const Principal&)>;
+  using Handler = std::function<void(const http::Request&, http::Response&, const Principal&)>;
 
   // Authenticates, checks the role, then runs `fn`. Only /healthz and /readyz skip this.
   http::Handler guarded(std::string route, Role min_role, Handler fn) {
-    return [this, route = std::move(route), min_role, fn = std::move(fn)](
-               const http::Request& req, http::Response& res) {
+    return [this, route = std::move(route), min_role, fn = std::move(fn)](const http::Request& req,
+                                                                          http::Response& res) {
       tl_request.route = route;
       auto now_s = duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
       auto p = auth.authenticate(req.get_header_value("Authorization"), now_s);
@@ -1004,8 +1003,8 @@ http::Logger request_logger(bool log, Metrics* metrics) {
     }
     double secs = duration<double>(steady_clock::now() - tl_request.started).count();
     try {
-      metrics->observe_request(req.method.empty() ? "-" : req.method, tl_request.route,
-                               res.status, secs);
+      metrics->observe_request(req.method.empty() ? "-" : req.method, tl_request.route, res.status,
+                               secs);
       if (log) {
         std::string line =
             safe_dump(ojson{{"ts", format_rfc3339(time_point_cast<Duration>(system_clock::now()))},

@@ -1,8 +1,8 @@
-// The daemon's HTTP API (on the event-driven front of server/http_server.h): `/v1` task, routing, fleet, cost, budget, alert,
-// key and LLM usage endpoints, `/healthz`, `/readyz`, `/metrics` and `/v1/openapi.json`.
-// JSON in and out; every error is `{"error": {"code", "message", "field"}, "request_id"}`
-// with a 4xx or 5xx status. Every request carries a request id (`X-Request-Id`, generated
-// when absent) and is logged as one JSON line without its credentials.
+// The daemon's HTTP API (on the event-driven front of server/http_server.h): `/v1` task, routing,
+// fleet, cost, budget, alert, key and LLM usage endpoints, `/healthz`, `/readyz`, `/metrics` and
+// `/v1/openapi.json`. JSON in and out; every error is `{"error": {"code", "message", "field"},
+// "request_id"}` with a 4xx or 5xx status. Every request carries a request id (`X-Request-Id`,
+// generated when absent) and is logged as one JSON line without its credentials.
 //
 //   ApiServer api(model, store, controller, auth, metrics, {.host = "127.0.0.1", .port = 0});
 //   int port = *api.bind();     // 0 = any free port
@@ -27,8 +27,8 @@ struct ApiOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::string tls_cert, tls_key;  // both set: HTTPS
-  int threads = 64;  // requests handled at once (an LLM stream holds one; an idle
-                     // keep-alive connection holds none)
+  int threads = 64;               // requests handled at once (an LLM stream holds one; an idle
+                                  // keep-alive connection holds none)
   size_t max_body_bytes = 1 << 20;
   // What one client can hold: connection caps and deadlines, event-loop threads (see
   // http::Options; its address, TLS, thread and body fields come from those above).

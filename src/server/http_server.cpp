@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -21,12 +21,12 @@
 #include <thread>
 #include <unordered_map>
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
 
 namespace codefleet::http {
 
@@ -40,7 +40,8 @@ using namespace std::chrono;
 
 bool CaseInsensitiveLess::operator()(const std::string& a, const std::string& b) const {
   return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
+    return std::tolower(static_cast<unsigned char>(x)) <
+           std::tolower(static_cast<unsigned char>(y));
   });
 }
 
@@ -347,9 +348,9 @@ struct Server::Impl {
       }
     }
     if (res.body.empty()) {
-      res.set_content(fmt::format(R"({{"error":{{"code":"http_{}","message":"{}"}}}})", status,
-                                  message),
-                      "application/json");
+      res.set_content(
+          fmt::format(R"({{"error":{{"code":"http_{}","message":"{}"}}}})", status, message),
+          "application/json");
     }
     res.set_header("Connection", "close");
     return res;
@@ -366,7 +367,8 @@ enum class Framing { kLength, kChunked, kClose };
 bool sendable(const std::string& name, const std::string& value) {
   if (name.empty()) return false;
   for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("!#$%&'*+-.^_`|~", c)) return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && !std::strchr("!#$%&'*+-.^_`|~", c))
+      return false;
   }
   for (char c : value) {
     auto u = static_cast<unsigned char>(c);
@@ -451,12 +453,12 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     reading_ = true;
     if (buffer_.size() > 0) return read_header();  // pipelined: already here
     if (!first_) lowest().expires_after(srv_.o.keep_alive_timeout);
-    stream_.async_read_some(buffer_.prepare(1024), [self = this->shared_from_this()](
-                                                        beast::error_code ec, size_t n) {
-      self->buffer_.commit(n);
-      if (ec) return self->read_failed(ec);
-      self->read_header();
-    });
+    stream_.async_read_some(buffer_.prepare(1024),
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+                              self->buffer_.commit(n);
+                              if (ec) return self->read_failed(ec);
+                              self->read_header();
+                            });
   }
 
   // 2. The header, within its deadline (counted from its first byte).
@@ -482,10 +484,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       return answer_and_close(505, "only HTTP/1.0 and HTTP/1.1 are served");
     }
     if (h.target().size() > kMaxTargetBytes) {
-      return answer_and_close(414, fmt::format("the request target is longer than {} bytes",
-                                               kMaxTargetBytes));
+      return answer_and_close(
+          414, fmt::format("the request target is longer than {} bytes", kMaxTargetBytes));
     }
-    if (h.count(bhttp::field::host) > 1 || (h.version() == 11 && h.count(bhttp::field::host) != 1)) {
+    if (h.count(bhttp::field::host) > 1 ||
+        (h.version() == 11 && h.count(bhttp::field::host) != 1)) {
       return answer_and_close(400, "a request needs exactly one Host header (HTTP/1.1)");
     }
     // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing; more than
@@ -522,12 +525,11 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void read_body() {
-    bhttp::async_read(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, size_t) {
-          if (ec) return self->read_failed(ec);
-          self->dispatch();
-        });
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec) return self->read_failed(ec);
+                        self->dispatch();
+                      });
   }
 
   void read_failed(beast::error_code ec) {
@@ -570,13 +572,15 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     req->method = std::string(msg.method_string());
     req->target = std::string(msg.target());
     req->version = msg.version() == 10 ? "HTTP/1.0" : "HTTP/1.1";
-    for (const auto& f : msg) req->headers.emplace(std::string(f.name_string()), std::string(f.value()));
+    for (const auto& f : msg)
+      req->headers.emplace(std::string(f.name_string()), std::string(f.value()));
     split_target(req->target, *req);
     req->body = std::move(msg.body());
     req->remote_addr = client_;
     req->remote_port = port_;
     keep_alive_ = msg.keep_alive();
-    if (srv_.stopping || !srv_.workers.post([self = this->shared_from_this(), req] { self->serve(*req); })) {
+    if (srv_.stopping ||
+        !srv_.workers.post([self = this->shared_from_this(), req] { self->serve(*req); })) {
       return close();
     }
   }
@@ -593,7 +597,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     bool head = req.method == "HEAD";
     if (!res.provider_ && !res.chunked_provider_) {
       log(req, res);
-      auto bytes = std::make_shared<std::string>(head_of(res, keep_alive_, Framing::kLength, res.body.size()));
+      auto bytes = std::make_shared<std::string>(
+          head_of(res, keep_alive_, Framing::kLength, res.body.size()));
       if (!head) bytes->append(res.body);
       asio::post(stream_.get_executor(), [self = this->shared_from_this(), bytes] {
         self->lowest().expires_after(self->srv_.o.write_timeout);
@@ -612,7 +617,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (ok && terminator_due_) ok = write({"0\r\n\r\n"});
     terminator_due_ = false;
     log(req, res);
-    asio::post(stream_.get_executor(), [self = this->shared_from_this(), ok] { self->after_answer(ok); });
+    asio::post(stream_.get_executor(),
+               [self = this->shared_from_this(), ok] { self->after_answer(ok); });
   }
 
   void log(const Request& req, const Response& res) {
@@ -633,7 +639,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (res.chunked_provider_) {
       bool chunked = req.version != "HTTP/1.0";
       if (!chunked) keep_alive_ = false;  // an HTTP/1.0 client reads to the close
-      if (!write({head_of(res, keep_alive_, chunked ? Framing::kChunked : Framing::kClose, 0)})) return false;
+      if (!write({head_of(res, keep_alive_, chunked ? Framing::kChunked : Framing::kClose, 0)}))
+        return false;
       if (head) return true;
       return stream_chunks(res, chunked);
     }
@@ -708,7 +715,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         asio::async_write(self->stream_, asio::buffer(p->bytes),
                           [p](beast::error_code ec, size_t) { p->done.set_value(!ec); });
       });
-      if (result.wait_for(srv_.o.write_timeout + seconds(5)) != std::future_status::ready) return false;
+      if (result.wait_for(srv_.o.write_timeout + seconds(5)) != std::future_status::ready)
+        return false;
       try {
         return result.get();
       } catch (const std::future_error&) {
@@ -771,7 +779,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     req.remote_addr = client_;
     req.remote_port = port_;
     Response res = srv_.front_error(req, status, message);
-    auto bytes = std::make_shared<std::string>(head_of(res, false, Framing::kLength, res.body.size()) + res.body);
+    auto bytes = std::make_shared<std::string>(
+        head_of(res, false, Framing::kLength, res.body.size()) + res.body);
     if (srv_.logger) {
       try {
         srv_.logger(req, res);
@@ -817,7 +826,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   static constexpr size_t kDrainBytes = 16 << 10;
   static constexpr size_t kChunkFramingBytes = 64 << 10;
   static constexpr size_t kMaxTargetBytes = 8 << 10;
-  size_t written_ = 0;  // by the worker, for the idle-provider check
+  size_t written_ = 0;           // by the worker, for the idle-provider check
   bool terminator_due_ = false;  // a chunked answer's last chunk, sent after its releaser
   static constexpr size_t kMaxDrained = 1 << 20;
 
@@ -884,8 +893,8 @@ void Server::Impl::on_accept(tcp::socket socket) {
   int port = remote.port();
   if (tls) {
     using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-    auto session =
-        std::make_shared<Session<TlsStream>>(*this, TlsStream(std::move(socket), *tls), client, port);
+    auto session = std::make_shared<Session<TlsStream>>(*this, TlsStream(std::move(socket), *tls),
+                                                        client, port);
     asio::dispatch(session->executor(), [session] { session->start(); });
   } else {
     auto session = std::make_shared<Session<beast::tcp_stream>>(

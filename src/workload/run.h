@@ -6,8 +6,8 @@
 // retries). The same object is a task's `run` and a workload class's default.
 //
 //   auto run = parse_run_json(R"({"image": "ghcr.io/acme/agent:1.4", "command": ["agent"],
-//                                 "env": [{"name": "TOKEN", "secret": {"name": "gh", "key": "token"}}],
-//                                 "timeout": "2h", "retries": {"limit": 2}})", "run");
+//                                 "env": [{"name": "TOKEN", "secret": {"name": "gh", "key":
+//                                 "token"}}], "timeout": "2h", "retries": {"limit": 2}})", "run");
 //   // run->timeout == 2h; a bad field: kInvalidInput at "run.env[0].name"
 #pragma once
 
@@ -23,15 +23,15 @@ namespace codefleet {
 
 struct EnvVar {
   std::string name;
-  std::string value;                     // a plain value, or
-  std::string secret_name, secret_key;   // a key of a Secret in the task's namespace
+  std::string value;                    // a plain value, or
+  std::string secret_name, secret_key;  // a key of a Secret in the task's namespace
   bool from_secret() const { return !secret_name.empty(); }
 };
 
 struct RetryPolicy {
-  int limit = 0;                          // further attempts after a failure
+  int limit = 0;                                // further attempts after a failure
   Duration backoff = std::chrono::seconds(30);  // before the first retry; doubles each time
-  std::vector<int> on_exit_codes;         // empty: any failure; else only these exit codes
+  std::vector<int> on_exit_codes;               // empty: any failure; else only these exit codes
 };
 
 struct RunSpec {
@@ -45,8 +45,8 @@ struct RunSpec {
 };
 
 // Limits on what one `run` may carry.
-inline constexpr size_t kMaxRunListItems = 256;       // command, args, env entries
-inline constexpr size_t kMaxRunStringBytes = 4096;    // one command or args item, a path
+inline constexpr size_t kMaxRunListItems = 256;     // command, args, env entries
+inline constexpr size_t kMaxRunStringBytes = 4096;  // one command or args item, a path
 inline constexpr size_t kMaxEnvValueBytes = 32768;
 inline constexpr int kMaxRetries = 10;
 

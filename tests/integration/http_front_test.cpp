@@ -218,7 +218,8 @@ TEST(HttpFront, MalformedFramingGets400AndTheConnectionEnds) {
   };
   std::vector<Case> cases = {
       {"two different Content-Length",
-       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400},
+       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+       400},
       {"negative Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
        400},
       {"20-digit Content-Length",
@@ -230,15 +231,16 @@ TEST(HttpFront, MalformedFramingGets400AndTheConnectionEnds) {
       {"a coding other than chunked",
        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nabc", 501},
       {"no Host", "GET /hello HTTP/1.1\r\n\r\n", 400},
-      {"a bad chunk size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-       400},
+      {"a bad chunk size",
+       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400},
       {"a request line that is not HTTP", "HELLO\r\n\r\n", 400},
       {"HTTP/1.2", "GET /hello HTTP/1.2\r\nHost: x\r\n\r\n", 505},
       {"HTTP/2.0", "GET /hello HTTP/2.0\r\nHost: x\r\n\r\n", 505},
       {"Transfer-Encoding in HTTP/1.0",
        "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
       {"gzip, then chunked in a second field",
-       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n",
        501},
       {"two Host fields", "GET /hello HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400},
       {"an Expect other than 100-continue",
@@ -253,16 +255,17 @@ TEST(HttpFront, MalformedFramingGets400AndTheConnectionEnds) {
     EXPECT_LT(steady_clock::now() - started, milliseconds(900)) << c.name << ": answered late";
   }
   // The server still serves.
-  EXPECT_EQ(status_of(exchange(f.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
-            200);
+  EXPECT_EQ(
+      status_of(exchange(f.port(), "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")),
+      200);
 }
 
 TEST(HttpFront, TheSameContentLengthTwiceIsOneLength) {
   Front f;
-  std::string out = exchange(
-      f.port(),
-      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n"
-      "Connection: close\r\n\r\nhello");
+  std::string out =
+      exchange(f.port(),
+               "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n"
+               "Connection: close\r\n\r\nhello");
   EXPECT_EQ(status_of(out), 200) << out;
 }
 
@@ -431,7 +434,8 @@ TEST(HttpFront, EndlessChunkFramingIsCut) {
     for (int i = 0; i < 4096 && send_all(fd, filler); ++i) sent += filler.size();
     std::string out = read_until_close(fd, milliseconds(3000));
     ::close(fd);
-    EXPECT_TRUE(status_of(out) == 431 || status_of(out) == 400) << opening << ": " << out.substr(0, 200);
+    EXPECT_TRUE(status_of(out) == 431 || status_of(out) == 400)
+        << opening << ": " << out.substr(0, 200);
     EXPECT_LT(sent, 16u << 20) << opening;
   }
 }
@@ -448,7 +452,8 @@ TEST(HttpFront, AClientThatDoesNotReadHoldsNoWorker) {
   ::send(hog, burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   std::this_thread::sleep_for(milliseconds(300));
   auto started = steady_clock::now();
-  std::string out = exchange(f.port(), "GET /hello?n=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string out =
+      exchange(f.port(), "GET /hello?n=9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(status_of(out), 200) << out;
   EXPECT_LT(steady_clock::now() - started, milliseconds(500)) << "the one worker was held";
   ::close(hog);
@@ -456,7 +461,8 @@ TEST(HttpFront, AClientThatDoesNotReadHoldsNoWorker) {
 
 TEST(HttpFront, StreamsAreChunkedOrCloseDelimitedForHttp10) {
   Front f;
-  std::string v11 = exchange(f.port(), "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string v11 =
+      exchange(f.port(), "GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_NE(v11.find("Transfer-Encoding: chunked"), std::string::npos) << v11;
   EXPECT_NE(v11.find("data: 2"), std::string::npos) << v11;
   EXPECT_NE(v11.find("\r\n0\r\n\r\n"), std::string::npos) << v11;
@@ -468,7 +474,8 @@ TEST(HttpFront, StreamsAreChunkedOrCloseDelimitedForHttp10) {
 
 TEST(HttpFront, HeadAnswersHeadersOnly) {
   Front f;
-  std::string out = exchange(f.port(), "HEAD /hello?n=7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string out =
+      exchange(f.port(), "HEAD /hello?n=7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(status_of(out), 200) << out;
   EXPECT_NE(out.find("Content-Length: 7"), std::string::npos) << out;
   EXPECT_EQ(out.find("hello 7"), std::string::npos) << out;
@@ -519,7 +526,8 @@ class Flood {
   void run(const std::atomic<bool>& stop) {
     for (int s = 0; s < sources_; ++s) {
       std::string src = "127.0.0." + std::to_string(s + 2);
-      for (int i = 0; i < idle_ + slow_; ++i) conns_.push_back({dial(port_, src, true), src, i >= idle_});
+      for (int i = 0; i < idle_ + slow_; ++i)
+        conns_.push_back({dial(port_, src, true), src, i >= idle_});
     }
     auto last_byte = steady_clock::now();
     while (!stop) {
@@ -588,11 +596,10 @@ TEST(HttpFrontFlood, IdleAndSlowlorisConnectionsDoNotStarveAFreshClient) {
     fresh_client.set_read_timeout(seconds(2));
     auto t0 = steady_clock::now();
     auto r = i % 2 == 0 ? fresh_client.Get("/healthz")
-                        : fresh_client.Post("/v1/tasks",
-                                            {{"Authorization", std::string("Bearer ") +
-                                                                   testing::kAdminKey}},
-                                            R"({"class": "build", "tenant": "flood"})",
-                                            "application/json");
+                        : fresh_client.Post(
+                              "/v1/tasks",
+                              {{"Authorization", std::string("Bearer ") + testing::kAdminKey}},
+                              R"({"class": "build", "tenant": "flood"})", "application/json");
     double ms = duration<double, std::milli>(steady_clock::now() - t0).count();
     int want = i % 2 == 0 ? 200 : 201;
     if (!r || r->status != want) ++failures;
@@ -607,10 +614,11 @@ TEST(HttpFrontFlood, IdleAndSlowlorisConnectionsDoNotStarveAFreshClient) {
   EXPECT_GE(health_ms.size(), 50u);
   EXPECT_LE(p99_ms(health_ms), 100.0) << "/healthz p99 under the flood";
   EXPECT_LE(p99_ms(submit_ms), 100.0) << "submit p99 under the flood";
-  std::printf("flood: peak %lld open connections, %lld reopened; /healthz p99 %.2f ms (%zu), "
-              "submit p99 %.2f ms (%zu)\n",
-              static_cast<long long>(peak_open), static_cast<long long>(flood.reopened()),
-              p99_ms(health_ms), health_ms.size(), p99_ms(submit_ms), submit_ms.size());
+  std::printf(
+      "flood: peak %lld open connections, %lld reopened; /healthz p99 %.2f ms (%zu), "
+      "submit p99 %.2f ms (%zu)\n",
+      static_cast<long long>(peak_open), static_cast<long long>(flood.reopened()),
+      p99_ms(health_ms), health_ms.size(), p99_ms(submit_ms), submit_ms.size());
 }
 
 TEST(HttpFrontFlood, UnauthenticatedChunkedUploadsAreRefusedWithoutGrowingMemory) {
@@ -627,8 +635,9 @@ TEST(HttpFrontFlood, UnauthenticatedChunkedUploadsAreRefusedWithoutGrowingMemory
   for (int u = 0; u < 4; ++u) {
     uploads.emplace_back([&, u] {
       int fd = dial(daemon.port());
-      send_all(fd, "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                   "Transfer-Encoding: chunked\r\n\r\n");
+      send_all(fd,
+               "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               "Transfer-Encoding: chunked\r\n\r\n");
       std::string chunk = "10000\r\n" + std::string(65536, ' ') + "\r\n";
       while (sent[u] < kUpload && send_all(fd, chunk)) {
         sent[u] += 65536;

@@ -70,17 +70,21 @@ TEST(KubeClient, KubectlReadsTheFakeServer) {
   auto kube = f.client();
   ASSERT_TRUE(kube.create("/apis/batch/v1/namespaces/agents/jobs", job("cf-t-1", "t-1")));
   auto dir = temp_dir("kubectl");
-  write(dir / "config", "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
-                        "    server: " + f.kube.url() + "\nusers:\n- name: u\n  user:\n    token: t\n"
-                        "contexts:\n- name: c\n  context: {cluster: fake, user: u, namespace: agents}\n"
-                        "current-context: c\n");
+  write(dir / "config",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
+        "    server: " +
+            f.kube.url() +
+            "\nusers:\n- name: u\n  user:\n    token: t\n"
+            "contexts:\n- name: c\n  context: {cluster: fake, user: u, namespace: agents}\n"
+            "current-context: c\n");
   std::string out_file = (dir / "out.json").string();
   std::string cmd = "HOME=" + dir.string() + " kubectl --kubeconfig " + (dir / "config").string() +
-                    " --cache-dir " + (dir / "cache").string() +
-                    " get jobs,pods -o json >" + out_file + " 2>" + (dir / "err.txt").string();
+                    " --cache-dir " + (dir / "cache").string() + " get jobs,pods -o json >" +
+                    out_file + " 2>" + (dir / "err.txt").string();
   int rc = std::system(cmd.c_str());
   std::ifstream in(out_file), err_in(dir / "err.txt");
-  std::string out((std::istreambuf_iterator<char>(in)), {}), err((std::istreambuf_iterator<char>(err_in)), {});
+  std::string out((std::istreambuf_iterator<char>(in)), {}),
+      err((std::istreambuf_iterator<char>(err_in)), {});
   ASSERT_EQ(rc, 0) << err;
   auto list = json::parse(out, nullptr, false);
   ASSERT_TRUE(list.is_object()) << out;
@@ -90,8 +94,9 @@ TEST(KubeClient, KubectlReadsTheFakeServer) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"Job", "Pod"})) << out;
   EXPECT_EQ(list["items"][1]["metadata"]["labels"]["job-name"], "cf-t-1");
   // A missing object: kubectl reads the Status and says NotFound.
-  std::string missing = "HOME=" + dir.string() + " kubectl --kubeconfig " + (dir / "config").string() +
-                        " --cache-dir " + (dir / "cache").string() + " get job nope 2>&1";
+  std::string missing = "HOME=" + dir.string() + " kubectl --kubeconfig " +
+                        (dir / "config").string() + " --cache-dir " + (dir / "cache").string() +
+                        " get job nope 2>&1";
   FILE* p = ::popen(missing.c_str(), "r");
   char buf[512] = {};
   std::string said;
@@ -172,7 +177,8 @@ TEST(KubeClient, AWatchCutMidStreamResumesWithoutLosingATransition) {
                   [&](const std::string& t, const json& o) { seen(t, o); });
   ASSERT_TRUE(r.step(1));  // the list: Pending
   f.kube.cut_watches_after(1);
-  f.kube.set_pod_phase("agents", pod, "Running", {{"running", {{"startedAt", "2026-12-07T00:00:01Z"}}}}, "aks-gpu-0");
+  f.kube.set_pod_phase("agents", pod, "Running",
+                       {{"running", {{"startedAt", "2026-12-07T00:00:01Z"}}}}, "aks-gpu-0");
   f.kube.set_pod_phase("agents", pod, "Succeeded",
                        {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}});
   auto cut = r.step(1);  // one event, then the connection drops
@@ -195,7 +201,7 @@ TEST(KubeClient, GoneRelistsAndConverges) {
   f.kube.set_pod_phase("agents", pod5, "Failed",
                        {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}});
   ASSERT_TRUE(kube.remove("/apis/batch/v1/namespaces/agents/jobs/cf-t-6"));
-  f.kube.compact();  // the reflector's version is now too old
+  f.kube.compact();        // the reflector's version is now too old
   ASSERT_TRUE(r.step(1));  // 410 Gone
   EXPECT_TRUE(r.resource_version().empty());
   ASSERT_TRUE(r.step(1));  // relist

@@ -47,11 +47,16 @@ TEST(RunSpec, BadFieldsAreNamed) {
       {R"({"image": "Ghcr.io/Acme/Agent"})", "run.image", "not an image reference"},
       {R"({"image": "acme/agent:1.4 "})", "run.image", "not an image reference"},
       {R"({"image": "acme/agent@sha256:xyz"})", "run.image", "not an image reference"},
-      {R"({"image": "a", "env": [{"name": "1BAD", "value": "x"}]})", "run.env[0].name", "C identifier"},
-      {R"({"image": "a", "env": [{"name": "A-B", "value": "x"}]})", "run.env[0].name", "C identifier"},
-      {R"({"image": "a", "env": [{"name": "T", "secret": {"name": "gh"}}]})", "run.env[0].secret.key", "required"},
-      {R"({"image": "a", "env": [{"name": "T", "value": "x", "secret": {"name": "gh", "key": "k"}}]})", "run.env[0]", "exactly one"},
-      {R"({"image": "a", "env": [{"name": "T", "secret": {"name": "GH", "key": "k"}}]})", "run.env[0].secret.name", "Secret name"},
+      {R"({"image": "a", "env": [{"name": "1BAD", "value": "x"}]})", "run.env[0].name",
+       "C identifier"},
+      {R"({"image": "a", "env": [{"name": "A-B", "value": "x"}]})", "run.env[0].name",
+       "C identifier"},
+      {R"({"image": "a", "env": [{"name": "T", "secret": {"name": "gh"}}]})",
+       "run.env[0].secret.key", "required"},
+      {R"({"image": "a", "env": [{"name": "T", "value": "x", "secret": {"name": "gh", "key": "k"}}]})",
+       "run.env[0]", "exactly one"},
+      {R"({"image": "a", "env": [{"name": "T", "secret": {"name": "GH", "key": "k"}}]})",
+       "run.env[0].secret.name", "Secret name"},
       {R"({"image": "a", "working_dir": "work"})", "run.working_dir", "absolute"},
       {R"({"image": "a", "timeout": "soon"})", "run.timeout", "duration"},
       {R"({"image": "a", "retries": {"limit": 99}})", "run.retries.limit", "0 to 10"},
@@ -63,7 +68,8 @@ TEST(RunSpec, BadFieldsAreNamed) {
     auto r = parse_run_json(c.json, "run");
     ASSERT_FALSE(r) << c.json;
     EXPECT_EQ(r.error().location, c.field) << c.json << ": " << r.error().describe();
-    EXPECT_NE(r.error().message.find(c.says), std::string::npos) << c.json << ": " << r.error().message;
+    EXPECT_NE(r.error().message.find(c.says), std::string::npos)
+        << c.json << ": " << r.error().message;
   }
   for (const char* ok : {"busybox", "busybox:1.36", "localhost:5000/team/agent:dev",
                          "myregistry.azurecr.io/agents/coder@sha256:"
@@ -79,7 +85,8 @@ JobTask task_with(Resources r) {
   t.class_name = "fine-tune";
   t.resources = r;
   t.run = *parse_run_json(R"({"image": "acme/trainer:2", "command": ["train"], "timeout": "6h",
-      "env": [{"name": "HF_TOKEN", "secret": {"name": "hf", "key": "token"}}]})", "run");
+      "env": [{"name": "HF_TOKEN", "secret": {"name": "hf", "key": "token"}}]})",
+                          "run");
   return t;
 }
 
@@ -95,10 +102,13 @@ TEST(KubeJob, PinsThePodToThePoolWithRequestsLabelsAndDeadline) {
   EXPECT_EQ(j["spec"]["activeDeadlineSeconds"], 6 * 3600);
   const json& pod = j["spec"]["template"]["spec"];
   EXPECT_EQ(pod["nodeSelector"]["codefleet.io/pool"], "h100-train");
-  EXPECT_EQ(pod["tolerations"][0],
-            (json{{"key", "nvidia.com/gpu"}, {"effect", "NoSchedule"}, {"operator", "Equal"}, {"value", "present"}}));
+  EXPECT_EQ(pod["tolerations"][0], (json{{"key", "nvidia.com/gpu"},
+                                         {"effect", "NoSchedule"},
+                                         {"operator", "Equal"},
+                                         {"value", "present"}}));
   const json& c = pod["containers"][0];
-  EXPECT_EQ(c["resources"]["requests"], (json{{"cpu", "40"}, {"memory", "327680Mi"}, {"nvidia.com/gpu", "1"}}));
+  EXPECT_EQ(c["resources"]["requests"],
+            (json{{"cpu", "40"}, {"memory", "327680Mi"}, {"nvidia.com/gpu", "1"}}));
   EXPECT_EQ(c["resources"]["limits"], c["resources"]["requests"]);
   EXPECT_EQ(c["env"][0]["valueFrom"]["secretKeyRef"], (json{{"name", "hf"}, {"key", "token"}}));
   EXPECT_EQ(j.dump().find("\"value\":\"token\""), std::string::npos);  // never a secret value
@@ -109,9 +119,12 @@ TEST(KubeJob, AFractionalGpuNeedsASharingPool) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kInfeasible);
   EXPECT_EQ(refused.error().location, "resources.gpus");
-  auto shared = build_job(task_with({8, 64 * 1024, 500, 0}), {"agents", "h100-infer", {}, "time-slicing"});
+  auto shared =
+      build_job(task_with({8, 64 * 1024, 500, 0}), {"agents", "h100-infer", {}, "time-slicing"});
   ASSERT_TRUE(shared);
-  EXPECT_EQ((*shared)["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"], "1");
+  EXPECT_EQ((*shared)["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]
+                     ["nvidia.com/gpu"],
+            "1");
 }
 
 TEST(KubeJob, NamesAreStableDnsSafeAndDistinct) {
@@ -151,16 +164,20 @@ TEST(KubeJob, PodStatesBecomeTaskEvents) {
   int64_t created = 1796601600;  // 2026-12-07T00:00:00Z
   using K = PodState::Kind;
   EXPECT_EQ(pod_state(pod("Pending", nullptr), created, 300).kind, K::kPending);
-  EXPECT_EQ(pod_state(pod("Running", {{"running", json::object()}}), created, 300).kind, K::kStarted);
-  auto done = pod_state(pod("Succeeded", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}), created, 300);
+  EXPECT_EQ(pod_state(pod("Running", {{"running", json::object()}}), created, 300).kind,
+            K::kStarted);
+  auto done = pod_state(
+      pod("Succeeded", {{"terminated", {{"exitCode", 0}, {"reason", "Completed"}}}}), created, 300);
   EXPECT_EQ(done.kind, K::kFinished);
   EXPECT_EQ(done.node, "aks-cpu-0");
-  auto oom = pod_state(pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}), created, 300);
+  auto oom = pod_state(
+      pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "OOMKilled"}}}}), created, 300);
   EXPECT_EQ(oom.kind, K::kFailed);
   EXPECT_EQ(oom.reason, "OOMKilled");
   EXPECT_EQ(oom.exit_code, 137);
   EXPECT_FALSE(oom.platform);
-  auto error = pod_state(pod("Failed", {{"terminated", {{"exitCode", 3}, {"reason", "Error"}}}}), created, 300);
+  auto error = pod_state(pod("Failed", {{"terminated", {{"exitCode", 3}, {"reason", "Error"}}}}),
+                         created, 300);
   EXPECT_EQ(error.reason, "Error");
   EXPECT_EQ(error.exit_code, 3);
   auto deadline = pod_state(pod("Failed", nullptr, "DeadlineExceeded"), created, 300);

@@ -87,7 +87,9 @@ class FakeKube {
     if (!node.empty()) pod["spec"]["nodeName"] = node;
     if (!container_state.is_null()) {
       pod["status"]["containerStatuses"] =
-          json::array({{{"name", "task"}, {"ready", phase == "Running"}, {"restartCount", 0},
+          json::array({{{"name", "task"},
+                        {"ready", phase == "Running"},
+                        {"restartCount", 0},
                         {"image", pod["spec"]["containers"][0].value("image", "")},
                         {"state", container_state}}});
     }
@@ -101,8 +103,12 @@ class FakeKube {
     std::lock_guard lock(mu_);
     json node{{"apiVersion", "v1"},
               {"kind", "Node"},
-              {"metadata", {{"name", name}, {"labels", {{"agentpool", pool}, {"kubernetes.azure.com/agentpool", pool}}}}},
-              {"status", {{"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
+              {"metadata",
+               {{"name", name},
+                {"labels", {{"agentpool", pool}, {"kubernetes.azure.com/agentpool", pool}}}}},
+              {"status",
+               {{"conditions",
+                 json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
     put("nodes", "", std::move(node), "ADDED");
   }
   // Objects as the server holds them.
@@ -141,7 +147,7 @@ class FakeKube {
 
   static json status(int code, const std::string& reason, const std::string& message,
                      json details = nullptr) {
-    json s{{"kind", "Status"},   {"apiVersion", "v1"}, {"metadata", json::object()},
+    json s{{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", json::object()},
            {"status", "Failure"}, {"message", message}, {"reason", reason},
            {"code", code}};
     if (!details.is_null()) s["details"] = details;
@@ -185,8 +191,8 @@ class FakeKube {
     size_t start = 0;
     while (start <= selector.size()) {
       size_t comma = selector.find(',', start);
-      std::string term = selector.substr(start, comma == std::string::npos ? std::string::npos
-                                                                           : comma - start);
+      std::string term =
+          selector.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       size_t eq = term.find('=');
       const json& labels = o["metadata"].value("labels", json::object());
       if (eq == std::string::npos) {
@@ -227,35 +233,47 @@ class FakeKube {
            {{"kind", "APIVersions"},
             {"versions", {"v1"}},
             {"serverAddressByClientCIDRs",
-             json::array({{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", "127.0.0.1:" + std::to_string(port())}}})}});
+             json::array({{{"clientCIDR", "0.0.0.0/0"},
+                           {"serverAddress", "127.0.0.1:" + std::to_string(port())}}})}});
     });
     server_.Get("/apis", [](const httplib::Request&, httplib::Response& res) {
       json v1{{"groupVersion", "batch/v1"}, {"version", "v1"}};
       send(res, 200,
            {{"kind", "APIGroupList"},
             {"apiVersion", "v1"},
-            {"groups", json::array({{{"name", "batch"}, {"versions", json::array({v1})}, {"preferredVersion", v1}}})}});
+            {"groups", json::array({{{"name", "batch"},
+                                     {"versions", json::array({v1})},
+                                     {"preferredVersion", v1}}})}});
     });
     auto resource = [](const char* name, const char* singular, bool namespaced, const char* kind,
                        json verbs, json short_names = json::array()) {
-      json r{{"name", name},   {"singularName", singular}, {"namespaced", namespaced},
-             {"kind", kind},   {"verbs", std::move(verbs)}};
+      json r{{"name", name},
+             {"singularName", singular},
+             {"namespaced", namespaced},
+             {"kind", kind},
+             {"verbs", std::move(verbs)}};
       if (!short_names.empty()) r["shortNames"] = std::move(short_names);
       return r;
     };
-    json all_verbs = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
-    json core = json::array({resource("pods", "pod", true, "Pod", all_verbs, {"po"}),
-                             resource("pods/log", "", true, "Pod", {"get"}),
-                             resource("nodes", "node", false, "Node", {"get", "list", "watch"}, {"no"}),
-                             resource("namespaces", "namespace", false, "Namespace", {"get", "list"}, {"ns"})});
+    json all_verbs = {"create", "delete", "deletecollection", "get",
+                      "list",   "patch",  "update",           "watch"};
+    json core = json::array(
+        {resource("pods", "pod", true, "Pod", all_verbs, {"po"}),
+         resource("pods/log", "", true, "Pod", {"get"}),
+         resource("nodes", "node", false, "Node", {"get", "list", "watch"}, {"no"}),
+         resource("namespaces", "namespace", false, "Namespace", {"get", "list"}, {"ns"})});
     server_.Get("/api/v1", [core](const httplib::Request&, httplib::Response& res) {
       send(res, 200, {{"kind", "APIResourceList"}, {"groupVersion", "v1"}, {"resources", core}});
     });
-    json batch = json::array({resource("jobs", "job", true, "Job", all_verbs),
-                              resource("jobs/status", "", true, "Job", {"get", "patch", "update"})});
+    json batch =
+        json::array({resource("jobs", "job", true, "Job", all_verbs),
+                     resource("jobs/status", "", true, "Job", {"get", "patch", "update"})});
     server_.Get("/apis/batch/v1", [batch](const httplib::Request&, httplib::Response& res) {
       send(res, 200,
-           {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", "batch/v1"}, {"resources", batch}});
+           {{"kind", "APIResourceList"},
+            {"apiVersion", "v1"},
+            {"groupVersion", "batch/v1"},
+            {"resources", batch}});
     });
   }
 
@@ -286,10 +304,12 @@ class FakeKube {
     server_.Get(prefix + ns_part + "/" + resource, list_or_watch);
     if (namespaced) server_.Get(prefix + "/" + resource, list_or_watch);  // all namespaces
     server_.Get(prefix + ns_part + "/" + resource + "/([^/]+)",
-                [this, resource, namespaced, api_version](const httplib::Request& req, httplib::Response& res) {
+                [this, resource, namespaced, api_version](const httplib::Request& req,
+                                                          httplib::Response& res) {
                   if (throttled(req, res)) return;
-                  std::string key = namespaced ? std::string(req.matches[1]) + "/" + std::string(req.matches[2])
-                                               : std::string(req.matches[1]);
+                  std::string key =
+                      namespaced ? std::string(req.matches[1]) + "/" + std::string(req.matches[2])
+                                 : std::string(req.matches[1]);
                   std::lock_guard lock(mu_);
                   auto it = objects_[resource].find(key);
                   if (it == objects_[resource].end()) {
@@ -303,38 +323,40 @@ class FakeKube {
   }
 
   void jobs() {
-    server_.Post("/apis/batch/v1/namespaces/([^/]+)/jobs",
-                 [this](const httplib::Request& req, httplib::Response& res) {
-                   if (throttled(req, res)) return;
-                   std::string ns = req.matches[1];
-                   auto job = json::parse(req.body, nullptr, false);
-                   if (!job.is_object() || !job.contains("metadata") ||
-                       job["metadata"].value("name", "").empty()) {
-                     return send(res, 422, status(422, "Invalid", "Job.batch is invalid: metadata.name: Required value"));
-                   }
-                   std::string name = job["metadata"]["name"];
-                   std::lock_guard lock(mu_);
-                   if (objects_["jobs"].count(ns + "/" + name)) {
-                     return send(res, 409,
-                                 status(409, "AlreadyExists", "jobs.batch \"" + name + "\" already exists",
-                                        {{"name", name}, {"group", "batch"}, {"kind", "jobs"}}));
-                   }
-                   job["metadata"]["namespace"] = ns;
-                   job["kind"] = "Job";
-                   job["apiVersion"] = "batch/v1";
-                   job["status"] = json::object();
-                   json& stored = put("jobs", ns, job, "ADDED");
-                   json created = stored;
-                   make_pod(ns, created);
-                   send(res, 201, created);
-                 });
+    server_.Post("/apis/batch/v1/namespaces/([^/]+)/jobs", [this](const httplib::Request& req,
+                                                                  httplib::Response& res) {
+      if (throttled(req, res)) return;
+      std::string ns = req.matches[1];
+      auto job = json::parse(req.body, nullptr, false);
+      if (!job.is_object() || !job.contains("metadata") ||
+          job["metadata"].value("name", "").empty()) {
+        return send(res, 422,
+                    status(422, "Invalid", "Job.batch is invalid: metadata.name: Required value"));
+      }
+      std::string name = job["metadata"]["name"];
+      std::lock_guard lock(mu_);
+      if (objects_["jobs"].count(ns + "/" + name)) {
+        return send(res, 409,
+                    status(409, "AlreadyExists", "jobs.batch \"" + name + "\" already exists",
+                           {{"name", name}, {"group", "batch"}, {"kind", "jobs"}}));
+      }
+      job["metadata"]["namespace"] = ns;
+      job["kind"] = "Job";
+      job["apiVersion"] = "batch/v1";
+      job["status"] = json::object();
+      json& stored = put("jobs", ns, job, "ADDED");
+      json created = stored;
+      make_pod(ns, created);
+      send(res, 201, created);
+    });
     server_.Delete("/apis/batch/v1/namespaces/([^/]+)/jobs/([^/]+)",
                    [this](const httplib::Request& req, httplib::Response& res) {
                      if (throttled(req, res)) return;
                      std::string ns = req.matches[1], name = req.matches[2];
                      std::string policy = req.get_param_value("propagationPolicy");
                      auto opts = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-                     if (policy.empty() && opts.is_object()) policy = opts.value("propagationPolicy", "");
+                     if (policy.empty() && opts.is_object())
+                       policy = opts.value("propagationPolicy", "");
                      std::lock_guard lock(mu_);
                      if (!objects_["jobs"].count(ns + "/" + name)) {
                        return send(res, 404,
@@ -353,8 +375,12 @@ class FakeKube {
                        }
                        for (const auto& key : doomed) removed("pods", key);
                      }
-                     send(res, 200, {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()},
-                                     {"status", "Success"}, {"details", {{"name", name}, {"group", "batch"}, {"kind", "jobs"}}}});
+                     send(res, 200,
+                          {{"kind", "Status"},
+                           {"apiVersion", "v1"},
+                           {"metadata", json::object()},
+                           {"status", "Success"},
+                           {"details", {{"name", name}, {"group", "batch"}, {"kind", "jobs"}}}});
                    });
   }
 
@@ -368,9 +394,11 @@ class FakeKube {
     pod["metadata"]["namespace"] = ns;
     pod["metadata"]["labels"]["job-name"] = job_name;
     pod["metadata"]["labels"]["controller-uid"] = job["metadata"]["uid"];
-    pod["metadata"]["ownerReferences"] =
-        json::array({{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", job_name},
-                      {"uid", job["metadata"]["uid"]}, {"controller", true}}});
+    pod["metadata"]["ownerReferences"] = json::array({{{"apiVersion", "batch/v1"},
+                                                       {"kind", "Job"},
+                                                       {"name", job_name},
+                                                       {"uid", job["metadata"]["uid"]},
+                                                       {"controller", true}}});
     pod["spec"] = tmpl.value("spec", json::object());
     pod["status"] = {{"phase", "Pending"}};
     put("pods", ns, std::move(pod), "ADDED");
@@ -383,7 +411,9 @@ class FakeKube {
                   std::lock_guard lock(mu_);
                   std::string key = std::string(req.matches[1]) + "/" + std::string(req.matches[2]);
                   if (!objects_["pods"].count(key)) {
-                    return send(res, 404, status(404, "NotFound", "pods \"" + std::string(req.matches[2]) + "\" not found"));
+                    return send(res, 404,
+                                status(404, "NotFound",
+                                       "pods \"" + std::string(req.matches[2]) + "\" not found"));
                   }
                   res.set_content(logs_[key], "text/plain");
                 });
@@ -400,16 +430,19 @@ class FakeKube {
     res.set_header("Content-Type", "application/json");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     res.set_chunked_content_provider(
-        "application/json", [this, resource, ns, selector, from, bookmarks, deadline,
-                             sent = 0, next = from, expired_sent = false](size_t, httplib::DataSink& sink) mutable {
+        "application/json",
+        [this, resource, ns, selector, from, bookmarks, deadline, sent = 0, next = from,
+         expired_sent = false](size_t, httplib::DataSink& sink) mutable {
           std::unique_lock lock(mu_);
           if (from > 0 && from < compacted_at_ && !expired_sent) {
             expired_sent = true;
-            std::string line = json{{"type", "ERROR"},
-                                    {"object", status(410, "Expired",
-                                                      "too old resource version: " + std::to_string(from) + " (" +
-                                                          std::to_string(compacted_at_) + ")")}}
-                                   .dump() + "\n";
+            std::string line =
+                json{{"type", "ERROR"},
+                     {"object", status(410, "Expired",
+                                       "too old resource version: " + std::to_string(from) + " (" +
+                                           std::to_string(compacted_at_) + ")")}}
+                    .dump() +
+                "\n";
             lock.unlock();
             sink.write(line.data(), line.size());
             sink.done();
@@ -442,10 +475,14 @@ class FakeKube {
             }
             if (bookmarks) {
               std::string mark = json{{"type", "BOOKMARK"},
-                                      {"object", {{"kind", resource == "pods" ? "Pod" : resource == "jobs" ? "Job" : "Node"},
-                                                  {"apiVersion", resource == "jobs" ? "batch/v1" : "v1"},
-                                                  {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}}
-                                     .dump() + "\n";
+                                      {"object",
+                                       {{"kind", resource == "pods"   ? "Pod"
+                                                 : resource == "jobs" ? "Job"
+                                                                      : "Node"},
+                                        {"apiVersion", resource == "jobs" ? "batch/v1" : "v1"},
+                                        {"metadata", {{"resourceVersion", std::to_string(rv_)}}}}}}
+                                     .dump() +
+                                 "\n";
               if (bookmark_due_ <= std::chrono::steady_clock::now()) {
                 bookmark_due_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
                 lock.unlock();

@@ -72,8 +72,9 @@ json env_of(const std::vector<EnvVar>& env) {
   json out = json::array();
   for (const auto& e : env) {
     if (e.from_secret()) {
-      out.push_back({{"name", e.name},
-                     {"valueFrom", {{"secretKeyRef", {{"name", e.secret_name}, {"key", e.secret_key}}}}}});
+      out.push_back(
+          {{"name", e.name},
+           {"valueFrom", {{"secretKeyRef", {{"name", e.secret_name}, {"key", e.secret_key}}}}}});
     } else {
       out.push_back({{"name", e.name}, {"value", e.value}});
     }
@@ -139,8 +140,9 @@ Result<json> build_job(const JobTask& task, const JobTarget& target) {
                 {"namespace", target.namespace_name},
                 {"labels", labels},
                 // The whole id (a label value is cut at 63 characters).
-                {"annotations", {{"codefleet.io/task-id", task.task_id},
-                                 {"codefleet.io/attempt", std::to_string(task.attempt)}}}}},
+                {"annotations",
+                 {{"codefleet.io/task-id", task.task_id},
+                  {"codefleet.io/attempt", std::to_string(task.attempt)}}}}},
               {"spec", spec}};
 }
 
@@ -151,7 +153,8 @@ PodState pod_state(const json& pod, int64_t now_s, int64_t image_pull_grace_s) {
   std::string phase = status.value("phase", "Pending");
   std::string pod_reason = status.value("reason", "");
   const json& containers = status.value("containerStatuses", json::array());
-  const json state = containers.empty() ? json::object() : containers[0].value("state", json::object());
+  const json state =
+      containers.empty() ? json::object() : containers[0].value("state", json::object());
   if (phase == "Succeeded") {
     s.kind = PodState::Kind::kFinished;
     if (state.contains("terminated")) s.exit_code = state["terminated"].value("exitCode", 0);
@@ -173,7 +176,8 @@ PodState pod_state(const json& pod, int64_t now_s, int64_t image_pull_grace_s) {
   if (state.contains("waiting")) {
     std::string why = state["waiting"].value("reason", "");
     bool pull = why == "ImagePullBackOff" || why == "ErrImagePull" || why == "InvalidImageName";
-    int64_t created = unix_seconds_of(pod.value("metadata", json::object()).value("creationTimestamp", ""));
+    int64_t created =
+        unix_seconds_of(pod.value("metadata", json::object()).value("creationTimestamp", ""));
     if (pull && (why == "InvalidImageName" || now_s - created >= image_pull_grace_s)) {
       s.kind = PodState::Kind::kFailed;
       s.reason = why;

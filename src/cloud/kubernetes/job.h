@@ -10,7 +10,8 @@
 // references.
 //
 //   auto job = build_job({.task_id = "t-1", .tenant = "acme", .class_name = "ci",
-//                         .resources = r, .run = run}, {.namespace_name = "agents", .pool = "cpu"});
+//                         .resources = r, .run = run}, {.namespace_name = "agents", .pool =
+//                         "cpu"});
 //   PodState s = pod_state(pod_json, now_s, /*image_pull_grace_s=*/300);
 #pragma once
 
@@ -41,9 +42,9 @@ struct JobTask {
 
 struct JobTarget {
   std::string namespace_name = "default";
-  std::string pool;                  // the spec's pool name (the node label's value)
-  std::vector<std::string> taints;   // "key=value:Effect", tolerated
-  std::string gpu_sharing;           // "" (whole GPUs only), "time-slicing", "mps", "mig"
+  std::string pool;                 // the spec's pool name (the node label's value)
+  std::vector<std::string> taints;  // "key=value:Effect", tolerated
+  std::string gpu_sharing;          // "" (whole GPUs only), "time-slicing", "mps", "mig"
 };
 
 // "cf-<task id, DNS-safe, cut>-<8 hex of its hash>[-r<attempt>]": at most 63 characters,

@@ -34,13 +34,20 @@ Result<std::string> base64_decode(const std::string& in, const std::string& wher
   int bits = 0;
   for (char c : in) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
-    else return tl::unexpected(invalid("is not base64", where));
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+')
+      v = 62;
+    else if (c == '/')
+      v = 63;
+    else if (c == '=' || c == '\n' || c == '\r' || c == ' ')
+      continue;
+    else
+      return tl::unexpected(invalid("is not base64", where));
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -72,7 +79,8 @@ std::optional<YAML::Node> named(const YAML::Node& list, const std::string& name,
 // `data` inline (base64) or a file next to the kubeconfig.
 Result<std::string> data_or_file(const YAML::Node& n, const std::string& key,
                                  const std::string& where) {
-  if (n[key + "-data"]) return base64_decode(n[key + "-data"].as<std::string>(), where + "." + key + "-data");
+  if (n[key + "-data"])
+    return base64_decode(n[key + "-data"].as<std::string>(), where + "." + key + "-data");
   if (n[key]) return read_file(n[key].as<std::string>(), where + "." + key);
   return std::string();
 }
@@ -114,9 +122,10 @@ Result<void> read_user(const YAML::Node& user, const std::string& where, KubeCon
     c.azure_scope = *scope;
   }
   if (user["auth-provider"]) {
-    return tl::unexpected(invalid("auth-provider entries are not supported (convert the "
-                                  "kubeconfig with `kubelogin convert-kubeconfig`)",
-                                  where + ".auth-provider"));
+    return tl::unexpected(
+        invalid("auth-provider entries are not supported (convert the "
+                "kubeconfig with `kubelogin convert-kubeconfig`)",
+                where + ".auth-provider"));
   }
   return {};
 }
@@ -143,7 +152,8 @@ Result<KubeConfig> parse_kubeconfig(const std::string& text, const std::string& 
     std::string ctx = context.empty() && root["current-context"]
                           ? root["current-context"].as<std::string>()
                           : context;
-    if (ctx.empty()) return tl::unexpected(invalid("no context given and no current-context", file));
+    if (ctx.empty())
+      return tl::unexpected(invalid("no context given and no current-context", file));
     auto found = named(root["contexts"], ctx, "context");
     if (!found) return tl::unexpected(invalid("no context '" + ctx + "'", file + ": contexts"));
     const YAML::Node& c = *found;
@@ -151,7 +161,8 @@ Result<KubeConfig> parse_kubeconfig(const std::string& text, const std::string& 
     std::string user_name = c["user"] ? c["user"].as<std::string>() : "";
     auto cluster_found = named(root["clusters"], cluster_name, "cluster");
     if (!cluster_found || !(*cluster_found)["server"]) {
-      return tl::unexpected(invalid("no cluster '" + cluster_name + "' with a server", file + ": clusters"));
+      return tl::unexpected(
+          invalid("no cluster '" + cluster_name + "' with a server", file + ": clusters"));
     }
     const YAML::Node& cluster = *cluster_found;
     KubeConfig out;
@@ -159,9 +170,10 @@ Result<KubeConfig> parse_kubeconfig(const std::string& text, const std::string& 
     while (!out.server.empty() && out.server.back() == '/') out.server.pop_back();
     std::string where = file + ": clusters[" + cluster_name + "]";
     if (cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>()) {
-      return tl::unexpected(invalid("insecure-skip-tls-verify is refused: give the cluster's CA "
-                                    "(certificate-authority-data)",
-                                    where + ".insecure-skip-tls-verify"));
+      return tl::unexpected(
+          invalid("insecure-skip-tls-verify is refused: give the cluster's CA "
+                  "(certificate-authority-data)",
+                  where + ".insecure-skip-tls-verify"));
     }
     auto ca = data_or_file(cluster, "certificate-authority", where);
     if (!ca) return tl::unexpected(ca.error());
@@ -171,7 +183,8 @@ Result<KubeConfig> parse_kubeconfig(const std::string& text, const std::string& 
     if (!user_name.empty() && !user_found) {
       return tl::unexpected(invalid("no user '" + user_name + "'", file + ": users"));
     }
-    auto user = read_user(user_found.value_or(YAML::Node()), file + ": users[" + user_name + "]", out);
+    auto user =
+        read_user(user_found.value_or(YAML::Node()), file + ": users[" + user_name + "]", out);
     if (!user) return tl::unexpected(user.error());
     return out;
   } catch (const YAML::Exception& e) {
@@ -189,9 +202,10 @@ Result<KubeConfig> in_cluster_config(const std::string& root) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
   if (!host || !*host || !port || !*port) {
-    return tl::unexpected(invalid("not inside a pod: KUBERNETES_SERVICE_HOST and "
-                                  "KUBERNETES_SERVICE_PORT are not set",
-                                  "kubernetes.in_cluster"));
+    return tl::unexpected(
+        invalid("not inside a pod: KUBERNETES_SERVICE_HOST and "
+                "KUBERNETES_SERVICE_PORT are not set",
+                "kubernetes.in_cluster"));
   }
   KubeConfig c;
   std::string h = host;
@@ -202,7 +216,8 @@ Result<KubeConfig> in_cluster_config(const std::string& root) {
   c.ca_pem = *ca;
   if (auto ns = read_file(root + "/namespace", "kubernetes.in_cluster"); ns) {
     c.namespace_name = *ns;
-    while (!c.namespace_name.empty() && std::isspace(static_cast<unsigned char>(c.namespace_name.back()))) {
+    while (!c.namespace_name.empty() &&
+           std::isspace(static_cast<unsigned char>(c.namespace_name.back()))) {
       c.namespace_name.pop_back();
     }
   }
@@ -214,11 +229,12 @@ Error kube_error(int status, const std::string& body, const std::string& what) {
   std::string reason = j.is_object() ? j.value("reason", "") : "";
   std::string message = j.is_object() ? j.value("message", "") : "";
   if (message.empty()) message = fmt::format("HTTP {}", status);
-  ErrorCode code = status == 404                                  ? ErrorCode::kNotFound
-                   : status == 429 || status >= 500               ? ErrorCode::kUnavailable
+  ErrorCode code = status == 404                                     ? ErrorCode::kNotFound
+                   : status == 429 || status >= 500                  ? ErrorCode::kUnavailable
                    : status == 409 || status == 422 || status == 403 ? ErrorCode::kInfeasible
-                                                                  : ErrorCode::kInvalidInput;
-  return Error{code, fmt::format("{}: {}{}", what, message, reason.empty() ? "" : " (" + reason + ")"),
+                                                                     : ErrorCode::kInvalidInput;
+  return Error{code,
+               fmt::format("{}: {}{}", what, message, reason.empty() ? "" : " (" + reason + ")"),
                "kubernetes"};
 }
 
@@ -238,25 +254,29 @@ KubeClient::~KubeClient() = default;
 Result<std::string> KubeClient::bearer() {
   if (!config_.azure_scope.empty()) {
     if (!azure_) {
-      return tl::unexpected(invalid("the kubeconfig asks for an Entra ID token, and no Azure "
-                                    "credentials are configured",
-                                    "kubernetes"));
+      return tl::unexpected(
+          invalid("the kubeconfig asks for an Entra ID token, and no Azure "
+                  "credentials are configured",
+                  "kubernetes"));
     }
     auto t = azure_->token(config_.azure_scope);
     if (!t) return tl::unexpected(t.error());
     return t->value;
   }
   if (!config_.token_file.empty()) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(config_.token_file.c_str(), &st) != 0) {
-      return tl::unexpected(Error{ErrorCode::kUnavailable, "cannot read the token file " + config_.token_file, "kubernetes"});
+      return tl::unexpected(Error{ErrorCode::kUnavailable,
+                                  "cannot read the token file " + config_.token_file,
+                                  "kubernetes"});
     }
     int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     if (mtime != token_mtime_ns_) {  // rotated: read again
       auto t = read_file(config_.token_file, "kubernetes");
       if (!t) return tl::unexpected(t.error());
       token_cache_ = *t;
-      while (!token_cache_.empty() && std::isspace(static_cast<unsigned char>(token_cache_.back()))) token_cache_.pop_back();
+      while (!token_cache_.empty() && std::isspace(static_cast<unsigned char>(token_cache_.back())))
+        token_cache_.pop_back();
       token_mtime_ns_ = mtime;
     }
     return token_cache_;
@@ -329,7 +349,9 @@ Result<json> KubeClient::create(const std::string& path, const json& object, boo
     return tl::unexpected(kube_error(r->status, r->body, "POST " + path));
   }
   auto j = json::parse(r->body, nullptr, false);
-  if (!j.is_object()) return tl::unexpected(Error{ErrorCode::kUnavailable, "POST " + path + ": not JSON", "kubernetes"});
+  if (!j.is_object())
+    return tl::unexpected(
+        Error{ErrorCode::kUnavailable, "POST " + path + ": not JSON", "kubernetes"});
   return j;
 }
 
@@ -338,7 +360,9 @@ Result<json> KubeClient::get(const std::string& path) {
   if (!r) return tl::unexpected(r.error());
   if (r->status != 200) return tl::unexpected(kube_error(r->status, r->body, "GET " + path));
   auto j = json::parse(r->body, nullptr, false);
-  if (!j.is_object()) return tl::unexpected(Error{ErrorCode::kUnavailable, "GET " + path + ": not JSON", "kubernetes"});
+  if (!j.is_object())
+    return tl::unexpected(
+        Error{ErrorCode::kUnavailable, "GET " + path + ": not JSON", "kubernetes"});
   return j;
 }
 
@@ -373,7 +397,8 @@ Result<WatchEnd> KubeClient::watch(const std::string& path, const std::string& l
                                    const std::string& resource_version,
                                    const std::function<bool(const WatchEvent&)>& on_event,
                                    int timeout_s) {
-  std::string url = fmt::format("{}?watch=1&allowWatchBookmarks=true&timeoutSeconds={}", path, timeout_s);
+  std::string url =
+      fmt::format("{}?watch=1&allowWatchBookmarks=true&timeoutSeconds={}", path, timeout_s);
   if (!resource_version.empty()) url += "&resourceVersion=" + percent_encode(resource_version);
   if (!label_selector.empty()) url += "&labelSelector=" + percent_encode(label_selector);
   auto req = request("GET", url, "", milliseconds((timeout_s + 30) * 1000));
@@ -403,7 +428,8 @@ Result<WatchEnd> KubeClient::watch(const std::string& path, const std::string& l
       WatchEvent e{line["type"].get<std::string>(), std::move(line["object"])};
       if (e.type == "ERROR") {
         if (e.object.value("code", 0) == 410) return WatchEnd{end.resource_version, true};
-        return tl::unexpected(kube_error(e.object.value("code", 500), e.object.dump(), "watch " + path));
+        return tl::unexpected(
+            kube_error(e.object.value("code", 500), e.object.dump(), "watch " + path));
       }
       if (e.object.contains("metadata") && e.object["metadata"].is_object()) {
         std::string rv = e.object["metadata"].value("resourceVersion", "");
@@ -414,7 +440,8 @@ Result<WatchEnd> KubeClient::watch(const std::string& path, const std::string& l
   }
 }
 
-Result<std::string> KubeClient::logs(const std::string& ns, const std::string& pod, int tail_lines) {
+Result<std::string> KubeClient::logs(const std::string& ns, const std::string& pod,
+                                     int tail_lines) {
   std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/log", ns, pod);
   if (tail_lines >= 0) path += "?tailLines=" + std::to_string(tail_lines);
   auto r = send("GET", path, "", true);
@@ -432,12 +459,13 @@ KubeReflector::KubeReflector(KubeClient& kube, std::string path, std::string lab
 
 Result<void> KubeReflector::step(int watch_timeout_s) {
   if (resource_version_.empty()) return relist();
-  auto end = kube_.watch(path_, selector_, resource_version_,
-                         [this](const WatchEvent& e) {
-                           apply(e.type, e.object);
-                           return true;
-                         },
-                         watch_timeout_s);
+  auto end = kube_.watch(
+      path_, selector_, resource_version_,
+      [this](const WatchEvent& e) {
+        apply(e.type, e.object);
+        return true;
+      },
+      watch_timeout_s);
   if (!end) return tl::unexpected(end.error());
   if (end->gone) {
     resource_version_.clear();  // too old: the next step lists again

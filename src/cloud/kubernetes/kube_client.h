@@ -33,9 +33,9 @@ namespace codefleet {
 class AzureCredentials;
 
 struct KubeConfig {
-  std::string server;  // "https://host:443" (http:// only for loopback tests)
-  std::string ca_pem;  // the cluster's CA; empty: the system's trust store
-  std::string token;   // a static bearer token
+  std::string server;      // "https://host:443" (http:// only for loopback tests)
+  std::string ca_pem;      // the cluster's CA; empty: the system's trust store
+  std::string token;       // a static bearer token
   std::string token_file;  // read again whenever it changes (in-cluster: rotated)
   std::string client_cert_pem, client_key_pem;
   // An Entra ID token for this scope from the Azure credential chain (AKS with Entra ID:
