@@ -244,8 +244,9 @@ int main(int argc, char** argv) {
   sv->add_option("--log-requests", serve.log_requests, "one JSON log line per request (true)");
   sv->add_option("--workers", serve.workers,
                  "simulated: tasks finish after their duration (default); external: workers "
-                 "report through POST /v1/tasks/{id}/events")
-      ->check(CLI::IsMember({"simulated", "external"}));
+                 "report through POST /v1/tasks/{id}/events; kubernetes: each task runs as a "
+                 "Job (kubernetes: in the config)")
+      ->check(CLI::IsMember({"simulated", "external", "kubernetes"}));
   add_common(sv, true);
   add_spec_override(sv);
 

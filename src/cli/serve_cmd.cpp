@@ -21,6 +21,7 @@
 #include "cli/serve_config.h"
 #include "cloud/azure/aks_cloud.h"
 #include "cloud/http.h"
+#include "cloud/kubernetes/kube_executor.h"
 #include "core/text.h"
 #include "server/alerts.h"
 #include "server/api.h"
@@ -139,6 +140,43 @@ void warn_if_plain_http_beyond_loopback(const ServeConfig& c, const std::string&
            fmt::format(R"("address":{})", json_quote(c.listen)));
 }
 
+// workers: kubernetes — the API client and the executor on it.
+struct KubernetesWorkers {
+  std::unique_ptr<KubeClient> client;
+  std::unique_ptr<KubeExecutor> executor;
+};
+
+Result<KubernetesWorkers> kubernetes_workers(const ServeConfig& c, const FleetModel& model,
+                                             AzureCredentials* azure) {
+  const KubernetesSettings& k = c.kubernetes;
+  if (k.kubeconfig.empty() && !k.in_cluster) {
+    return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                "workers: kubernetes needs a cluster: kubernetes.kubeconfig: FILE "
+                                "or kubernetes.in_cluster: true in the config",
+                                "kubernetes"});
+  }
+  auto config = k.in_cluster ? in_cluster_config() : load_kubeconfig(k.kubeconfig, k.context);
+  if (!config) return tl::unexpected(config.error());
+  if (!k.namespace_name.empty()) config->namespace_name = k.namespace_name;
+  KubernetesWorkers w;
+  w.client = std::make_unique<KubeClient>(*config, azure);
+  KubeExecutorOptions o;
+  o.namespace_name = config->namespace_name;
+  o.image_pull_grace_s = k.image_pull_grace_s;
+  for (const auto& p : model.pools) {
+    JobTarget t;
+    t.pool = p.name;
+    t.ttl_after_finished_s = k.job_ttl_s;
+    t.taints = aks_pool_taints(p.node.gpu_milli > 0, p.spot);
+    o.pools[p.name] = t;
+  }
+  w.executor = std::make_unique<KubeExecutor>(*w.client, o);
+  log_line("info", "running tasks on Kubernetes",
+           fmt::format(R"("server":{},"namespace":{})", json_quote(config->server),
+                       json_quote(config->namespace_name)));
+  return w;
+}
+
 }  // namespace
 
 int run_serve(const CommonOptions& common, const ServeOptions& opts) {
@@ -171,9 +209,9 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
     print_error(Error{ErrorCode::kInvalidInput, "speed must be in (0, 100000]", "--speed"});
     return kExitUsage;
   }
-  if (c.workers != "simulated" && c.workers != "external") {
-    print_error(
-        Error{ErrorCode::kInvalidInput, "workers must be simulated or external", "workers"});
+  if (c.workers != "simulated" && c.workers != "external" && c.workers != "kubernetes") {
+    print_error(Error{ErrorCode::kInvalidInput, "workers must be simulated, external or kubernetes",
+                      "workers"});
     return kExitUsage;
   }
   if (c.tls_cert.empty() != c.tls_key.empty()) {
@@ -260,6 +298,20 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
     print_error(Error{ErrorCode::kInvalidInput, "cloud.kind must be simulated or azure", "cloud"});
     return kExitUsage;
   }
+  std::optional<KubernetesWorkers> kube;
+  if (c.workers == "kubernetes") {
+    if (!azure_credentials) {
+      azure_credentials = std::make_unique<AzureCredentials>(AzureAuthConfig::from_environment(), wall);
+    }
+    auto w = kubernetes_workers(c, *model, azure_credentials.get());
+    if (!w) {
+      print_error(w.error());
+      return kExitUsage;
+    }
+    kube = std::move(*w);
+    co.executor = kube->executor.get();
+    co.cancel_grace_s = static_cast<int>(c.kubernetes.cancel_grace_s);
+  }
   Controller controller(*model, **store, co);
   if (auto r = ensure_a_way_in(**store, c); !r) {
     print_error(r.error());
@@ -305,6 +357,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   ao.max_body_bytes = c.max_body_bytes;
   ao.log_requests = c.log_requests;
   ao.gateway = &gateway;
+  ao.executor = co.executor;
   ApiServer api(*model, **store, controller, auth, metrics, ao);
   auto port = api.bind();
   if (!port) {
@@ -331,6 +384,7 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   });
   api.run();
   controller.stop();
+  if (kube) kube->executor->stop();
   refresher.reset();
   // The waiter may still wait (the server stopped for another reason): wake it.
   pthread_kill(waiter.native_handle(), SIGTERM);

@@ -117,6 +117,39 @@ Result<void> read_cloud(const YAML::Node& v, const std::string& file, ServeConfi
   return {};
 }
 
+// kubernetes: where the Kubernetes executor (workers: kubernetes) runs tasks.
+Result<void> read_kubernetes(const YAML::Node& v, const std::string& file, ServeConfig& c) {
+  if (auto r = only_keys(v, file, "kubernetes",
+                         {"kubeconfig", "context", "in_cluster", "namespace", "image_pull_grace",
+                          "job_ttl", "cancel_grace"});
+      !r) {
+    return r;
+  }
+  KubernetesSettings& k = c.kubernetes;
+  if (v["kubeconfig"]) k.kubeconfig = v["kubeconfig"].as<std::string>();
+  if (v["context"]) k.context = v["context"].as<std::string>();
+  if (v["in_cluster"]) k.in_cluster = v["in_cluster"].as<bool>();
+  if (v["namespace"]) k.namespace_name = v["namespace"].as<std::string>();
+  for (auto [key, slot] : {std::pair{"image_pull_grace", &k.image_pull_grace_s},
+                           std::pair{"job_ttl", &k.job_ttl_s},
+                           std::pair{"cancel_grace", &k.cancel_grace_s}}) {
+    if (!v[key]) continue;
+    auto d = parse_duration(v[key].as<std::string>());
+    if (!d || d->count() < 0) {
+      return tl::unexpected(bad_at(file, v[key],
+                                   fmt::format("kubernetes.{} must be a duration such as 30s, "
+                                               "5m or 1h",
+                                               key)));
+    }
+    *slot = std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+  }
+  if (k.in_cluster && !k.kubeconfig.empty()) {
+    return tl::unexpected(
+        bad_at(file, v, "kubernetes: give either kubeconfig or in_cluster: true, not both"));
+  }
+  return {};
+}
+
 Result<void> read_entra_roles(const YAML::Node& v, const std::string& file, EntraConfig& e) {
   if (!v.IsMap()) {
     return tl::unexpected(bad_at(file, v, "entra.roles must map app-role values to roles"));
@@ -166,7 +199,7 @@ Result<void> read_entra(const YAML::Node& v, const std::string& file, ServeConfi
 const std::vector<std::string> kTopLevel = {"spec",     "listen", "store",    "bootstrap_admin_key",
                                             "strategy", "speed",  "start_at", "workers",
                                             "tls",      "http",   "alerts",   "cloud",
-                                            "entra"};
+                                            "entra",    "kubernetes"};
 
 Result<void> read_setting(const std::string& key, const YAML::Node& v, const std::string& file,
                           ServeConfig& c) {
@@ -190,6 +223,7 @@ Result<void> read_setting(const std::string& key, const YAML::Node& v, const std
   if (key == "http") return read_http(v, file, c);
   if (key == "cloud") return read_cloud(v, file, c);
   if (key == "entra") return read_entra(v, file, c);
+  if (key == "kubernetes") return read_kubernetes(v, file, c);
   return {};
 }
 

@@ -18,6 +18,17 @@
 
 namespace codefleet::cli {
 
+// workers: kubernetes — the cluster and namespace tasks run in.
+struct KubernetesSettings {
+  std::string kubeconfig;  // a kubeconfig file ("" with in_cluster: the pod's account)
+  std::string context;     // "" = its current-context
+  bool in_cluster = false;
+  std::string namespace_name;  // "" = the kubeconfig context's namespace, else "default"
+  int64_t image_pull_grace_s = 300;
+  int64_t job_ttl_s = 3600;
+  int64_t cancel_grace_s = 30;
+};
+
 struct ServeConfig {
   std::string spec_file;
   std::string listen = "127.0.0.1:8080";
@@ -41,6 +52,7 @@ struct ServeConfig {
   std::string arm_endpoint = "https://management.azure.com";
   std::string login_endpoint;
   AksCloudOptions aks;
+  KubernetesSettings kubernetes;
 };
 
 // Reads the config file into `c`. Errors carry "FILE:LINE" as their location.

@@ -17,6 +17,7 @@
 #include "llm/openai.h"
 #include "report/decision_json.h"
 #include "routing/fleet_model.h"
+#include "scheduling/executor.h"
 #include "server/auth.h"
 #include "server/controller.h"
 #include "server/gateway.h"
@@ -401,6 +402,9 @@ struct ApiServer::Impl {
                end_task(req.matches[1], TaskPhase::kCancelled, "cancelled", "cancelled by " + p.id,
                         res, p);
              }));
+    s.Get(R"(/v1/tasks/([^/]+)/logs)",
+          guarded("/v1/tasks/{id}/logs", Role::kViewer,
+                  [this](auto& req, auto& res, auto& p) { task_logs(req, res, p); }));
     s.Post(R"(/v1/tasks/([^/]+)/events)",
            guarded("/v1/tasks/{id}/events", Role::kSubmitter,
                    [this](auto& req, auto& res, auto& p) { worker_event(req, res, p); }));
@@ -522,8 +526,21 @@ struct ApiServer::Impl {
     if (!body) return;
     std::string field;
     auto task = parse_task_json(req.body, *model.spec, "request body", &field);
-    if (!task) return send_error(res, 400, task.error().message, field_or_body(field));
+    if (!task) {
+      // A well-formed body whose `run` cannot run (bad image reference, env name, secret
+      // reference) is unprocessable, not malformed.
+      int status = field.rfind("run", 0) == 0 && field != "run" ? 422 : 400;
+      return send_error(res, status, task.error().message, field_or_body(field));
+    }
     const WorkloadClass* cls = model.spec->find_class(task->class_name);
+    if (options.executor && !task->run && (!cls || cls->kind == ClassKind::kCompute)) {
+      return send_error(res, 422,
+                        "this daemon runs tasks on " + options.executor->kind() +
+                            ": give the task a run object ({\"image\": …, \"command\": […]}) or its "
+                            "class '" +
+                            task->class_name + "' a run: default in the spec",
+                        "run");
+    }
     if (cls && cls->kind != ClassKind::kCompute) {
       return send_error(res, 422,
                         "class '" + task->class_name +
@@ -657,6 +674,55 @@ struct ApiServer::Impl {
 
   // `from`: the states it may end from (empty: any that is not terminal), checked in the
   // update itself.
+  // GET /v1/tasks/{id}/logs?tail=N&follow=true: the pod's log through the daemon (text/plain;
+  // followed, chunked until the container ends), tenant-scoped like every task read.
+  void task_logs(const http::Request& req, http::Response& res, const Principal& p) {
+    auto t = load_visible(req.matches[1], p);
+    if (!t) return send_error(res, status_for(t.error()), t.error().message);
+    if (!options.executor) {
+      return send_error(res, 404,
+                        "this daemon runs no executor (workers: simulated or external): its tasks "
+                        "have no logs");
+    }
+    int tail = -1;
+    if (req.has_param("tail")) {
+      const std::string v = req.get_param_value("tail");
+      bool digits = !v.empty() && v.size() <= 7 && std::all_of(v.begin(), v.end(), ::isdigit);
+      if (!digits) return send_error(res, 400, "tail must be a number of lines (0-9999999)", "tail");
+      tail = std::stoi(v);
+    }
+    bool follow = false;
+    if (req.has_param("follow")) {
+      const std::string v = req.get_param_value("follow");
+      if (v != "true" && v != "false" && v != "1" && v != "0")
+        return send_error(res, 400, "follow must be true or false", "follow");
+      follow = v == "true" || v == "1";
+    }
+    std::string id = t->id;
+    if (!follow) {
+      std::string text;
+      auto r = options.executor->logs(id, tail, false, [&](std::string_view piece) {
+        text.append(piece);
+        return text.size() <= (64u << 20);
+      });
+      if (!r) return send_error(res, status_for(r.error()), r.error().message);
+      return res.set_content(std::move(text), "text/plain; charset=utf-8");
+    }
+    // Followed: the pod must exist before the answer starts (an error is still a status).
+    Executor* ex = options.executor;
+    auto probe = ex->logs(id, 0, false, [](std::string_view) { return true; });
+    if (!probe) return send_error(res, status_for(probe.error()), probe.error().message);
+    res.set_chunked_content_provider(
+        "text/plain; charset=utf-8", [ex, id, tail](size_t, http::DataSink& sink) {
+          // A broken upstream ends the stream early: the client sees the log so far.
+          (void)ex->logs(id, tail, true, [&](std::string_view piece) {
+            return sink.write(piece.data(), piece.size());
+          });
+          sink.done();
+          return true;
+        });
+  }
+
   void end_task(const std::string& id, TaskPhase to, const std::string& event,
                 const std::string& reason, http::Response& res, const Principal& p,
                 const std::string& detail = "{}", std::vector<TaskPhase> from = {}) {

@@ -35,6 +35,9 @@ struct ApiOptions {
   http::Options limits;
   bool log_requests = true;
   class Gateway* gateway = nullptr;  // serves /openai/v1/… when set (not owned)
+  // Where tasks run (workers: kubernetes): a task must then say what to run (its own
+  // `run` or its class's), and GET /v1/tasks/{id}/logs reads its pod's log. Not owned.
+  class Executor* executor = nullptr;
 };
 
 class ApiServer {

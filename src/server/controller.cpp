@@ -2,7 +2,10 @@
 //   1. clock      — daemon time now; the region accrues billing and reports evictions
 //   2. calls      — requests from API threads (route dry runs, ended tasks)
 //   3. claim      — new tasks from the store into the scheduler
-//   4. workers    — simulated workers start and finish admitted tasks on their nodes
+//   4. workers    — simulated workers start and finish admitted tasks on their nodes; or,
+//                   with an executor, what it reports (started, finished, failed, lost),
+//                   failures retried after their backoff
+
 //   5. scale      — the strategy's tick, at its interval
 //   6. cycle      — the scheduler's cycle; admissions and preemptions recorded
 //   7. account    — node changes journaled, cost accrued per pool and hour
@@ -18,6 +21,7 @@
 #include "core/text.h"
 #include "scaling/strategy.h"
 #include "scheduling/scheduler.h"
+#include "spec/run.h"
 #include "spec/spec.h"
 #include "workload/task.h"
 
@@ -102,6 +106,7 @@ Result<void> Controller::start() {
   daemon_start_ = options_.start_at == TimePoint{} ? time_point_cast<Duration>(system_clock::now())
                                                    : options_.start_at;
   reset_fleet(daemon_now());
+  if (options_.executor) options_.executor->set_wakeup([this] { notify(); });
   thread_ = std::thread([this] { loop(); });
   return {};
 }
@@ -128,6 +133,10 @@ void Controller::reset_fleet(TimePoint now) {
   by_external_.clear();
   worker_events_.clear();
   updates_.clear();
+  launches_.clear();
+  adoptable_.clear();
+  recovered_attempts_.clear();
+  retries_.clear();
   journal_.clear();
   node_states_.clear();
   billed_.clear();
@@ -150,6 +159,11 @@ bool Controller::become_leader(TimePoint now) {
   // pending; then every active task is claimed again. Any store failure: try again later.
   auto active = store_.active_tasks();
   if (!active) return false;
+  if (options_.executor && !recover_executions(*active)) {
+    lead_retry_at_ = std::chrono::steady_clock::now() + kCloudRetry;
+    store_.resign();
+    return false;
+  }
   for (const auto& t : *active) {
     if (t.state == TaskPhase::kPending) continue;
     updates_.push_back({t.id,
@@ -159,7 +173,9 @@ bool Controller::become_leader(TimePoint now) {
                         "",
                         unix_ms(now),
                         "requeued",
-                        R"({"reason":"a new leader took over; its fleet starts empty"})",
+                        options_.executor
+                            ? R"({"reason":"a new leader took over; a Job still there is adopted when the task is placed on its pool again"})"
+                            : R"({"reason":"a new leader took over; its fleet starts empty"})",
                         {TaskPhase::kAdmitted, TaskPhase::kRunning}});
   }
   flush(now);
@@ -195,6 +211,57 @@ bool Controller::become_leader(TimePoint now) {
   }
   strategy_->start(*scheduler_, now);
   next_strategy_tick_ = now;
+  if (options_.executor) options_.executor->start();
+  return true;
+}
+
+// Level-triggered: what the engine holds is compared with the store. An attempt of a live
+// task is kept for adoption (the task is requeued like every other and, placed on the same
+// pool again, takes its Job back instead of starting a second one); an older attempt of a
+// live task, and a running Job whose task is not live, are stopped. A task whose Job
+// vanished simply runs again. False when the engine cannot be read.
+bool Controller::recover_executions(const std::vector<StoredTask>& active) {
+  auto jobs = options_.executor->jobs();
+  if (!jobs) {
+    fmt::print(stderr,
+               R"({{"level":"error","msg":"cannot list the executor's jobs; retrying","error":{}}})"
+               "\n",
+               json_quote(jobs.error().describe()));
+    return false;
+  }
+  std::map<std::string, const StoredTask*> live;
+  for (const auto& t : active) live[t.id] = &t;
+  std::map<std::string, int> latest;  // task → its highest attempt held
+  for (const auto& j : *jobs) {
+    auto [it, fresh] = latest.emplace(j.task_id, j.attempt);
+    if (!fresh) it->second = std::max(it->second, j.attempt);
+  }
+  int64_t kept = 0, stopped = 0;
+  for (const auto& j : *jobs) {
+    bool current = live.count(j.task_id) && latest[j.task_id] == j.attempt;
+    if (current) {
+      adoptable_[j.task_id] = j;
+      ++kept;
+    } else if (!j.done || live.count(j.task_id)) {
+      options_.executor->cancel(j.task_id, j.attempt, options_.cancel_grace_s);
+      ++stopped;
+    }
+  }
+  // Attempt numbers go on from the highest held; retries spent are in the task's events.
+  for (const auto& [id, attempt] : latest) {
+    if (!live.count(id)) continue;
+    int retries = 0;
+    if (attempt > 0) {
+      if (auto events = store_.task_events(id); events) {
+        for (const auto& e : *events) retries += e.kind == "retry";
+      }
+    }
+    recovered_attempts_[id] = {attempt + 1, retries};
+  }
+  fmt::print(stderr,
+             R"({{"level":"info","msg":"reconciled the store with the executor","executor":{},"jobs":{},"adoptable":{},"stopped":{}}})"
+             "\n",
+             json_quote(options_.executor->kind()), jobs->size(), kept, stopped);
   return true;
 }
 
@@ -206,6 +273,7 @@ void Controller::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (options_.executor) options_.executor->set_wakeup({});
 }
 
 void Controller::notify() {
@@ -244,9 +312,21 @@ void Controller::task_ended(const std::string& id) {
     } else {
       (void)scheduler_->cancel(it->second);
     }
+    auto l = live_.find(it->second);
+    if (options_.executor && l != live_.end() && l->second.attempt >= 0) {
+      options_.executor->cancel(id, l->second.attempt, options_.cancel_grace_s);
+    }
     live_.erase(it->second);
     by_external_.erase(it);
     dirty_ = true;
+  });
+  post([this, id] {  // a task cancelled while it waits out a retry's backoff
+    for (auto it = retries_.begin(); it != retries_.end(); ++it) {
+      if (it->second.external_id == id) {
+        retries_.erase(it);
+        return;
+      }
+    }
   });
 }
 
@@ -314,6 +394,7 @@ void Controller::follow(TimePoint now) {
     snapshot_.ready = true;
   }
   for (auto& c : calls) c();  // dry runs are answered against an empty fleet
+  if (options_.executor) (void)options_.executor->take_events();  // the leader's business
 }
 
 void Controller::pass(TimePoint now) {
@@ -340,6 +421,10 @@ void Controller::pass(TimePoint now) {
       if (it == live_.end()) continue;
       it->second.epoch++;
       it->second.started = false;
+      if (options_.executor && it->second.attempt >= 0) {
+        options_.executor->cancel(it->second.external_id, it->second.attempt, 0);
+        it->second.attempt = -1;
+      }
       updates_.push_back({it->second.external_id,
                           TaskPhase::kPending,
                           "",
@@ -362,6 +447,10 @@ void Controller::pass(TimePoint now) {
   // 3-7
   claim(now);
   workers(now);
+  if (options_.executor) {
+    resubmit(now);
+    executed(now);
+  }
   if (now >= next_strategy_tick_) {
     uint64_t before = scheduler_->node_epoch();
     strategy_->tick(*scheduler_, now);
@@ -372,6 +461,7 @@ void Controller::pass(TimePoint now) {
   account(now);
   // 8-9
   flush(now);
+  if (updates_.empty()) dispatch();  // a Job only for an admission that is stored
   publish(now);
 }
 
@@ -399,7 +489,16 @@ void Controller::adopt(const StoredTask& st, TimePoint now) {
                         {TaskPhase::kPending}});
     return;
   }
-  live_[*id] = Live{st.id, st.class_name, task->submitted_at, 0, false};
+  Live l{st.id, st.class_name, task->submitted_at, 0, false, nullptr, -1, 0, 0};
+  if (options_.executor) {
+    l.task = std::make_shared<const Task>(*task);
+    if (auto r = recovered_attempts_.find(st.id); r != recovered_attempts_.end()) {
+      l.next_attempt = r->second.first;
+      l.retries_used = r->second.second;
+      recovered_attempts_.erase(r);
+    }
+  }
+  live_[*id] = std::move(l);
   by_external_[st.id] = *id;
   dirty_ = true;
 }
@@ -469,6 +568,131 @@ void Controller::workers(TimePoint now) {
   }
 }
 
+// The attempt for an admission: the Job the engine still held at recovery when it is on
+// this pool (create-or-adopt: the executor reports its state), else a new attempt (and
+// the held one, on another pool, stopped).
+void Controller::launch(uint64_t tid, const std::string& pool) {
+  Live& l = live_.at(tid);
+  int attempt = l.next_attempt;
+  if (auto held = adoptable_.find(l.external_id); held != adoptable_.end()) {
+    if (held->second.pool == pool) {
+      attempt = held->second.attempt;
+    } else {
+      options_.executor->cancel(l.external_id, held->second.attempt, options_.cancel_grace_s);
+    }
+    adoptable_.erase(held);
+  }
+  l.attempt = attempt;
+  l.next_attempt = std::max(l.next_attempt, attempt + 1);
+  l.started = false;
+  launches_.push_back(
+      {l.external_id, l.task->tenant, l.class_name, attempt, pool, l.task->resources, l.task->run});
+}
+
+void Controller::dispatch() {
+  for (const auto& l : launches_) options_.executor->launch(l);
+  launches_.clear();
+}
+
+void Controller::executed(TimePoint now) {
+  for (const ExecEvent& e : options_.executor->take_events()) {
+    auto bi = by_external_.find(e.task_id);
+    if (bi == by_external_.end()) continue;  // ended, or waiting out a retry's backoff
+    uint64_t tid = bi->second;
+    Live& l = live_.at(tid);
+    const TaskRecord* rec = scheduler_->find(tid);
+    if (e.attempt != l.attempt || !rec || rec->state != TaskState::kAdmitted) continue;  // stale
+    std::string where = fmt::format(R"("attempt":{},"node":{})", e.attempt, json_quote(e.node));
+    switch (e.kind) {
+      case ExecEvent::Kind::kStarted:
+        if (l.started) break;
+        l.started = true;
+        updates_.push_back({l.external_id, TaskPhase::kRunning, "", e.node, "", unix_ms(now),
+                            "started", "{" + where + "}", {TaskPhase::kAdmitted}});
+        break;
+      case ExecEvent::Kind::kFinished:
+        updates_.push_back({l.external_id, TaskPhase::kCompleted, "", e.node, "", unix_ms(now),
+                            "finished", fmt::format(R"({{{},"exit_code":{}}})", where, e.exit_code),
+                            {TaskPhase::kAdmitted, TaskPhase::kRunning}});
+        (void)scheduler_->complete(tid);
+        by_external_.erase(bi);
+        live_.erase(tid);
+        dirty_ = true;
+        break;
+      case ExecEvent::Kind::kFailed:
+        on_failed(tid, e, now);
+        break;
+      case ExecEvent::Kind::kLost:
+        // The platform's doing (node lost, evicted, the Job gone): no retry is spent.
+        requeue(tid, Duration{0}, "node_lost",
+                fmt::format(R"({{{},"reason":{}}})", where, json_quote(e.reason)), now);
+        break;
+    }
+  }
+}
+
+// A failure of the task itself: retried while its policy allows (the exit code listed, or
+// any failure when none are), after a backoff that doubles each time; else final.
+void Controller::on_failed(uint64_t tid, const ExecEvent& e, TimePoint now) {
+  Live& l = live_.at(tid);
+  RetryPolicy policy = l.task && l.task->run ? l.task->run->retries : RetryPolicy{};
+  bool listed = policy.on_exit_codes.empty() ||
+                std::find(policy.on_exit_codes.begin(), policy.on_exit_codes.end(),
+                          e.exit_code) != policy.on_exit_codes.end();
+  std::string what = fmt::format(R"("attempt":{},"node":{},"reason":{},"exit_code":{})", e.attempt,
+                                 json_quote(e.node), json_quote(e.reason), e.exit_code);
+  if (listed && l.retries_used < policy.limit) {
+    ++l.retries_used;
+    Duration backoff = policy.backoff * (int64_t{1} << std::min(l.retries_used - 1, 20));
+    requeue(tid, backoff, "retry",
+            fmt::format(R"({{{},"retry":{},"limit":{},"backoff_ms":{}}})", what, l.retries_used,
+                        policy.limit, duration_cast<milliseconds>(backoff).count()),
+            now);
+    return;
+  }
+  std::string reason = e.exit_code != 0 ? fmt::format("{} (exit code {})", e.reason, e.exit_code)
+                                        : e.reason;
+  if (l.retries_used > 0) reason += fmt::format(" after {} retries", l.retries_used);
+  updates_.push_back({l.external_id, TaskPhase::kFailed, "", e.node, reason, unix_ms(now),
+                      "failed", "{" + what + "}", {TaskPhase::kAdmitted, TaskPhase::kRunning}});
+  (void)scheduler_->complete(tid);
+  by_external_.erase(l.external_id);
+  live_.erase(tid);
+  dirty_ = true;
+}
+
+// Back to pending (in the store now; in the scheduler after `delay`) as a fresh submission.
+void Controller::requeue(uint64_t tid, Duration delay, const std::string& event,
+                         const std::string& detail, TimePoint now) {
+  Live l = std::move(live_.at(tid));
+  live_.erase(tid);
+  by_external_.erase(l.external_id);
+  (void)scheduler_->cancel(tid);
+  updates_.push_back({l.external_id, TaskPhase::kPending, "", "", "", unix_ms(now), event, detail,
+                      {TaskPhase::kAdmitted, TaskPhase::kRunning}});
+  l.attempt = -1;
+  l.started = false;
+  retries_.emplace(now + delay, std::move(l));
+  dirty_ = true;
+}
+
+void Controller::resubmit(TimePoint now) {
+  while (!retries_.empty() && retries_.begin()->first <= now) {
+    Live l = std::move(retries_.begin()->second);
+    retries_.erase(retries_.begin());
+    Task task = *l.task;
+    auto id = scheduler_->submit(task);
+    if (!id) {
+      updates_.push_back({l.external_id, TaskPhase::kFailed, "", "", id.error().message,
+                          unix_ms(now), "failed", "{}", {TaskPhase::kPending}});
+      continue;
+    }
+    by_external_[l.external_id] = *id;
+    live_[*id] = std::move(l);
+    dirty_ = true;
+  }
+}
+
 void Controller::run_cycle(TimePoint now) {
   auto release = scheduler_->next_release();
   if (release && *release <= now) dirty_ = true;
@@ -480,6 +704,11 @@ void Controller::run_cycle(TimePoint now) {
     if (it == live_.end()) continue;
     it->second.epoch++;
     it->second.started = false;
+    if (options_.executor && it->second.attempt >= 0) {
+      options_.executor->cancel(it->second.external_id, it->second.attempt,
+                                options_.cancel_grace_s);
+      it->second.attempt = -1;
+    }
     updates_.push_back({it->second.external_id,
                         TaskPhase::kPending,
                         "",
@@ -512,7 +741,9 @@ void Controller::run_cycle(TimePoint now) {
                         fmt::format(R"({{"pool":"{}","node":"{}","starts_at_ms":{}}})", pool,
                                     node_name(adm.node), unix_ms(start)),
                         {TaskPhase::kPending}});
-    if (options_.simulate_workers) {
+    if (options_.executor) {
+      launch(adm.task, pool);
+    } else if (options_.simulate_workers) {
       worker_events_.push_back({start, adm.task, it->second.epoch, false});
       std::push_heap(worker_events_.begin(), worker_events_.end(), cmp);
       worker_events_.push_back({start + rec->task.duration, adm.task, it->second.epoch, true});
@@ -665,7 +896,8 @@ void Controller::publish(TimePoint now) {
   for (const auto& [at, w] : recent_waits_) waits.push_back(w);
   s.wait_p95_ms = percentile(waits, 95);
   s.cloud_failures =
-      region_->allocation_failures() + (options_.mirror ? options_.mirror->failures() : 0);
+      region_->allocation_failures() + (options_.mirror ? options_.mirror->failures() : 0) +
+      (options_.executor ? options_.executor->failures() : 0);
   for (auto* l : listeners_) l->on_snapshot(s);
   std::lock_guard lock(mu_);
   snapshot_ = std::move(s);

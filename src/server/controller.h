@@ -29,6 +29,7 @@
 
 #include "core/money.h"
 #include "routing/router.h"
+#include "scheduling/executor.h"
 #include "sim/region.h"
 #include "store/store.h"
 
@@ -47,6 +48,12 @@ struct ControllerOptions {
   // A real cloud (AKS) that every node decision is also sent to. The simulated region still
   // keeps node states and the cost estimate; nodes the mirror reports lost are lost.
   CloudPort* mirror = nullptr;
+  // Where admitted tasks really run (Kubernetes). Set, it replaces the simulated workers:
+  // tasks start, finish and fail as the executor reports, failures are retried as the
+  // task's `run.retries` says, and the store is reconciled against the engine whenever
+  // this replica becomes the leader.
+  Executor* executor = nullptr;
+  int cancel_grace_s = 30;  // for the containers of a cancelled or preempted task
 };
 
 struct PoolStatus {
@@ -131,6 +138,15 @@ class Controller {
   void claim(TimePoint now);
   void adopt(const StoredTask& st, TimePoint now);
   void workers(TimePoint now);
+  // The executor's side (executor set): recovery at leadership, its events, retries.
+  bool recover_executions(const std::vector<StoredTask>& active);
+  void executed(TimePoint now);
+  void on_failed(uint64_t tid, const ExecEvent& e, TimePoint now);
+  void requeue(uint64_t tid, Duration delay, const std::string& event, const std::string& detail,
+               TimePoint now);
+  void resubmit(TimePoint now);
+  void launch(uint64_t tid, const std::string& pool);
+  void dispatch();
   void run_cycle(TimePoint now);
   void account(TimePoint now);
   void publish(TimePoint now);
@@ -164,6 +180,12 @@ class Controller {
     TimePoint submitted{};
     uint64_t epoch = 0;
     bool started = false;
+    // With an executor: the task (to submit again after a retry), the attempt running now
+    // (-1: none), the next attempt's number and the retries spent.
+    std::shared_ptr<const Task> task;
+    int attempt = -1;
+    int next_attempt = 0;
+    int retries_used = 0;
   };
   std::map<uint64_t, Live> live_;                // scheduler task id → what we know
   std::map<std::string, uint64_t> by_external_;  // external id → scheduler task id
@@ -176,6 +198,12 @@ class Controller {
   };
   std::vector<WorkerEvent> worker_events_;  // min-heap
   std::vector<TaskUpdate> updates_;
+  std::vector<Launch> launches_;  // sent to the executor once their admissions are stored
+  // Attempts the engine held when this replica became the leader, by task: adopted when
+  // the task is admitted to the same pool again, else stopped.
+  std::map<std::string, ExecJob> adoptable_;
+  std::map<std::string, std::pair<int, int>> recovered_attempts_;  // task → (next, retries)
+  std::multimap<TimePoint, Live> retries_;  // tasks waiting out their retry backoff
   std::vector<TaskEvent> journal_;
   std::map<uint64_t, int> node_states_;    // last journaled state per node (-1 = gone)
   std::map<std::string, int64_t> billed_;  // per pool, micro-USD already accounted

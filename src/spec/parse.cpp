@@ -7,9 +7,11 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "core/text.h"
+#include "spec/run.h"
 #include "spec/spec.h"
 
 namespace codefleet {
@@ -82,6 +84,37 @@ std::string SpecParseError::describe() const {
 }
 
 namespace {
+
+// A YAML subtree as JSON, for the parts of the spec that share the API's JSON reader (a
+// class's `run`). Plain scalars that read as whole numbers or booleans become those; quoted
+// ones stay strings.
+nlohmann::json yaml_to_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map: {
+      nlohmann::json o = nlohmann::json::object();
+      for (const auto& kv : n) o[kv.first.Scalar()] = yaml_to_json(kv.second);
+      return o;
+    }
+    case YAML::NodeType::Sequence: {
+      nlohmann::json a = nlohmann::json::array();
+      for (const auto& item : n) a.push_back(yaml_to_json(item));
+      return a;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& v = n.Scalar();
+      if (n.Tag() == "?") {
+        if (v == "true" || v == "false") return v == "true";
+        bool digits = !v.empty() && v.size() < 18 &&
+                      std::all_of(v.begin() + (v[0] == '-' ? 1 : 0), v.end(),
+                                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+        if (digits && v != "-") return std::stoll(v);
+      }
+      return v;
+    }
+    default:
+      return nullptr;
+  }
+}
 
 SourcePos pos_of(const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
@@ -765,7 +798,7 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
   r.list(root, "workload_classes", "", [&](const YAML::Node& n, const std::string& p) {
     if (!r.check_map(n, p,
                      {"name", "kind", "resources", "duration", "priority", "deferrable",
-                      "preemptible", "prefer", "policy"})) {
+                      "preemptible", "prefer", "policy", "run"})) {
       return;
     }
     WorkloadClass c;
@@ -803,6 +836,15 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
     set_if(
         r.choice<std::string>(n, "policy", p, {{"cheapest", "cheapest"}, {"fastest", "fastest"}}),
         c.policy);
+    if (YAML::Node run = r.child(n, "run", p); run.IsDefined()) {
+      std::string rp = join_path(p, "run");
+      auto parsed = parse_run_json(yaml_to_json(run).dump(), rp);
+      if (parsed) {
+        c.run = std::make_shared<const RunSpec>(std::move(*parsed));
+      } else {
+        r.error(parsed.error().location, run, parsed.error().message);
+      }
+    }
     s.classes.push_back(c);
   });
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -18,6 +19,8 @@
 #include "core/time.h"
 
 namespace codefleet {
+
+struct RunSpec;
 
 enum class IdleAction { kNone, kHibernate, kDeallocate, kDelete };
 const char* idle_action_name(IdleAction a);
@@ -108,6 +111,7 @@ struct WorkloadClass {
   bool preemptible = false;
   std::vector<std::string> prefer;  // pool or deployment names, most preferred first
   std::string policy = "cheapest";  // cheapest | fastest
+  std::shared_ptr<const RunSpec> run;  // what its tasks run unless they say (workload/run.h)
   std::string path;
 };
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,7 @@
 namespace codefleet {
 
 struct Spec;
+struct RunSpec;
 
 struct TokenCounts {
   int64_t prompt = 0;
@@ -36,10 +38,14 @@ struct Task {
   bool preemptible = false;
   std::optional<TokenCounts> tokens;  // LLM calls
   TimePoint submitted_at{};
+  // What an executor runs (image, command, env, timeout, retries): the task's own `run`,
+  // else its class's; null for neither (the simulated and external workers need none).
+  std::shared_ptr<const RunSpec> run;
 };
 
 struct WorkloadClass;
-// A task with its class's defaults: resources, duration, priority, deferrable, preemptible.
+// A task with its class's defaults: resources, duration, priority, deferrable, preemptible,
+// run.
 Task task_from_class(const WorkloadClass& c);
 
 // Length limits on the task JSON's strings, in bytes: names (`id`, `tenant`, `class`,

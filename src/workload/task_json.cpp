@@ -9,6 +9,7 @@
 #include "core/money.h"
 #include "core/text.h"
 #include "spec/spec.h"
+#include "spec/run.h"
 #include "workload/task.h"
 
 namespace codefleet {
@@ -125,7 +126,7 @@ struct Reader {
 
 const std::vector<std::string> kTaskFields = {
     "id",       "class",    "environment", "tenant",      "resources", "duration_s",
-    "priority", "deadline", "deferrable",  "preemptible", "tokens",    "submitted_at"};
+    "priority", "deadline", "deferrable",  "preemptible", "tokens",    "submitted_at", "run"};
 const std::vector<std::string> kResourceFields = {"vcpus", "memory_gib", "gpus", "gpu_memory_gib"};
 
 // " (did you mean 'X'?)" for an unknown top-level key, looking among the `resources`
@@ -158,6 +159,7 @@ Task task_from_class(const WorkloadClass& c) {
   t.preemptible = c.preemptible;
   t.resources = c.resources;
   t.duration = c.duration;
+  t.run = c.run;
   return t;
 }
 
@@ -188,7 +190,7 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
     return make_error(ErrorCode::kInvalidInput,
                       fmt::format("unknown field '{}'{}", clipped(*unknown), hint), source);
   }
-  Reader r{source, {}, false};
+  Reader r{source, {}, false, {}};
   Task t;
   auto cls = r.string(doc, "class", "class");
   if (!cls && !r.failed) r.fail("class", "is required (a workload class of the spec)");
@@ -273,6 +275,18 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
       t.tokens = tc;
     }
   }
+  auto run = doc.find("run");
+  if (run != doc.end() && !run->is_null() && !r.failed) {
+    // The task's own run replaces its class's as a whole.
+    auto parsed = parse_run_json(run->dump(), "run");
+    if (!parsed) {
+      r.failed = true;
+      r.field = parsed.error().location;
+      r.error = Error{ErrorCode::kInvalidInput, parsed.error().message, source};
+    } else {
+      t.run = std::make_shared<const RunSpec>(std::move(*parsed));
+    }
+  }
   if (!r.failed && wc && wc->kind == ClassKind::kCompute && t.resources.vcpus == 0) {
     r.fail("resources.vcpus", "a compute task needs at least 1 vCPU");
   }
@@ -311,6 +325,7 @@ std::string task_to_json(const Task& t) {
   if (!t.environment.empty()) j["environment"] = t.environment;  // "" = any environment
   if (t.deadline) j["deadline"] = format_rfc3339(*t.deadline);
   if (t.tokens) j["tokens"] = {{"prompt", t.tokens->prompt}, {"completion", t.tokens->completion}};
+  if (t.run) j["run"] = json::parse(run_to_json(*t.run));
   return j.dump();
 }
 

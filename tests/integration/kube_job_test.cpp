@@ -7,7 +7,7 @@
 #include "cloud/kubernetes/job.h"
 #include "cloud/kubernetes/kube_client.h"
 #include "support/fake_kube.h"
-#include "workload/run.h"
+#include "spec/run.h"
 
 namespace codefleet {
 namespace {
@@ -99,7 +99,7 @@ TEST(KubeJob, PinsThePodToThePoolWithRequestsLabelsAndDeadline) {
   EXPECT_EQ(j["metadata"]["labels"]["codefleet.io/task"], "t-0a1b2c");
   EXPECT_EQ(j["metadata"]["labels"]["codefleet.io/tenant"], "acme");
   EXPECT_EQ(j["spec"]["backoffLimit"], 0);
-  EXPECT_EQ(j["spec"]["activeDeadlineSeconds"], 6 * 3600);
+  EXPECT_EQ(j["spec"]["template"]["spec"]["activeDeadlineSeconds"], 6 * 3600);
   const json& pod = j["spec"]["template"]["spec"];
   EXPECT_EQ(pod["nodeSelector"]["codefleet.io/pool"], "h100-train");
   EXPECT_EQ(pod["tolerations"][0], (json{{"key", "nvidia.com/gpu"},

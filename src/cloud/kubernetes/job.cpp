@@ -98,6 +98,15 @@ int64_t unix_seconds_of(const std::string& rfc3339) {
 
 }  // namespace
 
+std::string task_label_value(const std::string& task_id) { return label_value(task_id); }
+
+std::vector<std::string> aks_pool_taints(bool gpu, bool spot) {
+  std::vector<std::string> out;
+  if (gpu) out.push_back("nvidia.com/gpu=present:NoSchedule");
+  if (spot) out.push_back("kubernetes.azure.com/scalesetpriority=spot:NoSchedule");
+  return out;
+}
+
 std::string job_name(const std::string& task_id, int attempt) {
   std::string safe;
   for (char c : task_id) {
@@ -123,26 +132,31 @@ Result<json> build_job(const JobTask& task, const JobTarget& target) {
   json pod_spec{{"restartPolicy", "Never"},
                 {"nodeSelector", {{kPoolLabel, target.pool}}},
                 {"containers", json::array({container_of(task.run, *resources)})}};
+  if (task.run.timeout) {
+    // On the pod, not the Job: the kubelet then fails the pod itself with reason
+    // DeadlineExceeded (a Job-level deadline deletes the pod instead, which reads as lost).
+    pod_spec["activeDeadlineSeconds"] =
+        std::chrono::duration_cast<std::chrono::seconds>(*task.run.timeout).count();
+  }
   json tolerations = tolerations_of(target.taints);
   if (!tolerations.empty()) pod_spec["tolerations"] = tolerations;
   if (!task.run.service_account.empty()) pod_spec["serviceAccountName"] = task.run.service_account;
+  // The whole id (a label value is cut at 63 characters) and the attempt, on the Job and
+  // its pod alike: the pod watch maps a pod to its task by them.
+  json annotations{{kTaskIdAnnotation, task.task_id},
+                   {kAttemptAnnotation, std::to_string(task.attempt)}};
   json spec{{"backoffLimit", 0},
-            {"ttlSecondsAfterFinished", 3600},
-            {"template", {{"metadata", {{"labels", labels}}}, {"spec", pod_spec}}}};
-  if (task.run.timeout) {
-    spec["activeDeadlineSeconds"] =
-        std::chrono::duration_cast<std::chrono::seconds>(*task.run.timeout).count();
-  }
+            {"ttlSecondsAfterFinished", target.ttl_after_finished_s},
+            {"template",
+             {{"metadata", {{"labels", labels}, {"annotations", annotations}}},
+              {"spec", pod_spec}}}};
   return json{{"apiVersion", "batch/v1"},
               {"kind", "Job"},
               {"metadata",
                {{"name", job_name(task.task_id, task.attempt)},
                 {"namespace", target.namespace_name},
                 {"labels", labels},
-                // The whole id (a label value is cut at 63 characters).
-                {"annotations",
-                 {{"codefleet.io/task-id", task.task_id},
-                  {"codefleet.io/attempt", std::to_string(task.attempt)}}}}},
+                {"annotations", annotations}}},
               {"spec", spec}};
 }
 

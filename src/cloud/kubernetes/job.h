@@ -23,7 +23,7 @@
 
 #include "core/resources.h"
 #include "core/result.h"
-#include "workload/run.h"
+#include "spec/run.h"
 
 namespace codefleet {
 
@@ -32,6 +32,8 @@ inline constexpr const char* kTaskLabel = "codefleet.io/task";
 inline constexpr const char* kTenantLabel = "codefleet.io/tenant";
 inline constexpr const char* kClassLabel = "codefleet.io/class";
 inline constexpr const char* kPoolLabel = "codefleet.io/pool";
+inline constexpr const char* kTaskIdAnnotation = "codefleet.io/task-id";
+inline constexpr const char* kAttemptAnnotation = "codefleet.io/attempt";
 
 struct JobTask {
   std::string task_id, tenant, class_name;
@@ -45,7 +47,16 @@ struct JobTarget {
   std::string pool;                 // the spec's pool name (the node label's value)
   std::vector<std::string> taints;  // "key=value:Effect", tolerated
   std::string gpu_sharing;          // "" (whole GPUs only), "time-slicing", "mps", "mig"
+  int64_t ttl_after_finished_s = 3600;  // a finished Job (and its pod's log) is kept this long
 };
+
+// The taints a generated AKS pool carries (iac/deployment.cpp puts them there): GPU pools
+// "nvidia.com/gpu=present:NoSchedule", spot pools Azure's own spot taint.
+std::vector<std::string> aks_pool_taints(bool gpu, bool spot);
+
+// The value of the task label for `task_id` (label values are cut to 63 characters of
+// [A-Za-z0-9._-]; the whole id is in the codefleet.io/task-id annotation).
+std::string task_label_value(const std::string& task_id);
 
 // "cf-<task id, DNS-safe, cut>-<8 hex of its hash>[-r<attempt>]": at most 63 characters,
 // the same for the same task and attempt.

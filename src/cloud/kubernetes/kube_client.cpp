@@ -450,6 +450,31 @@ Result<std::string> KubeClient::logs(const std::string& ns, const std::string& p
   return r->body;
 }
 
+Result<void> KubeClient::stream_logs(const std::string& ns, const std::string& pod,
+                                     int tail_lines, bool follow,
+                                     const std::function<bool(std::string_view)>& on_chunk) {
+  std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/log?follow={}", ns, pod,
+                                 follow ? "true" : "false");
+  if (tail_lines >= 0) path += "&tailLines=" + std::to_string(tail_lines);
+  // A followed log has no end in sight: the whole exchange may take a day.
+  auto req = request("GET", path, "", follow ? milliseconds(86'400'000) : options_.request_timeout);
+  if (!req) return tl::unexpected(req.error());
+  HttpCall call(*pool_, std::move(*req), options_.request_timeout);
+  auto status = call.start();
+  if (!status && call.status() == 0) return tl::unexpected(status.error().error);
+  if (!status) status = call.status();
+  if (*status != 200) {
+    auto body = call.rest(64 << 10, true);
+    return tl::unexpected(kube_error(*status, body ? *body : "", "GET " + path));
+  }
+  for (;;) {
+    auto piece = call.next();
+    if (!piece) return tl::unexpected(piece.error().error);
+    if (!*piece) return {};
+    if (!on_chunk(**piece)) return {};
+  }
+}
+
 KubeReflector::KubeReflector(KubeClient& kube, std::string path, std::string label_selector,
                              OnChange on_change)
     : kube_(kube),

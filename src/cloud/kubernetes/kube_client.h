@@ -105,6 +105,10 @@ class KubeClient {
                          const std::function<bool(const WatchEvent&)>& on_event,
                          int timeout_s = 300);
   Result<std::string> logs(const std::string& ns, const std::string& pod, int tail_lines = -1);
+  // The pod's log as it is written (`follow`: until the container ends), piece by piece to
+  // `on_chunk` (false from it stops).
+  Result<void> stream_logs(const std::string& ns, const std::string& pod, int tail_lines,
+                           bool follow, const std::function<bool(std::string_view)>& on_chunk);
 
  private:
   Result<HttpResponse> send(const std::string& method, const std::string& path,

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
-#include "workload/run.h"
+#include "spec/run.h"
 
 namespace codefleet {
 

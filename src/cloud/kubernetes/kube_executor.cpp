@@ -1,0 +1,384 @@
+// The Kubernetes executor (see kube_executor.h).
+#include "cloud/kubernetes/kube_executor.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <fmt/format.h>
+
+#include "core/text.h"
+#include "spec/run.h"
+
+namespace codefleet {
+
+namespace {
+
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+std::string jobs_path(const std::string& ns) {
+  return fmt::format("/apis/batch/v1/namespaces/{}/jobs", ns);
+}
+
+// (task id, attempt) from the annotations CodeFleet puts on its Jobs and pods; false for
+// an object without them (not CodeFleet's, or altered by hand).
+bool key_of(const json& object, std::string& task, int& attempt) {
+  const json& meta = object.value("metadata", json::object());
+  const json& ann = meta.value("annotations", json::object());
+  if (!ann.is_object() || !ann.contains(kTaskIdAnnotation) || !ann.contains(kAttemptAnnotation))
+    return false;
+  if (!ann[kTaskIdAnnotation].is_string() || !ann[kAttemptAnnotation].is_string()) return false;
+  task = ann[kTaskIdAnnotation].get<std::string>();
+  const std::string& a = ann[kAttemptAnnotation].get_ref<const std::string&>();
+  if (a.empty() || a.size() > 6 || !std::all_of(a.begin(), a.end(), ::isdigit)) return false;
+  attempt = std::stoi(a);
+  return !task.empty();
+}
+
+bool job_done(const json& job) {
+  const json& st = job.value("status", json::object());
+  if (st.value("succeeded", 0) > 0 || st.value("failed", 0) > 0) return true;
+  for (const auto& c : st.value("conditions", json::array())) {
+    std::string type = c.value("type", "");
+    if ((type == "Complete" || type == "Failed") && c.value("status", "") == "True") return true;
+  }
+  return false;
+}
+
+bool final_kind(ExecEvent::Kind k) { return k != ExecEvent::Kind::kStarted; }
+
+}  // namespace
+
+KubeExecutor::KubeExecutor(KubeClient& kube, KubeExecutorOptions options)
+    : kube_(kube), options_(std::move(options)) {
+  if (!options_.now_s) {
+    options_.now_s = [] {
+      return std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  if (!options_.log) {
+    options_.log = [](const std::string& line) { fmt::print(stderr, "{}\n", line); };
+  }
+  for (int i = 0; i < std::max(1, options_.senders); ++i) {
+    senders_.emplace_back([this] { send_loop(); });
+  }
+}
+
+KubeExecutor::~KubeExecutor() { stop(); }
+
+int64_t KubeExecutor::now_s() const { return options_.now_s(); }
+
+void KubeExecutor::set_wakeup(std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  wake_ = std::move(wake);
+}
+
+void KubeExecutor::launch(const Launch& l) {
+  {
+    std::lock_guard lock(mu_);
+    Send s;
+    s.launch = l;
+    sends_.push_back(std::move(s));
+  }
+  cv_.notify_all();
+}
+
+void KubeExecutor::cancel(const std::string& task_id, int attempt, int grace_s) {
+  {
+    std::lock_guard lock(mu_);
+    cancelled_.insert({task_id, attempt});
+    Send s;
+    s.create = false;
+    s.launch.task_id = task_id;
+    s.launch.attempt = attempt;
+    s.grace_s = grace_s;
+    sends_.push_back(std::move(s));
+  }
+  cv_.notify_all();
+}
+
+std::vector<ExecEvent> KubeExecutor::take_events() {
+  std::lock_guard lock(mu_);
+  std::vector<ExecEvent> out;
+  out.swap(events_);
+  return out;
+}
+
+Result<std::vector<ExecJob>> KubeExecutor::jobs() {
+  auto list = kube_.list(jobs_path(options_.namespace_name), kTaskLabel);
+  if (!list) return tl::unexpected(list.error());
+  std::vector<ExecJob> out;
+  for (const auto& job : list->items) {
+    ExecJob j;
+    if (!key_of(job, j.task_id, j.attempt)) continue;
+    const json& labels = job["metadata"].value("labels", json::object());
+    j.pool = labels.value(kPoolLabel, "");
+    j.done = job_done(job);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+void KubeExecutor::start() {
+  std::lock_guard lock(mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  watcher_ = std::thread([this] { watch_loop(); });
+}
+
+void KubeExecutor::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : senders_) t.join();
+  if (watcher_.joinable()) watcher_.join();
+}
+
+// Any replica can answer: the pods are read from the API server, not from the watch.
+Result<void> KubeExecutor::logs(const std::string& task_id, int tail_lines, bool follow,
+                                const std::function<bool(std::string_view)>& on_chunk) {
+  auto pods = kube_.list(fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name),
+                         fmt::format("{}={}", kTaskLabel, task_label_value(task_id)));
+  if (!pods) return tl::unexpected(pods.error());
+  std::string pod;
+  int latest = -1;
+  for (const auto& p : pods->items) {
+    std::string task;
+    int attempt = 0;
+    if (!key_of(p, task, attempt) || task != task_id || attempt < latest) continue;
+    latest = attempt;
+    pod = p["metadata"].value("name", "");
+  }
+  if (pod.empty()) {
+    return tl::unexpected(Error{ErrorCode::kNotFound,
+                                "task '" + task_id + "' has no pod (not started yet, or its Job "
+                                "was cleaned up)",
+                                "id"});
+  }
+  return kube_.stream_logs(options_.namespace_name, pod, tail_lines, follow, on_chunk);
+}
+
+// ---- Sending: creates and deletes, in order per queue, each retried until it lands.
+
+void KubeExecutor::send_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = steady_clock::now();
+    auto ready = std::find_if(sends_.begin(), sends_.end(),
+                              [&](const Send& s) { return s.not_before <= now; });
+    if (ready == sends_.end()) {
+      auto next = steady_clock::time_point::max();
+      for (const auto& s : sends_) next = std::min(next, s.not_before);
+      if (next == steady_clock::time_point::max()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, next);
+      }
+      continue;
+    }
+    Send s = std::move(*ready);
+    sends_.erase(ready);
+    lock.unlock();
+    if (s.create) {
+      do_create(s);
+    } else {
+      do_delete(s);
+    }
+    lock.lock();
+  }
+}
+
+void KubeExecutor::do_create(Send& s) {
+  const Launch& l = s.launch;
+  Key key{l.task_id, l.attempt};
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_.count(key)) return;  // stopped before it was ever sent
+  }
+  auto refuse = [&](std::string reason) {
+    failures_++;
+    emit({ExecEvent::Kind::kFailed, l.task_id, l.attempt, 0, std::move(reason), ""});
+  };
+  if (!l.run) return refuse("NoRunSpec: the task has no run (image) and its class none either");
+  JobTarget target;
+  if (auto it = options_.pools.find(l.pool); it != options_.pools.end()) target = it->second;
+  target.pool = l.pool;
+  target.namespace_name = options_.namespace_name;
+  auto job = build_job({l.task_id, l.tenant, l.class_name, l.resources, *l.run, l.attempt}, target);
+  if (!job) return refuse("Unrunnable: " + job.error().message);
+  bool existed = false;
+  auto r = kube_.create(jobs_path(options_.namespace_name), *job, &existed);
+  if (!r) {
+    if (r.error().code == ErrorCode::kUnavailable) return retry_later(std::move(s), r.error());
+    log("the API server refused the Job", l.task_id, r.error());
+    return refuse("JobRejected: " + r.error().message);
+  }
+  (existed ? adopted_ : created_)++;
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_.count(key)) {
+      // Stopped while the create was on its way: the delete may have found nothing.
+      Send d;
+      d.create = false;
+      d.launch.task_id = l.task_id;
+      d.launch.attempt = l.attempt;
+      sends_.push_back(std::move(d));
+    } else if (auto it = pods_.find(key); existed && it != pods_.end()) {
+      // Adopted: what its pod did meanwhile is news to the loop that asked again.
+      it->second.any_reported = false;
+      size_t before = events_.size();
+      observe(key, it->second, false);
+      wake = events_.size() != before;
+    }
+  }
+  cv_.notify_all();
+  if (wake) notify_loop();
+}
+
+void KubeExecutor::do_delete(Send& s) {
+  std::string path = jobs_path(options_.namespace_name) + "/" +
+                     job_name(s.launch.task_id, s.launch.attempt);
+  auto r = kube_.remove(path, "Background", s.grace_s);
+  if (!r && r.error().code == ErrorCode::kUnavailable) return retry_later(std::move(s), r.error());
+  if (!r) log("the Job could not be deleted", s.launch.task_id, r.error());
+}
+
+void KubeExecutor::retry_later(Send s, const Error& e) {
+  s.tries++;
+  auto wait = std::min<milliseconds>(options_.max_send_backoff,
+                                     milliseconds(200) * (int64_t{1} << std::min(s.tries, 10)));
+  if ((s.tries & (s.tries - 1)) == 0) {  // 1, 2, 4, 8 …: a line now and then, not a flood
+    log(fmt::format("the API server is unavailable; {} again in {} ms (try {})",
+                    s.create ? "creating" : "deleting", wait.count(), s.tries),
+        s.launch.task_id, e);
+  }
+  s.not_before = steady_clock::now() + wait;
+  {
+    std::lock_guard lock(mu_);
+    sends_.push_back(std::move(s));
+  }
+  cv_.notify_all();
+}
+
+// ---- Watching: pods into events.
+
+void KubeExecutor::watch_loop() {
+  KubeReflector pods(
+      kube_, fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name), kTaskLabel,
+      [this](const std::string& type, const json& pod) { on_pod(type, pod); });
+  milliseconds backoff{500};
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    auto r = pods.step(options_.watch_timeout_s);
+    bool wake = false;
+    {
+      // An image that cannot be pulled becomes a failure once its grace is over, with or
+      // without a new event about the pod.
+      std::unique_lock lock(mu_);
+      size_t before = events_.size();
+      for (auto& [key, seen] : pods_) {
+        if (!seen.any_reported) observe(key, seen, false);
+      }
+      wake = events_.size() != before;
+      if (!r) {
+        lock.unlock();
+        log("watching pods failed; watching again", "", r.error());
+        lock.lock();
+        cv_.wait_for(lock, backoff, [this] { return stopping_; });
+        backoff = std::min<milliseconds>(backoff * 2, milliseconds(30'000));
+      } else {
+        backoff = milliseconds(500);
+      }
+    }
+    if (wake) notify_loop();
+  }
+}
+
+void KubeExecutor::on_pod(const std::string& type, const json& pod) {
+  std::string task;
+  int attempt = 0;
+  if (!key_of(pod, task, attempt)) return;
+  Key key{task, attempt};
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    Seen& seen = pods_[key];
+    seen.pod = pod["metadata"].value("name", "");
+    seen.object = pod;
+    size_t before = events_.size();
+    observe(key, seen, type == "DELETED");
+    wake = events_.size() != before;
+    if (type == "DELETED") {
+      pods_.erase(key);
+      cancelled_.erase(key);  // nothing more can come from it
+    }
+  }
+  if (wake) notify_loop();
+}
+
+// What the pod's state means, reported once per change (mu_ held). A pod deleted before
+// it ended — by a node drain, by hand — is lost, not failed: the task runs again.
+void KubeExecutor::observe(const Key& key, Seen& seen, bool deleted) {
+  if (cancelled_.count(key)) return;  // the loop stopped it: its end is not news
+  PodState ps = pod_state(seen.object, now_s(), options_.image_pull_grace_s);
+  ExecEvent e{ExecEvent::Kind::kStarted, key.first, key.second, ps.exit_code, ps.reason, ps.node};
+  switch (ps.kind) {
+    case PodState::Kind::kPending:
+      if (!deleted) return;
+      e.kind = ExecEvent::Kind::kLost;
+      e.reason = "PodDeleted";
+      break;
+    case PodState::Kind::kStarted:
+      e.kind = deleted ? ExecEvent::Kind::kLost : ExecEvent::Kind::kStarted;
+      if (deleted) e.reason = "PodDeleted";
+      break;
+    case PodState::Kind::kFinished:
+      e.kind = ExecEvent::Kind::kFinished;
+      break;
+    case PodState::Kind::kFailed:
+      e.kind = ps.platform ? ExecEvent::Kind::kLost : ExecEvent::Kind::kFailed;
+      break;
+    case PodState::Kind::kNodeLost:
+      e.kind = ExecEvent::Kind::kLost;
+      break;
+  }
+  if (seen.any_reported && (seen.reported == e.kind || final_kind(seen.reported))) return;
+  seen.any_reported = true;
+  seen.reported = e.kind;
+  events_.push_back(std::move(e));
+}
+
+void KubeExecutor::emit(ExecEvent e) {
+  {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::move(e));
+  }
+  notify_loop();
+}
+
+void KubeExecutor::notify_loop() {
+  std::function<void()> wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = wake_;
+  }
+  if (wake) wake();
+}
+
+void KubeExecutor::log(const std::string& msg, const std::string& task, const Error& e) {
+  options_.log(fmt::format(R"({{"level":"warn","msg":{},"executor":"kubernetes"{},"error":{}}})",
+                           json_quote(msg), task.empty() ? "" : ",\"task\":" + json_quote(task),
+                           json_quote(e.describe())));
+}
+
+}  // namespace codefleet

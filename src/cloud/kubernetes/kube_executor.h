@@ -1,0 +1,119 @@
+// The Kubernetes executor: the executor port (scheduling/executor.h) on a cluster's API.
+// Each attempt of an admitted task is one batch/v1 Job (cloud/kubernetes/job.h: pinned to
+// its pool, labelled, backoffLimit 0), created by a few sender threads so that the loop
+// never waits on the API server; a create answered 409 AlreadyExists is the Job already
+// there (adopted, never a second pod). One watcher thread lists and watches the pods
+// CodeFleet labelled (resourceVersion, bookmarks, a relist after 410 Gone) and turns their
+// phases into events: started, finished with the exit code, failed with Kubernetes'
+// reason (OOMKilled, DeadlineExceeded, an image that cannot be pulled after a grace, Error
+// with the exit code), lost (evicted, node lost, the pod deleted under it).
+//
+//   KubeClient kube(*load_kubeconfig(path));
+//   KubeExecutor ex(kube, {.namespace_name = "agents", .pools = targets});
+//   controller_options.executor = &ex;
+//
+// Sends that fail with 429 or 5xx (after the client's own retries) are tried again with a
+// doubling backoff up to `max_send_backoff`; nothing the loop asked for is dropped. A
+// create the API server refuses for good (422: the object is invalid) becomes a failed
+// event naming the reason.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cloud/kubernetes/job.h"
+#include "cloud/kubernetes/kube_client.h"
+#include "scheduling/executor.h"
+
+namespace codefleet {
+
+struct KubeExecutorOptions {
+  std::string namespace_name = "default";
+  std::map<std::string, JobTarget> pools;  // by pool name; a pool missing: default target
+  int64_t image_pull_grace_s = 300;        // ImagePullBackOff counts as a failure after this
+  int senders = 4;                         // threads creating and deleting Jobs
+  int watch_timeout_s = 10;                // one watch request's length (stop waits this long)
+  std::chrono::milliseconds max_send_backoff{30'000};
+  std::function<int64_t()> now_s;  // wall clock, Unix seconds (default: the system's)
+  std::function<void(const std::string&)> log;  // one JSON line per problem (default: stderr)
+};
+
+class KubeExecutor final : public Executor {
+ public:
+  KubeExecutor(KubeClient& kube, KubeExecutorOptions options);
+  ~KubeExecutor() override;
+
+  std::string kind() const override { return "kubernetes"; }
+  void set_wakeup(std::function<void()> wake) override;
+  void launch(const Launch& l) override;
+  void cancel(const std::string& task_id, int attempt, int grace_s) override;
+  std::vector<ExecEvent> take_events() override;
+  Result<std::vector<ExecJob>> jobs() override;
+  void start() override;
+  void stop() override;
+  int64_t failures() const override { return failures_.load(); }
+  Result<void> logs(const std::string& task_id, int tail_lines, bool follow,
+                    const std::function<bool(std::string_view)>& on_chunk) override;
+
+  const std::string& namespace_name() const { return options_.namespace_name; }
+  // Jobs created (201) and adopted (409) so far.
+  int64_t created() const { return created_.load(); }
+  int64_t adopted() const { return adopted_.load(); }
+
+ private:
+  struct Send {
+    bool create = true;
+    Launch launch;  // create: the whole launch; delete: task id and attempt
+    int grace_s = -1;
+    int tries = 0;
+    std::chrono::steady_clock::time_point not_before{};
+  };
+  struct Seen {  // one attempt's pod, as last observed
+    std::string pod;
+    ExecEvent::Kind reported{};
+    bool any_reported = false;
+    bool cancelled = false;
+    nlohmann::json object;
+  };
+  using Key = std::pair<std::string, int>;  // (task id, attempt)
+
+  void send_loop();
+  void do_create(Send& s);
+  void do_delete(Send& s);
+  void retry_later(Send s, const Error& e);
+  void watch_loop();
+  void on_pod(const std::string& type, const nlohmann::json& pod);
+  void observe(const Key& key, Seen& seen, bool deleted);
+  void emit(ExecEvent e);
+  void notify_loop();  // the loop's wake-up, called without mu_ held
+  void log(const std::string& msg, const std::string& task, const Error& e);
+  int64_t now_s() const;
+
+  KubeClient& kube_;
+  KubeExecutorOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Send> sends_;
+  std::vector<ExecEvent> events_;
+  std::map<Key, Seen> pods_;
+  std::set<Key> cancelled_;  // attempts the loop stopped: their end is not news
+  std::function<void()> wake_;
+  bool stopping_ = false;
+  std::vector<std::thread> senders_;
+  std::thread watcher_;
+  bool started_ = false;
+  std::atomic<int64_t> failures_{0}, created_{0}, adopted_{0};
+};
+
+}  // namespace codefleet
