@@ -69,6 +69,7 @@ class Webhook {
 struct DaemonOptions {
   AuthOptions auth;
   size_t max_body_bytes = 64 * 1024;
+  Executor* executor = nullptr;  // where tasks run (else the tests play the workers)
 };
 
 // The daemon on a loopback port, serving tests/fixtures/serve/small.yaml from `store_url`.
@@ -98,6 +99,7 @@ class Daemon {
     co.speed = 600;  // ten simulated minutes per wall second: nodes come up in < 1 s
     co.strategy = "cluster-autoscaler";
     co.simulate_workers = false;  // the tests play the workers (POST /v1/tasks/{id}/events)
+    co.executor = options.executor;
     controller_ = std::make_unique<Controller>(*model_, *store_, co);
     alerts_ = std::make_unique<AlertEngine>(parsed_->spec, *store_,
                                             AlertOptions{webhook, "00000000-sub", minutes(15)});
@@ -108,6 +110,7 @@ class Daemon {
     ao.port = 0;
     ao.max_body_bytes = options.max_body_bytes;
     ao.log_requests = false;
+    ao.executor = options.executor;
     if (gateway) {
       gateway_ = std::make_unique<Gateway>(*model_, *store_, *controller_, metrics_, *gateway);
       ao.gateway = gateway_.get();

@@ -19,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <string>
@@ -158,12 +159,21 @@ class FakeKube {
     res.set_content(body.dump(), "application/json");
   }
 
+  static std::string now_rfc3339() {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+  }
+
   // Stores `o` (new resourceVersion) and records the event. Holds mu_.
   json& put(const std::string& resource, const std::string& ns, json o, const std::string& type) {
     o["metadata"]["resourceVersion"] = std::to_string(++rv_);
     if (!o["metadata"].contains("uid")) o["metadata"]["uid"] = "uid-" + std::to_string(rv_);
     if (!o["metadata"].contains("creationTimestamp")) {
-      o["metadata"]["creationTimestamp"] = "2026-12-07T00:00:00Z";
+      o["metadata"]["creationTimestamp"] = now_rfc3339();
     }
     std::string key = (ns.empty() ? "" : ns + "/") + o["metadata"].value("name", "");
     json& stored = objects_[resource][key] = std::move(o);
