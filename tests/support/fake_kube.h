@@ -95,6 +95,18 @@ class FakeKube {
                         {"state", container_state}}});
     }
     modified("pods", pod);
+    // The job controller's part: a pod that ended ends its Job (backoffLimit 0).
+    if (phase == "Succeeded" || phase == "Failed") {
+      std::string job_key = ns + "/" + pod["metadata"]["labels"].value("job-name", "");
+      auto job = objects_["jobs"].find(job_key);
+      if (job != objects_["jobs"].end()) {
+        bool ok = phase == "Succeeded";
+        job->second["status"][ok ? "succeeded" : "failed"] = 1;
+        job->second["status"]["conditions"] = json::array(
+            {{{"type", ok ? "Complete" : "Failed"}, {"status", "True"}}});
+        modified("jobs", job->second);
+      }
+    }
   }
   void set_pod_log(const std::string& ns, const std::string& name, std::string text) {
     std::lock_guard lock(mu_);
