@@ -63,8 +63,10 @@ Entries pool_properties(const Deployment& d, const NodePool& p, bool system) {
   e.push_back({"vmSize", lit(p.sku)});
   e.push_back({"vnetSubnetID", expr(subnet_ref(d, p.subnet_id))});
   e.push_back({"count", num(std::max<int64_t>(p.min_count, system ? 1 : 0))});
-  e.push_back({"enableAutoScaling", flag(p.max_count > 0)});
-  if (p.max_count > 0) {
+  // scaler: codefleet — the daemon sets the count; the cluster autoscaler stays off.
+  bool autoscaled = p.max_count > 0 && !p.codefleet_scaled;
+  e.push_back({"enableAutoScaling", flag(autoscaled)});
+  if (autoscaled) {
     e.push_back({"minCount", num(p.min_count)});
     e.push_back({"maxCount", num(p.max_count)});
   }

@@ -508,6 +508,7 @@ Result<Deployment> build_deployment(const Spec& spec, const FleetModel& fleet,
     np.gpu_milli = size->gpu_milli;
     np.gpu = pm.node.gpu_milli > 0;
     np.spot = p->spot;
+    np.codefleet_scaled = p->scaler == "codefleet";
     np.can_hibernate = pm.can_hibernate;
     auto [max_count, note] = quota.take(size->quota_family, size->vcpus, p->spot, p->max_nodes);
     np.max_count = max_count;

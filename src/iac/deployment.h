@@ -54,6 +54,9 @@ struct NodePool {
   std::string environment, subnet_id, sku, series, quota_family;
   int64_t vcpus = 0, memory_mib = 0, gpu_milli = 0;
   bool gpu = false, spot = false, can_hibernate = false;
+  // scaler: codefleet — the daemon sets the count, so the cluster autoscaler is off (the
+  // system pool, and pools with scaler: cluster-autoscaler, keep the autoscaler).
+  bool codefleet_scaled = false;
   int64_t min_count = 0, max_count = 0;
   std::string max_note;         // how max_count was derived (always set)
   bool clamped = false;         // max_count < the spec's max_nodes because of quota

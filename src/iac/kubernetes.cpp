@@ -110,11 +110,92 @@ std::string storage_yaml(const Deployment& d) {
   return y;
 }
 
+// What the daemon's service account may do, and no more: Jobs in the task namespace
+// (create, read, watch, delete — never update), their pods and logs read-only, and Nodes
+// read-only cluster-wide (to follow the pools' real nodes).
+std::string rbac_yaml(const Deployment& d) {
+  std::string y = yaml_comment(generated_header(
+      d,
+      "The daemon's Kubernetes identity for workers: kubernetes, least privilege: Jobs in the\n"
+      "task namespace (create, get, list, watch, delete), their Pods and pods/log read-only,\n"
+      "Nodes read-only. The serve config's kubernetes.namespace must be the namespace\n"
+      "below (codefleet-tasks). kubectl apply -f codefleet-rbac.yaml"));
+  y += R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: codefleet-tasks
+  labels:
+    app.kubernetes.io/managed-by: codefleet
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: codefleet
+  namespace: codefleet-tasks
+  labels:
+    app.kubernetes.io/managed-by: codefleet
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: codefleet-executor
+  namespace: codefleet-tasks
+rules:
+  - apiGroups: ["batch"]
+    resources: ["jobs"]
+    verbs: ["create", "get", "list", "watch", "delete"]
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["get", "list", "watch"]
+  - apiGroups: [""]
+    resources: ["pods/log"]
+    verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: codefleet-executor
+  namespace: codefleet-tasks
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: codefleet-executor
+subjects:
+  - kind: ServiceAccount
+    name: codefleet
+    namespace: codefleet-tasks
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: codefleet-node-reader
+rules:
+  - apiGroups: [""]
+    resources: ["nodes"]
+    verbs: ["get", "list", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: codefleet-node-reader
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: codefleet-node-reader
+subjects:
+  - kind: ServiceAccount
+    name: codefleet
+    namespace: codefleet-tasks
+)";
+  return y;
+}
+
 }  // namespace
 
 Files emit_kubernetes(const Deployment& d) {
   Files f;
   f["kubernetes/kueue.yaml"] = kueue_yaml(d);
+  f["kubernetes/codefleet-rbac.yaml"] = rbac_yaml(d);
   if (!d.storage_classes.empty()) f["kubernetes/storage-classes.yaml"] = storage_yaml(d);
   return f;
 }

@@ -227,6 +227,12 @@ void pool_body(HclBlock& b, const NodePool& p, bool system) {
   if (p.max_count == 0) {
     b.attr("auto_scaling_enabled", Value::boolean(false), p.max_note);
     b.attr("node_count", Value::num(0));
+  } else if (p.codefleet_scaled) {
+    b.attr("auto_scaling_enabled", Value::boolean(false),
+           fmt::format("scaler: codefleet — the daemon sets this pool's count (at most {}: {}); "
+                       "the cluster autoscaler stays off so that two loops never size one pool",
+                       p.max_count, p.max_note));
+    b.attr("node_count", Value::num(p.min_count));
   } else {
     b.attr("auto_scaling_enabled", Value::boolean(true));
     b.attr("min_count", Value::num(p.min_count));

@@ -48,6 +48,7 @@ struct PoolModel {
   Resources node;  // one node's capacity
   int64_t min_nodes = 0, max_nodes = 0;
   bool spot = false;
+  bool autoscaled = false;  // scaler: cluster-autoscaler — AKS sets its count, not CodeFleet
   IdleAction idle_action = IdleAction::kNone;
   std::vector<std::string> classes;  // empty = any compute class
   Price price;                       // payg (or spot for spot pools), maybe estimated

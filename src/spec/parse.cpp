@@ -573,7 +573,7 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
   if (!r.check_map(n, path,
                    {"name", "sku", "min_nodes", "max_nodes", "spot", "os_disk", "availability_set",
                     "zones", "backup", "capacity_reservation", "scale_down_mode", "idle",
-                    "schedule", "classes", "storage", "tags", "price_assumption"})) {
+                    "schedule", "classes", "storage", "tags", "price_assumption", "scaler"})) {
     return;
   }
   Pool p;
@@ -606,6 +606,10 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
   set_if(r.choice<std::string>(n, "scale_down_mode", path,
                                {{"Delete", "Delete"}, {"Deallocate", "Deallocate"}}),
          p.scale_down_mode);
+  set_if(r.choice<std::string>(n, "scaler", path,
+                               {{"codefleet", "codefleet"},
+                                {"cluster-autoscaler", "cluster-autoscaler"}}),
+         p.scaler);
   YAML::Node disk = r.child(n, "os_disk", path);
   if (disk.IsDefined()) {
     std::string dp = join_path(path, "os_disk");

@@ -80,6 +80,9 @@ struct Pool {
   bool backup = false;
   bool capacity_reservation = false;
   std::string scale_down_mode = "Delete";  // AKS: Delete | Deallocate
+  // Who sets the pool's node count: CodeFleet (the daemon; the AKS cluster autoscaler
+  // stays off) or the cluster autoscaler (CodeFleet only places work on it). Never both.
+  std::string scaler = "codefleet";  // codefleet | cluster-autoscaler
   IdleAction idle_action = IdleAction::kNone;
   Duration idle_after{std::chrono::minutes(30)};
   std::optional<Schedule> schedule;  // when the pool runs; outside it, min_nodes drops to 0

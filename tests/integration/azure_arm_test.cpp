@@ -746,6 +746,17 @@ TEST_F(AksMirrorTest, EachAgentPoolBelongsToOneSpecPool) {
   auto dup = AksCloud::check(*model, twice);
   ASSERT_FALSE(dup);
   EXPECT_NE(dup.error().message.find("mapped to both"), std::string::npos) << dup.error().message;
+  // A pool the cluster autoscaler sizes is the autoscaler's alone: mapping it is refused,
+  // and leaving it out is what is asked.
+  for (const auto& p : model->pools) twice.agent_pools[p.name] = "pool" + std::to_string(p.index);
+  model->pools[0].autoscaled = true;
+  auto shared = AksCloud::check(*model, twice);
+  ASSERT_FALSE(shared);
+  EXPECT_NE(shared.error().message.find("sized by the AKS cluster autoscaler"), std::string::npos)
+      << shared.error().message;
+  EXPECT_EQ(shared.error().location, "cloud.pools." + model->pools[0].name);
+  twice.agent_pools.erase(model->pools[0].name);
+  EXPECT_TRUE(AksCloud::check(*model, twice));
 }
 
 TEST_F(AksMirrorTest, ARefusedScaleUpLosesTheNodesAndRequeuesTheirTasks) {

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,47 @@ TEST(KubeClient, KubectlReadsTheFakeServer) {
   while (p && std::fgets(buf, sizeof buf, p)) said += buf;
   if (p) ::pclose(p);
   EXPECT_NE(said.find("NotFound"), std::string::npos) << said;
+  fs::remove_all(dir);
+}
+
+// The generated RBAC manifest (iac: kubernetes/codefleet-rbac.yaml) read by kubectl, which
+// maps every object to a real kind through the server's discovery and builds it offline.
+TEST(KubeClient, KubectlBuildsTheGeneratedRbacManifest) {
+  if (std::system("kubectl version --client >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "SKIPPED: kubectl is not installed (scripts/setup.sh installs "
+                    "kubernetes-client)";
+  }
+  Fixture f;
+  auto dir = temp_dir("kubectl-rbac");
+  write(dir / "config",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
+        "    server: " +
+            f.kube.url() +
+            "\nusers:\n- name: u\n  user:\n    token: t\n"
+            "contexts:\n- name: c\n  context: {cluster: fake, user: u}\n"
+            "current-context: c\n");
+  std::string manifest = std::string(CODEFLEET_FIXTURES) +
+                         "/iac/recommended/terraform/kubernetes/codefleet-rbac.yaml";
+  std::string out_file = (dir / "out.json").string();
+  std::string cmd = "HOME=" + dir.string() + " kubectl --kubeconfig " + (dir / "config").string() +
+                    " --cache-dir " + (dir / "cache").string() +
+                    " create --dry-run=client --validate=false -o json -f " + manifest + " >" +
+                    out_file + " 2>" + (dir / "err.txt").string();
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(out_file), err_in(dir / "err.txt");
+  std::string out((std::istreambuf_iterator<char>(in)), {}),
+      err((std::istreambuf_iterator<char>(err_in)), {});
+  ASSERT_EQ(rc, 0) << err;
+  // One JSON object per manifest document, one after the other.
+  std::istringstream objects(out);
+  std::vector<std::string> kinds;
+  for (json item; objects >> std::ws && objects.peek() != EOF;) {
+    objects >> item;
+    kinds.push_back(item.value("kind", ""));
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"Namespace", "ServiceAccount", "Role", "RoleBinding",
+                                             "ClusterRole", "ClusterRoleBinding"}))
+      << out;
   fs::remove_all(dir);
 }
 

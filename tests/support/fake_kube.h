@@ -141,6 +141,12 @@ class FakeKube {
     }
     return out;
   }
+  // When each CodeFleet task's first pod was created (by its codefleet.io/task-id
+  // annotation), for latency measurements.
+  std::map<std::string, std::chrono::steady_clock::time_point> pods_created_at() {
+    std::lock_guard lock(mu_);
+    return pod_created_at_;
+  }
   // Requests seen, as "METHOD path" (for asserting retries and deletes).
   std::vector<std::string> requests() {
     std::lock_guard lock(mu_);
@@ -260,12 +266,16 @@ class FakeKube {
     });
     server_.Get("/apis", [](const httplib::Request&, httplib::Response& res) {
       json v1{{"groupVersion", "batch/v1"}, {"version", "v1"}};
+      json rbac{{"groupVersion", "rbac.authorization.k8s.io/v1"}, {"version", "v1"}};
       send(res, 200,
            {{"kind", "APIGroupList"},
             {"apiVersion", "v1"},
             {"groups", json::array({{{"name", "batch"},
                                      {"versions", json::array({v1})},
-                                     {"preferredVersion", v1}}})}});
+                                     {"preferredVersion", v1}},
+                                    {{"name", "rbac.authorization.k8s.io"},
+                                     {"versions", json::array({rbac})},
+                                     {"preferredVersion", rbac}}})}});
     });
     auto resource = [](const char* name, const char* singular, bool namespaced, const char* kind,
                        json verbs, json short_names = json::array()) {
@@ -283,13 +293,29 @@ class FakeKube {
         {resource("pods", "pod", true, "Pod", all_verbs, {"po"}),
          resource("pods/log", "", true, "Pod", {"get"}),
          resource("nodes", "node", false, "Node", {"get", "list", "watch"}, {"no"}),
-         resource("namespaces", "namespace", false, "Namespace", {"get", "list"}, {"ns"})});
+         resource("namespaces", "namespace", false, "Namespace", {"get", "list"}, {"ns"}),
+         resource("serviceaccounts", "serviceaccount", true, "ServiceAccount", all_verbs,
+                  {"sa"})});
     server_.Get("/api/v1", [core](const httplib::Request&, httplib::Response& res) {
       send(res, 200, {{"kind", "APIResourceList"}, {"groupVersion", "v1"}, {"resources", core}});
     });
     json batch =
         json::array({resource("jobs", "job", true, "Job", all_verbs),
                      resource("jobs/status", "", true, "Job", {"get", "patch", "update"})});
+    // RBAC's kinds (discovery only: enough for kubectl to map a manifest's objects).
+    json rbac = json::array({resource("roles", "role", true, "Role", all_verbs),
+                             resource("rolebindings", "rolebinding", true, "RoleBinding", all_verbs),
+                             resource("clusterroles", "clusterrole", false, "ClusterRole", all_verbs),
+                             resource("clusterrolebindings", "clusterrolebinding", false,
+                                      "ClusterRoleBinding", all_verbs)});
+    server_.Get("/apis/rbac.authorization.k8s.io/v1",
+                [rbac](const httplib::Request&, httplib::Response& res) {
+                  send(res, 200,
+                       {{"kind", "APIResourceList"},
+                        {"apiVersion", "v1"},
+                        {"groupVersion", "rbac.authorization.k8s.io/v1"},
+                        {"resources", rbac}});
+                });
     server_.Get("/apis/batch/v1", [batch](const httplib::Request&, httplib::Response& res) {
       send(res, 200,
            {{"kind", "APIResourceList"},
@@ -423,6 +449,9 @@ class FakeKube {
                                                        {"controller", true}}});
     pod["spec"] = tmpl.value("spec", json::object());
     pod["status"] = {{"phase", "Pending"}};
+    std::string task = pod["metadata"].value("annotations", json::object()).value(
+        "codefleet.io/task-id", "");
+    if (!task.empty()) pod_created_at_.emplace(task, std::chrono::steady_clock::now());
     put("pods", ns, std::move(pod), "ADDED");
   }
 
@@ -540,6 +569,7 @@ class FakeKube {
   std::map<std::string, std::string> logs_;
   std::vector<Event> events_;
   std::vector<std::string> requests_;
+  std::map<std::string, std::chrono::steady_clock::time_point> pod_created_at_;
   std::vector<std::string> deletes_policy_;
   std::string token_;
   int64_t rv_ = 100;

@@ -28,9 +28,21 @@ Result<void> AksCloud::check(const FleetModel& model, const AksCloudOptions& opt
     return tl::unexpected(Error{ErrorCode::kInvalidInput,
                                 "the AKS cluster's resource id is missing", "cloud.cluster_id"});
   }
+  // A pool the cluster autoscaler sizes (scaler: cluster-autoscaler) is not the daemon's
+  // to size too: two control loops on one count fight. Every other pool needs its agent pool.
   std::string missing;
   for (const auto& p : model.pools) {
-    if (!options.agent_pools.count(p.name)) missing += (missing.empty() ? "" : ", ") + p.name;
+    bool mapped = options.agent_pools.count(p.name) > 0;
+    if (p.autoscaled && mapped) {
+      return tl::unexpected(Error{
+          ErrorCode::kInvalidInput,
+          fmt::format("pool '{}' is sized by the AKS cluster autoscaler (scaler: "
+                      "cluster-autoscaler in the spec): the daemon must not set its count too; "
+                      "remove it from cloud.pools, or make the spec say scaler: codefleet",
+                      p.name),
+          "cloud.pools." + p.name});
+    }
+    if (!p.autoscaled && !mapped) missing += (missing.empty() ? "" : ", ") + p.name;
   }
   if (!missing.empty()) {
     return tl::unexpected(Error{ErrorCode::kInvalidInput,

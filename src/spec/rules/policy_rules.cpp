@@ -159,6 +159,34 @@ class ClassUnroutable final : public Rule {
   }
 };
 
+// One owner per pool's size: a pool the AKS cluster autoscaler sizes (scaler:
+// cluster-autoscaler) cannot also follow what only CodeFleet does — a schedule that takes
+// it to zero outside working hours, or stopping idle nodes (deallocate, hibernate). Both
+// would set the same count and undo each other.
+class ScalerConflict final : public Rule {
+ public:
+  std::vector<std::string> ids() const override { return {"scaler-conflict"}; }
+  void check(RuleContext& ctx) const override {
+    for (const Pool* pool : ctx.spec.all_pools()) {
+      if (pool->scaler != "cluster-autoscaler") continue;
+      std::vector<std::string> codefleet_only;
+      if (pool->schedule) codefleet_only.push_back("a schedule");
+      if (pool->idle_action == IdleAction::kHibernate ||
+          pool->idle_action == IdleAction::kDeallocate) {
+        codefleet_only.push_back(fmt::format("idle.action: {}", idle_action_name(pool->idle_action)));
+      }
+      if (codefleet_only.empty()) continue;
+      ctx.report("scaler-conflict", Severity::kError, pool->path + ".scaler",
+                 fmt::format("pool '{}' is sized by the AKS cluster autoscaler, yet has {}: only "
+                             "CodeFleet acts on that, and two owners of one node count undo each "
+                             "other",
+                             pool->name, fmt::join(codefleet_only, " and ")),
+                 "set scaler: codefleet (the daemon sizes the pool; the generated IaC turns the "
+                 "autoscaler off), or drop the CodeFleet-only settings");
+    }
+  }
+};
+
 }  // namespace
 
 std::vector<std::unique_ptr<Rule>> policy_rules() {
@@ -167,6 +195,7 @@ std::vector<std::unique_ptr<Rule>> policy_rules() {
   out.push_back(std::make_unique<NetworkRules>());
   out.push_back(std::make_unique<RegionUndeclared>());
   out.push_back(std::make_unique<ClassUnroutable>());
+  out.push_back(std::make_unique<ScalerConflict>());
   return out;
 }
 

@@ -106,7 +106,11 @@ environments:
   ASSERT_TRUE(gpu2);
   EXPECT_EQ(gpu2->max_count, 0);  // nothing left: 25 × 40 = 1000
   Files tf = emit_terraform(*d);
-  EXPECT_NE(tf["aks.tf"].find("# max_count clamped from max_nodes 36 to 25"), std::string::npos);
+  // The daemon sets the count (scaler: codefleet): the clamp is said where the count is.
+  EXPECT_NE(tf["aks.tf"].find("# scaler: codefleet — the daemon sets this pool's count (at most "
+                              "25: max_count clamped from max_nodes 36 to 25"),
+            std::string::npos)
+      << tf["aks.tf"];
 }
 
 TEST(Deployment, GpuSpotAndScaleDownSettings) {

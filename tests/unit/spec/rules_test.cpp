@@ -172,6 +172,12 @@ INSTANTIATE_TEST_SUITE_P(
                              {{"min_nodes: 1", "min_nodes: 1\n        capacity_reservation: true"}},
                              "",
                              kPool1 + ".capacity_reservation"},
+                    RuleCase{"scaler_conflict",
+                             "scaler-conflict",
+                             Severity::kError,
+                             {{"min_nodes: 1", "min_nodes: 1\n        scaler: cluster-autoscaler"}},
+                             "",
+                             kPool1 + ".scaler"},
                     RuleCase{"budget_below_floor",
                              "budget-below-floor",
                              Severity::kError,
@@ -234,7 +240,8 @@ TEST(Rules, EveryRuleIdHasATrippingCase) {
       "quota-exceeded",       "quota-undeclared",   "hibernation-unsupported",
       "hibernation-conflict", "budget-below-floor", "tag-missing",
       "subnet-overlap",       "cidr-invalid",       "subnet-outside-vnet",
-      "region-undeclared",    "class-unroutable",   "price-estimate-mismatch"};
+      "region-undeclared",    "class-unroutable",   "price-estimate-mismatch",
+      "scaler-conflict"};
   for (const auto& id : all_rule_ids())
     EXPECT_TRUE(covered.count(id)) << "no test trips rule " << id;
 }
