@@ -623,7 +623,9 @@ void Controller::executed(TimePoint now) {
         on_failed(tid, e, now);
         break;
       case ExecEvent::Kind::kLost:
-        // The platform's doing (node lost, evicted, the Job gone): no retry is spent.
+        // The platform's doing (node lost, evicted, the Job gone): no retry is spent. What
+        // is left of the attempt goes (a pod on a node that only lost touch may still run).
+        options_.executor->cancel(l.external_id, l.attempt, 0);
         requeue(tid, Duration{0}, "node_lost",
                 fmt::format(R"({{{},"reason":{}}})", where, json_quote(e.reason)), now);
         break;

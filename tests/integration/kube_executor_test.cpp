@@ -250,10 +250,37 @@ TEST_F(KubeDaemon, RetriesRespectTheLimitAndEvictionSpendsNone) {
   ASSERT_TRUE(reaches(id, "failed"));
   EXPECT_NE(task(id).value("reason", "").find("after 1 retries"), std::string::npos)
       << task(id).dump();
-  EXPECT_EQ(jobs_of(id).size(), 3u);
+  // The evicted attempt's Job is gone; the two failed ones stay for their logs.
+  EXPECT_EQ(jobs_of(id).size(), 2u);
+  EXPECT_EQ(jobs_of(id).count(0), 0u);
   auto kinds = event_kinds(id);
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "retry"), 1);
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "node_lost"), 1);
+}
+
+TEST_F(KubeDaemon, ANodeThatIsDeletedOrStaysNotReadyLosesItsTasksWhichRunAgain) {
+  kube_.add_node("aks-cpu-1", "cpu");
+  kube_.add_node("aks-cpu-2", "cpu");
+  std::string gone = submit({{"class", "build"}});
+  std::string quiet = submit({{"class", "build"}});
+  run(wait_pod(gone), "aks-cpu-1");
+  run(wait_pod(quiet), "aks-cpu-2");
+  ASSERT_TRUE(reaches(gone, "running"));
+  ASSERT_TRUE(reaches(quiet, "running"));
+  kube_.remove_node("aks-cpu-1");
+  ASSERT_TRUE(eventually([&] { return jobs_of(gone).count(1) == 1; }));  // runs again
+  EXPECT_EQ(jobs_of(gone).count(0), 0u);                                 // the old Job deleted
+  kube_.set_node_ready("aks-cpu-2", false);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(state(quiet), "running");  // within the 60 s grace: waited for
+  now_s_ += 120;
+  ASSERT_TRUE(eventually([&] { return jobs_of(quiet).count(1) == 1; }));
+  auto kinds = event_kinds(quiet);
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "node_lost"), kinds.end());
+  json t = task(quiet);
+  bool said = false;
+  for (auto& e : t["events"]) said = said || e["detail"].value("reason", "") == "NodeNotReady";
+  EXPECT_TRUE(said) << t.dump();
 }
 
 TEST_F(KubeDaemon, AnExitCodeTheRetryPolicyDoesNotListFailsAtOnce) {

@@ -118,11 +118,26 @@ class FakeKube {
               {"kind", "Node"},
               {"metadata",
                {{"name", name},
-                {"labels", {{"agentpool", pool}, {"kubernetes.azure.com/agentpool", pool}}}}},
+                {"labels",
+                 {{"agentpool", pool},
+                  {"kubernetes.azure.com/agentpool", pool},
+                  {"codefleet.io/pool", pool}}}}},
               {"status",
                {{"conditions",
                  json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}}}};
     put("nodes", "", std::move(node), "ADDED");
+  }
+  void set_node_ready(const std::string& name, bool ready) {
+    std::lock_guard lock(mu_);
+    auto it = objects_["nodes"].find(name);
+    if (it == objects_["nodes"].end()) return;
+    it->second["status"]["conditions"] =
+        json::array({{{"type", "Ready"}, {"status", ready ? "True" : "Unknown"}}});
+    modified("nodes", it->second);
+  }
+  void remove_node(const std::string& name) {
+    std::lock_guard lock(mu_);
+    removed("nodes", name);
   }
   // Objects as the server holds them.
   std::vector<json> objects(const std::string& resource) {

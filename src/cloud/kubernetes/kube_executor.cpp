@@ -126,7 +126,25 @@ void KubeExecutor::start() {
   std::lock_guard lock(mu_);
   if (started_ || stopping_) return;
   started_ = true;
-  watcher_ = std::thread([this] { watch_loop(); });
+  watcher_ = std::thread([this] {
+    KubeReflector pods(
+        kube_, fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name), kTaskLabel,
+        [this](const std::string& type, const json& pod) { on_pod(type, pod); });
+    // An image that cannot be pulled becomes a failure once its grace is over, with or
+    // without a new event about the pod.
+    watch_loop(pods, [this] {
+      for (auto& [key, seen] : pods_) {
+        if (!seen.any_reported) observe(key, seen, false);
+      }
+    });
+  });
+  if (options_.watch_nodes) {
+    node_watcher_ = std::thread([this] {
+      KubeReflector nodes(kube_, "/api/v1/nodes", kPoolLabel,
+                          [this](const std::string& type, const json& node) { on_node(type, node); });
+      watch_loop(nodes, [this] { sweep_nodes(); });
+    });
+  }
 }
 
 void KubeExecutor::stop() {
@@ -138,6 +156,7 @@ void KubeExecutor::stop() {
   cv_.notify_all();
   for (auto& t : senders_) t.join();
   if (watcher_.joinable()) watcher_.join();
+  if (node_watcher_.joinable()) node_watcher_.join();
 }
 
 // Any replica can answer: the pods are read from the API server, not from the watch.
@@ -269,30 +288,25 @@ void KubeExecutor::retry_later(Send s, const Error& e) {
 
 // ---- Watching: pods into events.
 
-void KubeExecutor::watch_loop() {
-  KubeReflector pods(
-      kube_, fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name), kTaskLabel,
-      [this](const std::string& type, const json& pod) { on_pod(type, pod); });
+// One reflector's life: step (list, then watch) until stopped; `after_step` runs with mu_
+// held after each step (a watch ends at least every watch_timeout_s).
+void KubeExecutor::watch_loop(KubeReflector& reflector, const std::function<void()>& after_step) {
   milliseconds backoff{500};
   for (;;) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    auto r = pods.step(options_.watch_timeout_s);
+    auto r = reflector.step(options_.watch_timeout_s);
     bool wake = false;
     {
-      // An image that cannot be pulled becomes a failure once its grace is over, with or
-      // without a new event about the pod.
       std::unique_lock lock(mu_);
       size_t before = events_.size();
-      for (auto& [key, seen] : pods_) {
-        if (!seen.any_reported) observe(key, seen, false);
-      }
+      after_step();
       wake = events_.size() != before;
       if (!r) {
         lock.unlock();
-        log("watching pods failed; watching again", "", r.error());
+        log("watching failed; watching again", "", r.error());
         lock.lock();
         cv_.wait_for(lock, backoff, [this] { return stopping_; });
         backoff = std::min<milliseconds>(backoff * 2, milliseconds(30'000));
@@ -324,6 +338,49 @@ void KubeExecutor::on_pod(const std::string& type, const json& pod) {
     }
   }
   if (wake) notify_loop();
+}
+
+void KubeExecutor::on_node(const std::string& type, const json& node) {
+  std::string name = node.value("metadata", json::object()).value("name", "");
+  if (name.empty()) return;
+  bool ready = false;
+  for (const auto& c : node.value("status", json::object()).value("conditions", json::array())) {
+    if (c.value("type", "") == "Ready") ready = c.value("status", "") == "True";
+  }
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    size_t before = events_.size();
+    if (type == "DELETED") {
+      not_ready_since_.erase(name);
+      lose_pods_on(name, "NodeDeleted");
+    } else if (ready) {
+      not_ready_since_.erase(name);
+    } else {
+      not_ready_since_.emplace(name, now_s());
+      sweep_nodes();
+    }
+    wake = events_.size() != before;
+  }
+  if (wake) notify_loop();
+}
+
+// Nodes NotReady past their grace lose their pods (mu_ held).
+void KubeExecutor::sweep_nodes() {
+  for (const auto& [name, since] : not_ready_since_) {
+    if (now_s() - since >= options_.node_not_ready_grace_s) lose_pods_on(name, "NodeNotReady");
+  }
+}
+
+void KubeExecutor::lose_pods_on(const std::string& node, const std::string& reason) {
+  for (auto& [key, seen] : pods_) {
+    if (cancelled_.count(key)) continue;
+    if (seen.object.value("spec", json::object()).value("nodeName", "") != node) continue;
+    if (seen.any_reported && final_kind(seen.reported)) continue;
+    seen.any_reported = true;
+    seen.reported = ExecEvent::Kind::kLost;
+    events_.push_back({ExecEvent::Kind::kLost, key.first, key.second, 0, reason, node});
+  }
 }
 
 // What the pod's state means, reported once per change (mu_ held). A pod deleted before

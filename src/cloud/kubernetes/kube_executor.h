@@ -43,6 +43,11 @@ struct KubeExecutorOptions {
   int64_t image_pull_grace_s = 300;        // ImagePullBackOff counts as a failure after this
   int senders = 4;                         // threads creating and deleting Jobs
   int watch_timeout_s = 10;                // one watch request's length (stop waits this long)
+  // Nodes of the pools (label codefleet.io/pool) are watched too: the pods on a node that
+  // is deleted, or NotReady for longer than the grace, are lost (their Jobs deleted and the
+  // tasks requeued) rather than waited for.
+  bool watch_nodes = true;
+  int64_t node_not_ready_grace_s = 60;
   std::chrono::milliseconds max_send_backoff{30'000};
   std::function<int64_t()> now_s;  // wall clock, Unix seconds (default: the system's)
   std::function<void(const std::string&)> log;  // one JSON line per problem (default: stderr)
@@ -91,8 +96,11 @@ class KubeExecutor final : public Executor {
   void do_create(Send& s);
   void do_delete(Send& s);
   void retry_later(Send s, const Error& e);
-  void watch_loop();
+  void watch_loop(KubeReflector& reflector, const std::function<void()>& after_step);
   void on_pod(const std::string& type, const nlohmann::json& pod);
+  void on_node(const std::string& type, const nlohmann::json& node);
+  void sweep_nodes();
+  void lose_pods_on(const std::string& node, const std::string& reason);  // mu_ held
   void observe(const Key& key, Seen& seen, bool deleted);
   void emit(ExecEvent e);
   void notify_loop();  // the loop's wake-up, called without mu_ held
@@ -111,7 +119,8 @@ class KubeExecutor final : public Executor {
   std::function<void()> wake_;
   bool stopping_ = false;
   std::vector<std::thread> senders_;
-  std::thread watcher_;
+  std::thread watcher_, node_watcher_;
+  std::map<std::string, int64_t> not_ready_since_;  // node → when first seen NotReady
   bool started_ = false;
   std::atomic<int64_t> failures_{0}, created_{0}, adopted_{0};
 };
