@@ -168,6 +168,8 @@ Result<KubernetesWorkers> kubernetes_workers(const ServeConfig& c, const FleetMo
     t.pool = p.name;
     t.ttl_after_finished_s = k.job_ttl_s;
     t.taints = aks_pool_taints(p.node.gpu_milli > 0, p.spot);
+    t.gpu_sharing = p.gpu_sharing;
+    t.termination_grace_s = k.cancel_grace_s;
     o.pools[p.name] = t;
   }
   w.executor = std::make_unique<KubeExecutor>(*w.client, o);

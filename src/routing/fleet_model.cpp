@@ -94,6 +94,7 @@ Result<FleetModel> build_fleet_model(const Spec& spec, const Catalog& catalog,
     pm.max_nodes = p->max_nodes;
     pm.spot = p->spot;
     pm.autoscaled = p->scaler == "cluster-autoscaler";
+    pm.gpu_sharing = p->gpu_sharing;
     pm.idle_action = p->idle_action;
     pm.classes = p->classes;
     pm.can_hibernate = size->hibernation_supported;

@@ -49,6 +49,7 @@ struct PoolModel {
   int64_t min_nodes = 0, max_nodes = 0;
   bool spot = false;
   bool autoscaled = false;  // scaler: cluster-autoscaler — AKS sets its count, not CodeFleet
+  std::string gpu_sharing;  // "" | time-slicing | mps | mig (the spec's pool gpu_sharing)
   IdleAction idle_action = IdleAction::kNone;
   std::vector<std::string> classes;  // empty = any compute class
   Price price;                       // payg (or spot for spot pools), maybe estimated

@@ -541,6 +541,21 @@ struct ApiServer::Impl {
                             task->class_name + "' a run: default in the spec",
                         "run");
     }
+    if (options.executor && task->resources.gpu_milli % kMilliPerGpu != 0) {
+      bool shared = std::any_of(model.pools.begin(), model.pools.end(), [&](const PoolModel& pm) {
+        return !pm.gpu_sharing.empty() && pm.serves(task->class_name);
+      });
+      if (!shared) {
+        return send_error(res, 422,
+                          fmt::format("{} GPU is a fraction: on Kubernetes a container gets whole "
+                                      "nvidia.com/gpu devices unless its pool shares them "
+                                      "(gpu_sharing: time-slicing, mps or mig in the spec), and "
+                                      "no pool serving class '{}' does",
+                                      static_cast<double>(task->resources.gpu_milli) / kMilliPerGpu,
+                                      task->class_name),
+                          "resources.gpus");
+      }
+    }
     if (cls && cls->kind != ClassKind::kCompute) {
       return send_error(res, 422,
                         "class '" + task->class_name +

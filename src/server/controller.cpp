@@ -247,16 +247,21 @@ bool Controller::recover_executions(const std::vector<StoredTask>& active) {
       ++stopped;
     }
   }
-  // Attempt numbers go on from the highest held; retries spent are in the task's events.
-  for (const auto& [id, attempt] : latest) {
-    if (!live.count(id)) continue;
-    int retries = 0;
-    if (attempt > 0) {
-      if (auto events = store_.task_events(id); events) {
-        for (const auto& e : *events) retries += e.kind == "retry";
-      }
+  // From the task's events: retries spent, and admissions so far (each was one attempt, so
+  // the next number is never one a deleted Job still being torn down may hold).
+  for (const auto& t : active) {
+    if (t.state == TaskPhase::kPending && !latest.count(t.id) && t.created_ms == t.updated_ms)
+      continue;  // never admitted: nothing to count
+    auto events = store_.task_events(t.id);
+    if (!events) return false;
+    int retries = 0, admissions = 0;
+    for (const auto& e : *events) {
+      retries += e.kind == "retry";
+      admissions += e.kind == "admitted";
     }
-    recovered_attempts_[id] = {attempt + 1, retries};
+    auto held = latest.find(t.id);
+    int next = std::max(admissions, held == latest.end() ? 0 : held->second + 1);
+    recovered_attempts_[t.id] = {next, retries};
   }
   fmt::print(stderr,
              R"({{"level":"info","msg":"reconciled the store with the executor","executor":{},"jobs":{},"adoptable":{},"stopped":{}}})"

@@ -573,7 +573,8 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
   if (!r.check_map(n, path,
                    {"name", "sku", "min_nodes", "max_nodes", "spot", "os_disk", "availability_set",
                     "zones", "backup", "capacity_reservation", "scale_down_mode", "idle",
-                    "schedule", "classes", "storage", "tags", "price_assumption", "scaler"})) {
+                    "schedule", "classes", "storage", "tags", "price_assumption", "scaler",
+                    "gpu_sharing"})) {
     return;
   }
   Pool p;
@@ -610,6 +611,9 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
                                {{"codefleet", "codefleet"},
                                 {"cluster-autoscaler", "cluster-autoscaler"}}),
          p.scaler);
+  set_if(r.choice<std::string>(n, "gpu_sharing", path,
+                               {{"time-slicing", "time-slicing"}, {"mps", "mps"}, {"mig", "mig"}}),
+         p.gpu_sharing);
   YAML::Node disk = r.child(n, "os_disk", path);
   if (disk.IsDefined()) {
     std::string dp = join_path(path, "os_disk");

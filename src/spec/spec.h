@@ -83,6 +83,10 @@ struct Pool {
   // Who sets the pool's node count: CodeFleet (the daemon; the AKS cluster autoscaler
   // stays off) or the cluster autoscaler (CodeFleet only places work on it). Never both.
   std::string scaler = "codefleet";  // codefleet | cluster-autoscaler
+  // How the NVIDIA device plugin shares a GPU pool's devices: "" (whole GPUs only),
+  // time-slicing, mps or mig. On Kubernetes a fractional `gpus` runs only on a pool that
+  // says so.
+  std::string gpu_sharing;
   IdleAction idle_action = IdleAction::kNone;
   Duration idle_after{std::chrono::minutes(30)};
   std::optional<Schedule> schedule;  // when the pool runs; outside it, min_nodes drops to 0

@@ -141,6 +141,7 @@ TEST_F(KubeDaemon, ASubmittedTaskBecomesAJobPinnedToItsPool) {
   EXPECT_EQ(pod["tolerations"][0]["effect"], "NoSchedule");
   EXPECT_EQ(pod["activeDeadlineSeconds"], 7200);
   EXPECT_EQ(pod["restartPolicy"], "Never");
+  EXPECT_FALSE(pod.contains("terminationGracePeriodSeconds"));  // not configured here
   const json& c = pod["containers"][0];
   EXPECT_EQ(c["image"], "ghcr.io/acme/agent:1.4");
   EXPECT_EQ(c["command"], json({"agent", "build"}));
@@ -194,6 +195,9 @@ TEST_F(KubeDaemon, OomKilledAndAnImageThatCannotBePulledFailWithTheirReason) {
   now_s_ += 120;  // the grace is over: the next sweep fails it
   ASSERT_TRUE(reaches(pull, "failed"));
   EXPECT_NE(task(pull).value("reason", "").find("ImagePullBackOff"), std::string::npos);
+  // Its pod would wait forever, holding its requests: the Job is deleted.
+  ASSERT_TRUE(eventually([&] { return jobs_of(pull).empty(); }));
+  EXPECT_EQ(jobs_of(oom).size(), 1u);  // an ended pod's Job stays for its log
 }
 
 TEST_F(KubeDaemon, AWatchCutMidStreamAndA410LoseNoTransition) {
@@ -283,6 +287,21 @@ TEST_F(KubeDaemon, ANodeThatIsDeletedOrStaysNotReadyLosesItsTasksWhichRunAgain) 
   EXPECT_TRUE(said) << t.dump();
 }
 
+TEST_F(KubeDaemon, RetriesSpentSurviveARestart) {
+  std::string id = submit({{"class", "flaky"}});  // retries: limit 1 on exit code 3
+  exit_with(wait_pod(id, 0), 3);
+  std::string second = wait_pod(id, 1);
+  ASSERT_FALSE(second.empty());
+  stop();
+  start();  // the new daemon counts the retry already spent
+  run(second);
+  ASSERT_TRUE(reaches(id, "running"));
+  exit_with(second, 3);
+  ASSERT_TRUE(reaches(id, "failed"));
+  EXPECT_EQ(jobs_of(id).count(2), 0u);  // no third attempt
+  EXPECT_EQ(executor_->adopted(), 1);   // attempt 1 was taken back, not started again
+}
+
 TEST_F(KubeDaemon, AnExitCodeTheRetryPolicyDoesNotListFailsAtOnce) {
   std::string id = submit({{"class", "flaky"}});
   exit_with(wait_pod(id), 1);
@@ -336,6 +355,11 @@ TEST_F(KubeDaemon, ARunThatCannotRunIsRefusedAtSubmitNamingTheField) {
     EXPECT_EQ(r.status, 422) << c.run.dump() << " " << r.text;
     EXPECT_EQ(r.body["error"].value("field", ""), c.field) << r.text;
   }
+  // Half a GPU: Kubernetes hands out whole devices unless the pool shares them.
+  auto half = http_call(*http_, "POST", "/v1/tasks", kAdminKey,
+                        R"({"class": "build", "resources": {"vcpus": 1, "memory_gib": 1, "gpus": 0.5}})");
+  EXPECT_EQ(half.status, 422) << half.text;
+  EXPECT_EQ(half.body["error"].value("field", ""), "resources.gpus") << half.text;
   // A task's own run replaces its class's.
   std::string id = submit({{"class", "build"}, {"run", {{"image", "ghcr.io/acme/other:2"}}}});
   ASSERT_TRUE(eventually([&] { return jobs_of(id).size() == 1; }));

@@ -92,6 +92,8 @@ JobTask task_with(Resources r) {
 
 TEST(KubeJob, PinsThePodToThePoolWithRequestsLabelsAndDeadline) {
   JobTarget target{"agents", "h100-train", {"nvidia.com/gpu=present:NoSchedule"}, ""};
+  target.ttl_after_finished_s = 7200;
+  target.termination_grace_s = 45;
   auto job = build_job(task_with({40, 320 * 1024, 1000, 80 * 1024}), target);
   ASSERT_TRUE(job) << job.error().describe();
   const json& j = *job;
@@ -100,6 +102,8 @@ TEST(KubeJob, PinsThePodToThePoolWithRequestsLabelsAndDeadline) {
   EXPECT_EQ(j["metadata"]["labels"]["codefleet.io/tenant"], "acme");
   EXPECT_EQ(j["spec"]["backoffLimit"], 0);
   EXPECT_EQ(j["spec"]["template"]["spec"]["activeDeadlineSeconds"], 6 * 3600);
+  EXPECT_EQ(j["spec"]["ttlSecondsAfterFinished"], 7200);
+  EXPECT_EQ(j["spec"]["template"]["spec"]["terminationGracePeriodSeconds"], 45);
   const json& pod = j["spec"]["template"]["spec"];
   EXPECT_EQ(pod["nodeSelector"]["codefleet.io/pool"], "h100-train");
   EXPECT_EQ(pod["tolerations"][0], (json{{"key", "nvidia.com/gpu"},

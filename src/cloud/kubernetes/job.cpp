@@ -138,6 +138,8 @@ Result<json> build_job(const JobTask& task, const JobTarget& target) {
     pod_spec["activeDeadlineSeconds"] =
         std::chrono::duration_cast<std::chrono::seconds>(*task.run.timeout).count();
   }
+  if (target.termination_grace_s >= 0)
+    pod_spec["terminationGracePeriodSeconds"] = target.termination_grace_s;
   json tolerations = tolerations_of(target.taints);
   if (!tolerations.empty()) pod_spec["tolerations"] = tolerations;
   if (!task.run.service_account.empty()) pod_spec["serviceAccountName"] = task.run.service_account;
@@ -189,7 +191,10 @@ PodState pod_state(const json& pod, int64_t now_s, int64_t image_pull_grace_s) {
   }
   if (state.contains("waiting")) {
     std::string why = state["waiting"].value("reason", "");
-    bool pull = why == "ImagePullBackOff" || why == "ErrImagePull" || why == "InvalidImageName";
+    // What will not go away by waiting: an image that cannot be pulled, a container that
+    // cannot be made (a Secret or ConfigMap key missing). Failures after the grace.
+    bool pull = why == "ImagePullBackOff" || why == "ErrImagePull" || why == "InvalidImageName" ||
+                why == "CreateContainerConfigError" || why == "CreateContainerError";
     int64_t created =
         unix_seconds_of(pod.value("metadata", json::object()).value("creationTimestamp", ""));
     if (pull && (why == "InvalidImageName" || now_s - created >= image_pull_grace_s)) {

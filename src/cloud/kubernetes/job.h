@@ -48,6 +48,9 @@ struct JobTarget {
   std::vector<std::string> taints;  // "key=value:Effect", tolerated
   std::string gpu_sharing;          // "" (whole GPUs only), "time-slicing", "mps", "mig"
   int64_t ttl_after_finished_s = 3600;  // a finished Job (and its pod's log) is kept this long
+  // What a cancelled or preempted pod gets to exit (its terminationGracePeriodSeconds);
+  // -1: Kubernetes' default (30 s).
+  int64_t termination_grace_s = -1;
 };
 
 // The taints a generated AKS pool carries (iac/deployment.cpp puts them there): GPU pools

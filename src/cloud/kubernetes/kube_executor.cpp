@@ -412,7 +412,21 @@ void KubeExecutor::observe(const Key& key, Seen& seen, bool deleted) {
   if (seen.any_reported && (seen.reported == e.kind || final_kind(seen.reported))) return;
   seen.any_reported = true;
   seen.reported = e.kind;
+  bool failed = e.kind == ExecEvent::Kind::kFailed;
   events_.push_back(std::move(e));
+  // Failed without ending (an image that cannot be pulled, a container that cannot be
+  // made): the pod would wait, holding its requests, forever. Its Job goes.
+  std::string phase = seen.object.value("status", json::object()).value("phase", "");
+  if (failed && phase != "Failed" && phase != "Succeeded") {
+    cancelled_.insert(key);
+    Send d;
+    d.create = false;
+    d.launch.task_id = key.first;
+    d.launch.attempt = key.second;
+    d.grace_s = 0;
+    sends_.push_back(std::move(d));
+    cv_.notify_all();
+  }
 }
 
 void KubeExecutor::emit(ExecEvent e) {
