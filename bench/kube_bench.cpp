@@ -98,8 +98,9 @@ int main(int argc, char** argv) {
                                     << "}}]\nusers: [{name: u, user: {token: t}}]\n"
                                     << "contexts: [{name: c, context: {cluster: fake, user: u, "
                                        "namespace: agents}}]\ncurrent-context: c\n";
-  std::ofstream(dir / "serve.yaml") << "workers: kubernetes\nkubernetes:\n  kubeconfig: "
-                                    << (dir / "kubeconfig").string() << "\n";
+  std::ofstream(dir / "serve.yaml")
+      << "workers: kubernetes\nkubernetes:\n  kubeconfig: " << (dir / "kubeconfig").string()
+      << "\n";
   pid_t pid = 0;
   int port = start_daemon(binary,
                           {"--config", (dir / "serve.yaml").string(), "--spec", spec, "--store",

@@ -303,7 +303,8 @@ int run_serve(const CommonOptions& common, const ServeOptions& opts) {
   std::optional<KubernetesWorkers> kube;
   if (c.workers == "kubernetes") {
     if (!azure_credentials) {
-      azure_credentials = std::make_unique<AzureCredentials>(AzureAuthConfig::from_environment(), wall);
+      azure_credentials =
+          std::make_unique<AzureCredentials>(AzureAuthConfig::from_environment(), wall);
     }
     auto w = kubernetes_workers(c, *model, azure_credentials.get());
     if (!w) {

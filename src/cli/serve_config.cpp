@@ -130,9 +130,9 @@ Result<void> read_kubernetes(const YAML::Node& v, const std::string& file, Serve
   if (v["context"]) k.context = v["context"].as<std::string>();
   if (v["in_cluster"]) k.in_cluster = v["in_cluster"].as<bool>();
   if (v["namespace"]) k.namespace_name = v["namespace"].as<std::string>();
-  for (auto [key, slot] : {std::pair{"image_pull_grace", &k.image_pull_grace_s},
-                           std::pair{"job_ttl", &k.job_ttl_s},
-                           std::pair{"cancel_grace", &k.cancel_grace_s}}) {
+  for (auto [key, slot] :
+       {std::pair{"image_pull_grace", &k.image_pull_grace_s}, std::pair{"job_ttl", &k.job_ttl_s},
+        std::pair{"cancel_grace", &k.cancel_grace_s}}) {
     if (!v[key]) continue;
     auto d = parse_duration(v[key].as<std::string>());
     if (!d || d->count() < 0) {
@@ -196,10 +196,11 @@ Result<void> read_entra(const YAML::Node& v, const std::string& file, ServeConfi
   return {};
 }
 
-const std::vector<std::string> kTopLevel = {"spec",     "listen", "store",    "bootstrap_admin_key",
-                                            "strategy", "speed",  "start_at", "workers",
-                                            "tls",      "http",   "alerts",   "cloud",
-                                            "entra",    "kubernetes"};
+const std::vector<std::string> kTopLevel = {
+    "spec",     "listen",    "store",    "bootstrap_admin_key",
+    "strategy", "speed",     "start_at", "workers",
+    "tls",      "http",      "alerts",   "cloud",
+    "entra",    "kubernetes"};
 
 Result<void> read_setting(const std::string& key, const YAML::Node& v, const std::string& file,
                           ServeConfig& c) {

@@ -534,12 +534,13 @@ struct ApiServer::Impl {
     }
     const WorkloadClass* cls = model.spec->find_class(task->class_name);
     if (options.executor && !task->run && (!cls || cls->kind == ClassKind::kCompute)) {
-      return send_error(res, 422,
-                        "this daemon runs tasks on " + options.executor->kind() +
-                            ": give the task a run object ({\"image\": …, \"command\": […]}) or its "
-                            "class '" +
-                            task->class_name + "' a run: default in the spec",
-                        "run");
+      return send_error(
+          res, 422,
+          "this daemon runs tasks on " + options.executor->kind() +
+              ": give the task a run object ({\"image\": …, \"command\": […]}) or its "
+              "class '" +
+              task->class_name + "' a run: default in the spec",
+          "run");
     }
     if (options.executor && task->resources.gpu_milli % kMilliPerGpu != 0) {
       bool shared = std::any_of(model.pools.begin(), model.pools.end(), [&](const PoolModel& pm) {
@@ -703,7 +704,8 @@ struct ApiServer::Impl {
     if (req.has_param("tail")) {
       const std::string v = req.get_param_value("tail");
       bool digits = !v.empty() && v.size() <= 7 && std::all_of(v.begin(), v.end(), ::isdigit);
-      if (!digits) return send_error(res, 400, "tail must be a number of lines (0-9999999)", "tail");
+      if (!digits)
+        return send_error(res, 400, "tail must be a number of lines (0-9999999)", "tail");
       tail = std::stoi(v);
     }
     bool follow = false;
@@ -727,15 +729,16 @@ struct ApiServer::Impl {
     Executor* ex = options.executor;
     auto probe = ex->logs(id, 0, false, [](std::string_view) { return true; });
     if (!probe) return send_error(res, status_for(probe.error()), probe.error().message);
-    res.set_chunked_content_provider(
-        "text/plain; charset=utf-8", [ex, id, tail](size_t, http::DataSink& sink) {
-          // A broken upstream ends the stream early: the client sees the log so far.
-          (void)ex->logs(id, tail, true, [&](std::string_view piece) {
-            return sink.write(piece.data(), piece.size());
-          });
-          sink.done();
-          return true;
-        });
+    res.set_chunked_content_provider("text/plain; charset=utf-8",
+                                     [ex, id, tail](size_t, http::DataSink& sink) {
+                                       // A broken upstream ends the stream early: the client sees
+                                       // the log so far.
+                                       (void)ex->logs(id, tail, true, [&](std::string_view piece) {
+                                         return sink.write(piece.data(), piece.size());
+                                       });
+                                       sink.done();
+                                       return true;
+                                     });
   }
 
   void end_task(const std::string& id, TaskPhase to, const std::string& event,

@@ -166,17 +166,18 @@ bool Controller::become_leader(TimePoint now) {
   }
   for (const auto& t : *active) {
     if (t.state == TaskPhase::kPending) continue;
-    updates_.push_back({t.id,
-                        TaskPhase::kPending,
-                        "",
-                        "",
-                        "",
-                        unix_ms(now),
-                        "requeued",
-                        options_.executor
-                            ? R"({"reason":"a new leader took over; a Job still there is adopted when the task is placed on its pool again"})"
-                            : R"({"reason":"a new leader took over; its fleet starts empty"})",
-                        {TaskPhase::kAdmitted, TaskPhase::kRunning}});
+    updates_.push_back(
+        {t.id,
+         TaskPhase::kPending,
+         "",
+         "",
+         "",
+         unix_ms(now),
+         "requeued",
+         options_.executor
+             ? R"({"reason":"a new leader took over; a Job still there is adopted when the task is placed on its pool again"})"
+             : R"({"reason":"a new leader took over; its fleet starts empty"})",
+         {TaskPhase::kAdmitted, TaskPhase::kRunning}});
   }
   flush(now);
   if (!updates_.empty()) return false;
@@ -263,10 +264,11 @@ bool Controller::recover_executions(const std::vector<StoredTask>& active) {
     int next = std::max(admissions, held == latest.end() ? 0 : held->second + 1);
     recovered_attempts_[t.id] = {next, retries};
   }
-  fmt::print(stderr,
-             R"({{"level":"info","msg":"reconciled the store with the executor","executor":{},"jobs":{},"adoptable":{},"stopped":{}}})"
-             "\n",
-             json_quote(options_.executor->kind()), jobs->size(), kept, stopped);
+  fmt::print(
+      stderr,
+      R"({{"level":"info","msg":"reconciled the store with the executor","executor":{},"jobs":{},"adoptable":{},"stopped":{}}})"
+      "\n",
+      json_quote(options_.executor->kind()), jobs->size(), kept, stopped);
   return true;
 }
 
@@ -612,12 +614,25 @@ void Controller::executed(TimePoint now) {
       case ExecEvent::Kind::kStarted:
         if (l.started) break;
         l.started = true;
-        updates_.push_back({l.external_id, TaskPhase::kRunning, "", e.node, "", unix_ms(now),
-                            "started", "{" + where + "}", {TaskPhase::kAdmitted}});
+        updates_.push_back({l.external_id,
+                            TaskPhase::kRunning,
+                            "",
+                            e.node,
+                            "",
+                            unix_ms(now),
+                            "started",
+                            "{" + where + "}",
+                            {TaskPhase::kAdmitted}});
         break;
       case ExecEvent::Kind::kFinished:
-        updates_.push_back({l.external_id, TaskPhase::kCompleted, "", e.node, "", unix_ms(now),
-                            "finished", fmt::format(R"({{{},"exit_code":{}}})", where, e.exit_code),
+        updates_.push_back({l.external_id,
+                            TaskPhase::kCompleted,
+                            "",
+                            e.node,
+                            "",
+                            unix_ms(now),
+                            "finished",
+                            fmt::format(R"({{{},"exit_code":{}}})", where, e.exit_code),
                             {TaskPhase::kAdmitted, TaskPhase::kRunning}});
         (void)scheduler_->complete(tid);
         by_external_.erase(bi);
@@ -644,8 +659,8 @@ void Controller::on_failed(uint64_t tid, const ExecEvent& e, TimePoint now) {
   Live& l = live_.at(tid);
   RetryPolicy policy = l.task && l.task->run ? l.task->run->retries : RetryPolicy{};
   bool listed = policy.on_exit_codes.empty() ||
-                std::find(policy.on_exit_codes.begin(), policy.on_exit_codes.end(),
-                          e.exit_code) != policy.on_exit_codes.end();
+                std::find(policy.on_exit_codes.begin(), policy.on_exit_codes.end(), e.exit_code) !=
+                    policy.on_exit_codes.end();
   std::string what = fmt::format(R"("attempt":{},"node":{},"reason":{},"exit_code":{})", e.attempt,
                                  json_quote(e.node), json_quote(e.reason), e.exit_code);
   if (listed && l.retries_used < policy.limit) {
@@ -657,11 +672,18 @@ void Controller::on_failed(uint64_t tid, const ExecEvent& e, TimePoint now) {
             now);
     return;
   }
-  std::string reason = e.exit_code != 0 ? fmt::format("{} (exit code {})", e.reason, e.exit_code)
-                                        : e.reason;
+  std::string reason =
+      e.exit_code != 0 ? fmt::format("{} (exit code {})", e.reason, e.exit_code) : e.reason;
   if (l.retries_used > 0) reason += fmt::format(" after {} retries", l.retries_used);
-  updates_.push_back({l.external_id, TaskPhase::kFailed, "", e.node, reason, unix_ms(now),
-                      "failed", "{" + what + "}", {TaskPhase::kAdmitted, TaskPhase::kRunning}});
+  updates_.push_back({l.external_id,
+                      TaskPhase::kFailed,
+                      "",
+                      e.node,
+                      reason,
+                      unix_ms(now),
+                      "failed",
+                      "{" + what + "}",
+                      {TaskPhase::kAdmitted, TaskPhase::kRunning}});
   (void)scheduler_->complete(tid);
   by_external_.erase(l.external_id);
   live_.erase(tid);
@@ -675,7 +697,14 @@ void Controller::requeue(uint64_t tid, Duration delay, const std::string& event,
   live_.erase(tid);
   by_external_.erase(l.external_id);
   (void)scheduler_->cancel(tid);
-  updates_.push_back({l.external_id, TaskPhase::kPending, "", "", "", unix_ms(now), event, detail,
+  updates_.push_back({l.external_id,
+                      TaskPhase::kPending,
+                      "",
+                      "",
+                      "",
+                      unix_ms(now),
+                      event,
+                      detail,
                       {TaskPhase::kAdmitted, TaskPhase::kRunning}});
   l.attempt = -1;
   l.started = false;
@@ -690,8 +719,15 @@ void Controller::resubmit(TimePoint now) {
     Task task = *l.task;
     auto id = scheduler_->submit(task);
     if (!id) {
-      updates_.push_back({l.external_id, TaskPhase::kFailed, "", "", id.error().message,
-                          unix_ms(now), "failed", "{}", {TaskPhase::kPending}});
+      updates_.push_back({l.external_id,
+                          TaskPhase::kFailed,
+                          "",
+                          "",
+                          id.error().message,
+                          unix_ms(now),
+                          "failed",
+                          "{}",
+                          {TaskPhase::kPending}});
       continue;
     }
     by_external_[l.external_id] = *id;
@@ -902,9 +938,9 @@ void Controller::publish(TimePoint now) {
   std::vector<int64_t> waits;
   for (const auto& [at, w] : recent_waits_) waits.push_back(w);
   s.wait_p95_ms = percentile(waits, 95);
-  s.cloud_failures =
-      region_->allocation_failures() + (options_.mirror ? options_.mirror->failures() : 0) +
-      (options_.executor ? options_.executor->failures() : 0);
+  s.cloud_failures = region_->allocation_failures() +
+                     (options_.mirror ? options_.mirror->failures() : 0) +
+                     (options_.executor ? options_.executor->failures() : 0);
   for (auto* l : listeners_) l->on_snapshot(s);
   std::lock_guard lock(mu_);
   snapshot_ = std::move(s);

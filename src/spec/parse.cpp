@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "core/text.h"
 #include "spec/run.h"
@@ -105,8 +105,9 @@ nlohmann::json yaml_to_json(const YAML::Node& n) {
       if (n.Tag() == "?") {
         if (v == "true" || v == "false") return v == "true";
         bool digits = !v.empty() && v.size() < 18 &&
-                      std::all_of(v.begin() + (v[0] == '-' ? 1 : 0), v.end(),
-                                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+                      std::all_of(v.begin() + (v[0] == '-' ? 1 : 0), v.end(), [](char c) {
+                        return std::isdigit(static_cast<unsigned char>(c));
+                      });
         if (digits && v != "-") return std::stoll(v);
       }
       return v;
@@ -570,11 +571,11 @@ constexpr int64_t kMaxNodes = 10'000;
 constexpr int64_t kMaxVcpus = 10'000'000;
 
 void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environment& env) {
-  if (!r.check_map(n, path,
-                   {"name", "sku", "min_nodes", "max_nodes", "spot", "os_disk", "availability_set",
-                    "zones", "backup", "capacity_reservation", "scale_down_mode", "idle",
-                    "schedule", "classes", "storage", "tags", "price_assumption", "scaler",
-                    "gpu_sharing"})) {
+  if (!r.check_map(
+          n, path,
+          {"name", "sku", "min_nodes", "max_nodes", "spot", "os_disk", "availability_set", "zones",
+           "backup", "capacity_reservation", "scale_down_mode", "idle", "schedule", "classes",
+           "storage", "tags", "price_assumption", "scaler", "gpu_sharing"})) {
     return;
   }
   Pool p;
@@ -607,9 +608,9 @@ void parse_pool(Reader& r, const YAML::Node& n, const std::string& path, Environ
   set_if(r.choice<std::string>(n, "scale_down_mode", path,
                                {{"Delete", "Delete"}, {"Deallocate", "Deallocate"}}),
          p.scale_down_mode);
-  set_if(r.choice<std::string>(n, "scaler", path,
-                               {{"codefleet", "codefleet"},
-                                {"cluster-autoscaler", "cluster-autoscaler"}}),
+  set_if(r.choice<std::string>(
+             n, "scaler", path,
+             {{"codefleet", "codefleet"}, {"cluster-autoscaler", "cluster-autoscaler"}}),
          p.scaler);
   set_if(r.choice<std::string>(n, "gpu_sharing", path,
                                {{"time-slicing", "time-slicing"}, {"mps", "mps"}, {"mig", "mig"}}),

@@ -116,8 +116,8 @@ struct WorkloadClass {
   int64_t priority = 0;
   bool deferrable = false;
   bool preemptible = false;
-  std::vector<std::string> prefer;  // pool or deployment names, most preferred first
-  std::string policy = "cheapest";  // cheapest | fastest
+  std::vector<std::string> prefer;     // pool or deployment names, most preferred first
+  std::string policy = "cheapest";     // cheapest | fastest
   std::shared_ptr<const RunSpec> run;  // what its tasks run unless they say (workload/run.h)
   std::string path;
 };

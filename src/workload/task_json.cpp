@@ -1,5 +1,5 @@
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include <fmt/format.h>
@@ -8,8 +8,8 @@
 
 #include "core/money.h"
 #include "core/text.h"
-#include "spec/spec.h"
 #include "spec/run.h"
+#include "spec/spec.h"
 #include "workload/task.h"
 
 namespace codefleet {
@@ -125,8 +125,8 @@ struct Reader {
 };
 
 const std::vector<std::string> kTaskFields = {
-    "id",       "class",    "environment", "tenant",      "resources", "duration_s",
-    "priority", "deadline", "deferrable",  "preemptible", "tokens",    "submitted_at", "run"};
+    "id",       "class",      "environment", "tenant", "resources",    "duration_s", "priority",
+    "deadline", "deferrable", "preemptible", "tokens", "submitted_at", "run"};
 const std::vector<std::string> kResourceFields = {"vcpus", "memory_gib", "gpus", "gpu_memory_gib"};
 
 // " (did you mean 'X'?)" for an unknown top-level key, looking among the `resources`

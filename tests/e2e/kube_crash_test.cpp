@@ -96,16 +96,17 @@ TEST(KubeCrash, SigkillWhileAdmittingNeverLosesOrRunsATaskTwice) {
   testing::FreshStore store("sqlite");
   testing::FakeKube kube;
   Kubelet kubelet(kube);
-  auto dir = std::filesystem::temp_directory_path() /
-             ("cf_e2e_kube_crash_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("cf_e2e_kube_crash_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "kubeconfig") << "apiVersion: v1\nkind: Config\n"
                                     << "clusters: [{name: fake, cluster: {server: " << kube.url()
                                     << "}}]\nusers: [{name: u, user: {token: t}}]\n"
                                     << "contexts: [{name: c, context: {cluster: fake, user: u, "
                                        "namespace: agents}}]\ncurrent-context: c\n";
-  std::ofstream(dir / "serve.yaml") << "workers: kubernetes\nkubernetes:\n  kubeconfig: "
-                                    << (dir / "kubeconfig").string() << "\n  namespace: agents\n";
+  std::ofstream(dir / "serve.yaml")
+      << "workers: kubernetes\nkubernetes:\n  kubeconfig: " << (dir / "kubeconfig").string()
+      << "\n  namespace: agents\n";
   testing::DaemonProcess daemon(
       {"--config", (dir / "serve.yaml").string(), "--spec",
        std::string(CODEFLEET_FIXTURES) + "/serve/kube_crash.yaml", "--store", store.url(),
@@ -240,8 +241,9 @@ TEST(KubeCrash, SigkillWhileAdmittingNeverLosesOrRunsATaskTwice) {
   EXPECT_EQ(running, 0);
   int cancelled_n = 0;
   for (auto& [id, t] : by_id) cancelled_n += t["state"] == "cancelled";
-  std::fprintf(stderr, "tasks %zu (cancelled %d), jobs %zu, pods %zu, tasks run %zu\n", acked.size(),
-               cancelled_n, kube.objects("jobs").size(), kube.objects("pods").size(), ran.size());
+  std::fprintf(stderr, "tasks %zu (cancelled %d), jobs %zu, pods %zu, tasks run %zu\n",
+               acked.size(), cancelled_n, kube.objects("jobs").size(), kube.objects("pods").size(),
+               ran.size());
   RecordProperty("tasks", static_cast<int>(acked.size()));
   RecordProperty("jobs", static_cast<int>(kube.objects("jobs").size()));
   std::filesystem::remove_all(dir);

@@ -73,7 +73,8 @@ class KubeHarness {
     kube_.set_pod_phase("agents", pod(t, a), "Running", {{"running", json::object()}}, "aks-cpu-0");
   }
   void exit_with(const std::string& t, int a, int code, const std::string& reason = "") {
-    json term{{"exitCode", code}, {"reason", reason.empty() ? (code ? "Error" : "Completed") : reason}};
+    json term{{"exitCode", code},
+              {"reason", reason.empty() ? (code ? "Error" : "Completed") : reason}};
     kube_.set_pod_phase("agents", pod(t, a), code ? "Failed" : "Succeeded", {{"terminated", term}});
   }
   void evict(const std::string& t, int a) { exit_with(t, a, 137, "Evicted"); }

@@ -123,8 +123,8 @@ TEST(KubeClient, KubectlBuildsTheGeneratedRbacManifest) {
             "\nusers:\n- name: u\n  user:\n    token: t\n"
             "contexts:\n- name: c\n  context: {cluster: fake, user: u}\n"
             "current-context: c\n");
-  std::string manifest = std::string(CODEFLEET_FIXTURES) +
-                         "/iac/recommended/terraform/kubernetes/codefleet-rbac.yaml";
+  std::string manifest =
+      std::string(CODEFLEET_FIXTURES) + "/iac/recommended/terraform/kubernetes/codefleet-rbac.yaml";
   std::string out_file = (dir / "out.json").string();
   std::string cmd = "HOME=" + dir.string() + " kubectl --kubeconfig " + (dir / "config").string() +
                     " --cache-dir " + (dir / "cache").string() +

@@ -62,8 +62,8 @@ class KubeDaemon : public ::testing::Test {
     executor_ = std::make_unique<KubeExecutor>(*client_, eo);
     testing::DaemonOptions o;
     o.executor = executor_.get();
-    daemon_ = std::make_unique<testing::Daemon>(fresh_.url(), "", std::nullopt, kSpec,
-                                                std::nullopt, o);
+    daemon_ =
+        std::make_unique<testing::Daemon>(fresh_.url(), "", std::nullopt, kSpec, std::nullopt, o);
     http_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->port());
   }
   void stop() {
@@ -110,7 +110,8 @@ class KubeDaemon : public ::testing::Test {
     kube_.set_pod_phase("agents", pod, "Running", {{"running", {{"startedAt", "now"}}}}, node);
   }
   void exit_with(const std::string& pod, int code, const std::string& reason = "") {
-    json term{{"exitCode", code}, {"reason", reason.empty() ? (code ? "Error" : "Completed") : reason}};
+    json term{{"exitCode", code},
+              {"reason", reason.empty() ? (code ? "Error" : "Completed") : reason}};
     kube_.set_pod_phase("agents", pod, code == 0 ? "Succeeded" : "Failed", {{"terminated", term}});
   }
   std::vector<std::string> event_kinds(const std::string& id) {
@@ -246,7 +247,7 @@ TEST_F(KubeDaemon, PreemptionDeletesTheJobAndTheTaskRunsAgainLater) {
 
 TEST_F(KubeDaemon, RetriesRespectTheLimitAndEvictionSpendsNone) {
   std::string id = submit({{"class", "flaky"}});  // retries: limit 1 on exit code 3
-  exit_with(wait_pod(id, 0), 137, "Evicted");    // the platform's doing: no retry spent
+  exit_with(wait_pod(id, 0), 137, "Evicted");     // the platform's doing: no retry spent
   ASSERT_TRUE(eventually([&] { return jobs_of(id).count(1) == 1; }));
   exit_with(wait_pod(id, 1), 3);  // the task's own failure: the one retry is spent
   ASSERT_TRUE(eventually([&] { return jobs_of(id).count(2) == 1; }));
@@ -302,6 +303,22 @@ TEST_F(KubeDaemon, RetriesSpentSurviveARestart) {
   EXPECT_EQ(executor_->adopted(), 1);   // attempt 1 was taken back, not started again
 }
 
+TEST_F(KubeDaemon, PreemptionSpendsNoRetry) {
+  std::string id = submit({{"class", "flaky"}});  // retries: limit 1 on exit code 3
+  run(wait_pod(id, 0));
+  ASSERT_TRUE(reaches(id, "running"));
+  std::this_thread::sleep_for(700ms);  // past the 5 simulated minutes before preemption
+  std::string high = submit({{"class", "urgent"}});
+  ASSERT_TRUE(eventually([&] { return jobs_of(id).empty(); }));  // preempted
+  exit_with(wait_pod(high), 0);
+  ASSERT_TRUE(reaches(high, "completed"));
+  exit_with(wait_pod(id, 1), 3);  // its own failure after the preemption: the retry is there
+  ASSERT_TRUE(eventually([&] { return jobs_of(id).count(2) == 1; }));
+  auto kinds = event_kinds(id);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "preempted"), 1);
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "retry"), 1);
+}
+
 TEST_F(KubeDaemon, AnExitCodeTheRetryPolicyDoesNotListFailsAtOnce) {
   std::string id = submit({{"class", "flaky"}});
   exit_with(wait_pod(id), 1);
@@ -329,8 +346,9 @@ TEST_F(KubeDaemon, LogsComeThroughTheDaemonTenantScoped) {
   EXPECT_EQ(r.text, "line 1\nline 2\n");
   EXPECT_EQ(http_call(*http_, "GET", "/v1/tasks/" + id + "/logs?tail=x", kAdminKey).status, 400);
   // Another tenant's key sees no such task.
-  ApiKey other{"key-other", "other", sha256_hex("cfk_other_tenant_secret_012345"), Role::kViewer,
-               "globex", 0, false, {}};
+  ApiKey other{"key-other",   "other",  sha256_hex("cfk_other_tenant_secret_012345"),
+               Role::kViewer, "globex", 0,
+               false,         {}};
   ASSERT_TRUE(daemon_->store().put_api_key(other));
   EXPECT_EQ(http_call(*http_, "GET", "/v1/tasks/" + id + "/logs", "cfk_other_tenant_secret_012345")
                 .status,
@@ -356,8 +374,9 @@ TEST_F(KubeDaemon, ARunThatCannotRunIsRefusedAtSubmitNamingTheField) {
     EXPECT_EQ(r.body["error"].value("field", ""), c.field) << r.text;
   }
   // Half a GPU: Kubernetes hands out whole devices unless the pool shares them.
-  auto half = http_call(*http_, "POST", "/v1/tasks", kAdminKey,
-                        R"({"class": "build", "resources": {"vcpus": 1, "memory_gib": 1, "gpus": 0.5}})");
+  auto half =
+      http_call(*http_, "POST", "/v1/tasks", kAdminKey,
+                R"({"class": "build", "resources": {"vcpus": 1, "memory_gib": 1, "gpus": 0.5}})");
   EXPECT_EQ(half.status, 422) << half.text;
   EXPECT_EQ(half.body["error"].value("field", ""), "resources.gpus") << half.text;
   // A task's own run replaces its class's.

@@ -6,8 +6,8 @@
 
 #include "cloud/kubernetes/job.h"
 #include "cloud/kubernetes/kube_client.h"
-#include "support/fake_kube.h"
 #include "spec/run.h"
+#include "support/fake_kube.h"
 
 namespace codefleet {
 namespace {

@@ -102,8 +102,8 @@ class FakeKube {
       if (job != objects_["jobs"].end()) {
         bool ok = phase == "Succeeded";
         job->second["status"][ok ? "succeeded" : "failed"] = 1;
-        job->second["status"]["conditions"] = json::array(
-            {{{"type", ok ? "Complete" : "Failed"}, {"status", "True"}}});
+        job->second["status"]["conditions"] =
+            json::array({{{"type", ok ? "Complete" : "Failed"}, {"status", "True"}}});
         modified("jobs", job->second);
       }
     }
@@ -285,12 +285,12 @@ class FakeKube {
       send(res, 200,
            {{"kind", "APIGroupList"},
             {"apiVersion", "v1"},
-            {"groups", json::array({{{"name", "batch"},
-                                     {"versions", json::array({v1})},
-                                     {"preferredVersion", v1}},
-                                    {{"name", "rbac.authorization.k8s.io"},
-                                     {"versions", json::array({rbac})},
-                                     {"preferredVersion", rbac}}})}});
+            {"groups",
+             json::array(
+                 {{{"name", "batch"}, {"versions", json::array({v1})}, {"preferredVersion", v1}},
+                  {{"name", "rbac.authorization.k8s.io"},
+                   {"versions", json::array({rbac})},
+                   {"preferredVersion", rbac}}})}});
     });
     auto resource = [](const char* name, const char* singular, bool namespaced, const char* kind,
                        json verbs, json short_names = json::array()) {
@@ -309,8 +309,7 @@ class FakeKube {
          resource("pods/log", "", true, "Pod", {"get"}),
          resource("nodes", "node", false, "Node", {"get", "list", "watch"}, {"no"}),
          resource("namespaces", "namespace", false, "Namespace", {"get", "list"}, {"ns"}),
-         resource("serviceaccounts", "serviceaccount", true, "ServiceAccount", all_verbs,
-                  {"sa"})});
+         resource("serviceaccounts", "serviceaccount", true, "ServiceAccount", all_verbs, {"sa"})});
     server_.Get("/api/v1", [core](const httplib::Request&, httplib::Response& res) {
       send(res, 200, {{"kind", "APIResourceList"}, {"groupVersion", "v1"}, {"resources", core}});
     });
@@ -318,11 +317,12 @@ class FakeKube {
         json::array({resource("jobs", "job", true, "Job", all_verbs),
                      resource("jobs/status", "", true, "Job", {"get", "patch", "update"})});
     // RBAC's kinds (discovery only: enough for kubectl to map a manifest's objects).
-    json rbac = json::array({resource("roles", "role", true, "Role", all_verbs),
-                             resource("rolebindings", "rolebinding", true, "RoleBinding", all_verbs),
-                             resource("clusterroles", "clusterrole", false, "ClusterRole", all_verbs),
-                             resource("clusterrolebindings", "clusterrolebinding", false,
-                                      "ClusterRoleBinding", all_verbs)});
+    json rbac =
+        json::array({resource("roles", "role", true, "Role", all_verbs),
+                     resource("rolebindings", "rolebinding", true, "RoleBinding", all_verbs),
+                     resource("clusterroles", "clusterrole", false, "ClusterRole", all_verbs),
+                     resource("clusterrolebindings", "clusterrolebinding", false,
+                              "ClusterRoleBinding", all_verbs)});
     server_.Get("/apis/rbac.authorization.k8s.io/v1",
                 [rbac](const httplib::Request&, httplib::Response& res) {
                   send(res, 200,
@@ -464,8 +464,8 @@ class FakeKube {
                                                        {"controller", true}}});
     pod["spec"] = tmpl.value("spec", json::object());
     pod["status"] = {{"phase", "Pending"}};
-    std::string task = pod["metadata"].value("annotations", json::object()).value(
-        "codefleet.io/task-id", "");
+    std::string task =
+        pod["metadata"].value("annotations", json::object()).value("codefleet.io/task-id", "");
     if (!task.empty()) pod_created_at_.emplace(task, std::chrono::steady_clock::now());
     put("pods", ns, std::move(pod), "ADDED");
   }

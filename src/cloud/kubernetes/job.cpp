@@ -147,11 +147,11 @@ Result<json> build_job(const JobTask& task, const JobTarget& target) {
   // its pod alike: the pod watch maps a pod to its task by them.
   json annotations{{kTaskIdAnnotation, task.task_id},
                    {kAttemptAnnotation, std::to_string(task.attempt)}};
-  json spec{{"backoffLimit", 0},
-            {"ttlSecondsAfterFinished", target.ttl_after_finished_s},
-            {"template",
-             {{"metadata", {{"labels", labels}, {"annotations", annotations}}},
-              {"spec", pod_spec}}}};
+  json spec{
+      {"backoffLimit", 0},
+      {"ttlSecondsAfterFinished", target.ttl_after_finished_s},
+      {"template",
+       {{"metadata", {{"labels", labels}, {"annotations", annotations}}}, {"spec", pod_spec}}}};
   return json{{"apiVersion", "batch/v1"},
               {"kind", "Job"},
               {"metadata",

@@ -44,9 +44,9 @@ struct JobTask {
 
 struct JobTarget {
   std::string namespace_name = "default";
-  std::string pool;                 // the spec's pool name (the node label's value)
-  std::vector<std::string> taints;  // "key=value:Effect", tolerated
-  std::string gpu_sharing;          // "" (whole GPUs only), "time-slicing", "mps", "mig"
+  std::string pool;                     // the spec's pool name (the node label's value)
+  std::vector<std::string> taints;      // "key=value:Effect", tolerated
+  std::string gpu_sharing;              // "" (whole GPUs only), "time-slicing", "mps", "mig"
   int64_t ttl_after_finished_s = 3600;  // a finished Job (and its pod's log) is kept this long
   // What a cancelled or preempted pod gets to exit (its terminationGracePeriodSeconds);
   // -1: Kubernetes' default (30 s).

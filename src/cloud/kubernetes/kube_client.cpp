@@ -450,8 +450,8 @@ Result<std::string> KubeClient::logs(const std::string& ns, const std::string& p
   return r->body;
 }
 
-Result<void> KubeClient::stream_logs(const std::string& ns, const std::string& pod,
-                                     int tail_lines, bool follow,
+Result<void> KubeClient::stream_logs(const std::string& ns, const std::string& pod, int tail_lines,
+                                     bool follow,
                                      const std::function<bool(std::string_view)>& on_chunk) {
   std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/log?follow={}", ns, pod,
                                  follow ? "true" : "false");

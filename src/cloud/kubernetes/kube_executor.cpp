@@ -127,9 +127,9 @@ void KubeExecutor::start() {
   if (started_ || stopping_) return;
   started_ = true;
   watcher_ = std::thread([this] {
-    KubeReflector pods(
-        kube_, fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name), kTaskLabel,
-        [this](const std::string& type, const json& pod) { on_pod(type, pod); });
+    KubeReflector pods(kube_, fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name),
+                       kTaskLabel,
+                       [this](const std::string& type, const json& pod) { on_pod(type, pod); });
     // An image that cannot be pulled becomes a failure once its grace is over, with or
     // without a new event about the pod.
     watch_loop(pods, [this] {
@@ -140,8 +140,9 @@ void KubeExecutor::start() {
   });
   if (options_.watch_nodes) {
     node_watcher_ = std::thread([this] {
-      KubeReflector nodes(kube_, "/api/v1/nodes", kPoolLabel,
-                          [this](const std::string& type, const json& node) { on_node(type, node); });
+      KubeReflector nodes(
+          kube_, "/api/v1/nodes", kPoolLabel,
+          [this](const std::string& type, const json& node) { on_node(type, node); });
       watch_loop(nodes, [this] { sweep_nodes(); });
     });
   }
@@ -176,8 +177,9 @@ Result<void> KubeExecutor::logs(const std::string& task_id, int tail_lines, bool
   }
   if (pod.empty()) {
     return tl::unexpected(Error{ErrorCode::kNotFound,
-                                "task '" + task_id + "' has no pod (not started yet, or its Job "
-                                "was cleaned up)",
+                                "task '" + task_id +
+                                    "' has no pod (not started yet, or its Job "
+                                    "was cleaned up)",
                                 "id"});
   }
   return kube_.stream_logs(options_.namespace_name, pod, tail_lines, follow, on_chunk);
@@ -262,8 +264,8 @@ void KubeExecutor::do_create(Send& s) {
 }
 
 void KubeExecutor::do_delete(Send& s) {
-  std::string path = jobs_path(options_.namespace_name) + "/" +
-                     job_name(s.launch.task_id, s.launch.attempt);
+  std::string path =
+      jobs_path(options_.namespace_name) + "/" + job_name(s.launch.task_id, s.launch.attempt);
   auto r = kube_.remove(path, "Background", s.grace_s);
   if (!r && r.error().code == ErrorCode::kUnavailable) return retry_later(std::move(s), r.error());
   if (!r) log("the Job could not be deleted", s.launch.task_id, r.error());

@@ -49,7 +49,7 @@ struct KubeExecutorOptions {
   bool watch_nodes = true;
   int64_t node_not_ready_grace_s = 60;
   std::chrono::milliseconds max_send_backoff{30'000};
-  std::function<int64_t()> now_s;  // wall clock, Unix seconds (default: the system's)
+  std::function<int64_t()> now_s;               // wall clock, Unix seconds (default: the system's)
   std::function<void(const std::string&)> log;  // one JSON line per problem (default: stderr)
 };
 

@@ -173,7 +173,8 @@ class ScalerConflict final : public Rule {
       if (pool->schedule) codefleet_only.push_back("a schedule");
       if (pool->idle_action == IdleAction::kHibernate ||
           pool->idle_action == IdleAction::kDeallocate) {
-        codefleet_only.push_back(fmt::format("idle.action: {}", idle_action_name(pool->idle_action)));
+        codefleet_only.push_back(
+            fmt::format("idle.action: {}", idle_action_name(pool->idle_action)));
       }
       if (codefleet_only.empty()) continue;
       ctx.report("scaler-conflict", Severity::kError, pool->path + ".scaler",

@@ -140,7 +140,8 @@ INSTANTIATE_TEST_SUITE_P(
         UnknownCase{"far_off", "min_nodes: 1", "colour: blue", kPool1 + ".colour",
                     "valid fields here: name, sku, min_nodes, max_nodes, spot, os_disk, "
                     "availability_set, zones, backup, capacity_reservation, scale_down_mode, "
-                    "idle, schedule, classes, storage, tags, price_assumption",
+                    "idle, schedule, classes, storage, tags, price_assumption, scaler, "
+                    "gpu_sharing",
                     31}),
     [](const testing::TestParamInfo<UnknownCase>& info) { return info.param.name; });
 
