@@ -44,7 +44,7 @@ struct ExecEvent {
     kStarted,   // a container runs
     kFinished,  // exited 0
     kFailed,    // the task's own failure: exit code, OOMKilled, DeadlineExceeded, image pull
-    kLost,      // the platform's: node lost, evicted, the Job vanished — requeued, not retried
+    kLost,      // the platform's: node lost, evicted, drained, preempted — requeued, not retried
   };
   Kind kind = Kind::kStarted;
   std::string task_id;

@@ -277,6 +277,7 @@ struct ApiServer::Impl {
   ApiOptions options;
   std::unique_ptr<http::Server> server;
   std::atomic<bool> stopping{false};
+  std::atomic<int> follows{0};  // followed logs streaming now
 
   Impl(const FleetModel& m, Store& s, Controller& c, Authenticator& a, Metrics& me, ApiOptions o)
       : model(m), store(s), controller(c), auth(a), metrics(me), options(std::move(o)) {}
@@ -725,20 +726,32 @@ struct ApiServer::Impl {
       if (!r) return send_error(res, status_for(r.error()), r.error().message);
       return res.set_content(std::move(text), "text/plain; charset=utf-8");
     }
-    // Followed: the pod must exist before the answer starts (an error is still a status).
+    // Followed: each holds a worker while it lasts (at most the follow window, 10 minutes),
+    // so only a few at once; the pod must exist before the answer starts.
+    constexpr int kMaxFollows = 16;
+    if (follows >= kMaxFollows) {
+      res.set_header("Retry-After", "5");
+      return send_error(res, 503,
+                        fmt::format("{} logs are being followed already; try again, or read "
+                                    "without follow",
+                                    kMaxFollows));
+    }
     Executor* ex = options.executor;
     auto probe = ex->logs(id, 0, false, [](std::string_view) { return true; });
     if (!probe) return send_error(res, status_for(probe.error()), probe.error().message);
-    res.set_chunked_content_provider("text/plain; charset=utf-8",
-                                     [ex, id, tail](size_t, http::DataSink& sink) {
-                                       // A broken upstream ends the stream early: the client sees
-                                       // the log so far.
-                                       (void)ex->logs(id, tail, true, [&](std::string_view piece) {
-                                         return sink.write(piece.data(), piece.size());
-                                       });
-                                       sink.done();
-                                       return true;
-                                     });
+    ++follows;  // counted from here: the provider runs on a worker later
+    res.set_chunked_content_provider(
+        "text/plain; charset=utf-8",
+        [this, ex, id, tail](size_t, http::DataSink& sink) {
+          // A broken upstream ends the stream early: the client sees the log so far. So
+          // does the daemon stopping, at the next piece.
+          (void)ex->logs(id, tail, true, [&](std::string_view piece) {
+            return !stopping && sink.write(piece.data(), piece.size());
+          });
+          sink.done();
+          return true;
+        },
+        [this](bool) { --follows; });
   }
 
   void end_task(const std::string& id, TaskPhase to, const std::string& event,

@@ -14,6 +14,7 @@
 #include "server/controller.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -137,6 +138,7 @@ void Controller::reset_fleet(TimePoint now) {
   adoptable_.clear();
   recovered_attempts_.clear();
   retries_.clear();
+  retrying_.clear();
   journal_.clear();
   node_states_.clear();
   billed_.clear();
@@ -230,26 +232,15 @@ bool Controller::recover_executions(const std::vector<StoredTask>& active) {
                json_quote(jobs.error().describe()));
     return false;
   }
-  std::map<std::string, const StoredTask*> live;
-  for (const auto& t : active) live[t.id] = &t;
   std::map<std::string, int> latest;  // task → its highest attempt held
   for (const auto& j : *jobs) {
     auto [it, fresh] = latest.emplace(j.task_id, j.attempt);
     if (!fresh) it->second = std::max(it->second, j.attempt);
   }
-  int64_t kept = 0, stopped = 0;
-  for (const auto& j : *jobs) {
-    bool current = live.count(j.task_id) && latest[j.task_id] == j.attempt;
-    if (current) {
-      adoptable_[j.task_id] = j;
-      ++kept;
-    } else if (!j.done || live.count(j.task_id)) {
-      options_.executor->cancel(j.task_id, j.attempt, options_.cancel_grace_s);
-      ++stopped;
-    }
-  }
-  // From the task's events: retries spent, and admissions so far (each was one attempt, so
-  // the next number is never one a deleted Job still being torn down may hold).
+  // What each live task's events say: retries spent, admissions so far (each was one
+  // attempt, so the next number is never one a Job still being torn down may hold), and
+  // the attempts whose failure was already handled (a retry followed).
+  std::map<std::string, std::set<int>> handled;
   for (const auto& t : active) {
     if (t.state == TaskPhase::kPending && !latest.count(t.id) && t.created_ms == t.updated_ms)
       continue;  // never admitted: nothing to count
@@ -257,12 +248,31 @@ bool Controller::recover_executions(const std::vector<StoredTask>& active) {
     if (!events) return false;
     int retries = 0, admissions = 0;
     for (const auto& e : *events) {
-      retries += e.kind == "retry";
       admissions += e.kind == "admitted";
+      if (e.kind != "retry") continue;
+      ++retries;
+      auto at = e.detail_json.find(R"("attempt":)");
+      if (at != std::string::npos) handled[t.id].insert(std::atoi(e.detail_json.c_str() + at + 10));
     }
     auto held = latest.find(t.id);
     int next = std::max(admissions, held == latest.end() ? 0 : held->second + 1);
     recovered_attempts_[t.id] = {next, retries};
+  }
+  std::set<std::string> live;
+  for (const auto& t : active) live.insert(t.id);
+  int64_t kept = 0, stopped = 0;
+  for (const auto& j : *jobs) {
+    bool is_live = live.count(j.task_id) > 0;
+    bool current = is_live && latest[j.task_id] == j.attempt;
+    bool news = !(j.done && handled[j.task_id].count(j.attempt));  // its end not yet handled
+    if (current && news) {
+      adoptable_[j.task_id] = j;
+      ++kept;
+    } else if (!j.done) {
+      options_.executor->cancel(j.task_id, j.attempt, options_.cancel_grace_s);
+      ++stopped;
+    }
+    // An ended Job whose end is handled, or whose task ended, stays for its log (its TTL).
   }
   fmt::print(
       stderr,
@@ -323,6 +333,11 @@ void Controller::task_ended(const std::string& id) {
     if (options_.executor && l != live_.end() && l->second.attempt >= 0) {
       options_.executor->cancel(id, l->second.attempt, options_.cancel_grace_s);
     }
+    // Ended before it was placed again after a recovery: the Job it held goes too.
+    if (auto held = adoptable_.find(id); options_.executor && held != adoptable_.end()) {
+      options_.executor->cancel(id, held->second.attempt, options_.cancel_grace_s);
+      adoptable_.erase(held);
+    }
     live_.erase(it->second);
     by_external_.erase(it);
     dirty_ = true;
@@ -331,6 +346,7 @@ void Controller::task_ended(const std::string& id) {
     for (auto it = retries_.begin(); it != retries_.end(); ++it) {
       if (it->second.external_id == id) {
         retries_.erase(it);
+        retrying_.erase(id);
         return;
       }
     }
@@ -473,7 +489,7 @@ void Controller::pass(TimePoint now) {
 }
 
 void Controller::adopt(const StoredTask& st, TimePoint now) {
-  if (by_external_.count(st.id)) return;
+  if (by_external_.count(st.id) || retrying_.count(st.id)) return;
   auto task = parse_task_json(st.body_json, *model_.spec, "task " + st.id);
   Result<uint64_t> id = tl::unexpected(Error{});
   if (task) {
@@ -581,19 +597,27 @@ void Controller::workers(TimePoint now) {
 void Controller::launch(uint64_t tid, const std::string& pool) {
   Live& l = live_.at(tid);
   int attempt = l.next_attempt;
+  std::string where = pool;
   if (auto held = adoptable_.find(l.external_id); held != adoptable_.end()) {
-    if (held->second.pool == pool) {
-      attempt = held->second.attempt;
-    } else {
-      options_.executor->cancel(l.external_id, held->second.attempt, options_.cancel_grace_s);
+    // Taken back wherever it was placed now: killing a running attempt, or running a
+    // finished one again, to follow the new placement would be worse than accounting it
+    // on this pool while it ends on its own.
+    attempt = held->second.attempt;
+    if (held->second.pool != pool) {
+      fmt::print(
+          stderr,
+          R"({{"level":"warn","msg":"adopted a Job on another pool than the new placement","task":{},"job_pool":{},"placed_on":{}}})"
+          "\n",
+          json_quote(l.external_id), json_quote(held->second.pool), json_quote(pool));
+      where = held->second.pool;
     }
     adoptable_.erase(held);
   }
   l.attempt = attempt;
   l.next_attempt = std::max(l.next_attempt, attempt + 1);
   l.started = false;
-  launches_.push_back(
-      {l.external_id, l.task->tenant, l.class_name, attempt, pool, l.task->resources, l.task->run});
+  launches_.push_back({l.external_id, l.task->tenant, l.class_name, attempt, where,
+                       l.task->resources, l.task->run});
 }
 
 void Controller::dispatch() {
@@ -708,6 +732,7 @@ void Controller::requeue(uint64_t tid, Duration delay, const std::string& event,
                       {TaskPhase::kAdmitted, TaskPhase::kRunning}});
   l.attempt = -1;
   l.started = false;
+  retrying_.insert(l.external_id);
   retries_.emplace(now + delay, std::move(l));
   dirty_ = true;
 }
@@ -716,6 +741,7 @@ void Controller::resubmit(TimePoint now) {
   while (!retries_.empty() && retries_.begin()->first <= now) {
     Live l = std::move(retries_.begin()->second);
     retries_.erase(retries_.begin());
+    retrying_.erase(l.external_id);
     Task task = *l.task;
     auto id = scheduler_->submit(task);
     if (!id) {

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -204,6 +205,7 @@ class Controller {
   std::map<std::string, ExecJob> adoptable_;
   std::map<std::string, std::pair<int, int>> recovered_attempts_;  // task → (next, retries)
   std::multimap<TimePoint, Live> retries_;  // tasks waiting out their retry backoff
+  std::set<std::string> retrying_;          // their ids
   std::vector<TaskEvent> journal_;
   std::map<uint64_t, int> node_states_;    // last journaled state per node (-1 = gone)
   std::map<std::string, int64_t> billed_;  // per pool, micro-USD already accounted

@@ -30,8 +30,8 @@ constexpr const char* kKey = "e2e-kube-admin-key-0123456789abcdef";
 
 httplib::Headers auth() { return {{"Authorization", std::string("Bearer ") + kKey}}; }
 
-// Runs pods as a kubelet would, a little later each step; `ran` records (task, attempt)
-// for every pod it started.
+// Runs pods as a kubelet would, a little later each step; `ran` records, per task, every
+// pod it started (a Job made twice for one attempt shows as two pods).
 class Kubelet {
  public:
   explicit Kubelet(testing::FakeKube& kube) : kube_(kube), thread_([this] { loop(); }) {}
@@ -39,7 +39,7 @@ class Kubelet {
     stop_ = true;
     thread_.join();
   }
-  std::map<std::string, std::set<int>> ran() {
+  std::map<std::string, std::set<std::string>> ran() {
     std::lock_guard lock(mu_);
     return ran_;
   }
@@ -57,8 +57,7 @@ class Kubelet {
                               "aks-cpu-" + std::to_string(std::hash<std::string>{}(name) % 20));
           std::lock_guard lock(mu_);
           started_[name] = now;
-          ran_[ann.value("codefleet.io/task-id", "")].insert(
-              std::stoi(ann.value("codefleet.io/attempt", "0")));
+          ran_[ann.value("codefleet.io/task-id", "")].insert(name);
         } else if (phase == "Running") {
           std::lock_guard lock(mu_);
           if (now - started_[name] < milliseconds(300)) continue;
@@ -73,7 +72,7 @@ class Kubelet {
   testing::FakeKube& kube_;
   std::mutex mu_;
   std::map<std::string, steady_clock::time_point> started_;
-  std::map<std::string, std::set<int>> ran_;
+  std::map<std::string, std::set<std::string>> ran_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -207,11 +207,15 @@ TYPED_TEST(ExecutorContract, ACancelledAttemptIsGoneAndSilent) {
     return j && j->empty();
   }));
   EXPECT_TRUE(this->events(1, 300ms).empty());
-  // Cancelled before it was ever sent: never created.
-  this->h_.executor().cancel("t-2", 0, 0);
+  // Cancelled right after the launch, before or while it is sent: gone all the same.
   this->h_.executor().launch(launch_of("t-2"));
+  this->h_.executor().cancel("t-2", 0, 0);
+  ASSERT_TRUE(eventually([&] { return !this->h_.has("t-2", 0); }));
   std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(this->h_.has("t-2", 0));
+  auto j = this->h_.executor().jobs();
+  ASSERT_TRUE(j);
+  EXPECT_TRUE(j->empty());
 }
 
 TYPED_TEST(ExecutorContract, AttemptsAreSeparateJobs) {

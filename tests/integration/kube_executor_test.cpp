@@ -207,9 +207,11 @@ TEST_F(KubeDaemon, AWatchCutMidStreamAndA410LoseNoTransition) {
   kube_.cut_watches_after(1);  // every open watch drops after one more event
   run(pod);
   ASSERT_TRUE(reaches(id, "running"));
-  kube_.compact();  // the version the watch resumes from is gone: 410, relist
+  int gone_before = kube_.gone_sent();
+  kube_.compact();  // open watches end with 410; the versions they knew are gone: relist
   exit_with(pod, 0);
   ASSERT_TRUE(reaches(id, "completed"));
+  EXPECT_GT(kube_.gone_sent(), gone_before);  // the 410 path was taken
   auto kinds = event_kinds(id);
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "started"), kinds.end()) << task(id).dump();
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "finished"), kinds.end());
@@ -303,6 +305,24 @@ TEST_F(KubeDaemon, RetriesSpentSurviveARestart) {
   EXPECT_EQ(executor_->adopted(), 1);   // attempt 1 was taken back, not started again
 }
 
+TEST_F(KubeDaemon, AFailureAlreadyRetriedIsNotCountedAgainAfterARestart) {
+  std::string id = submit({{"class", "patient"}});  // limit 1, a one-hour backoff (6 s here)
+  exit_with(wait_pod(id, 0), 3);
+  ASSERT_TRUE(eventually([&] {
+    auto k = event_kinds(id);
+    return std::count(k.begin(), k.end(), "retry") == 1;
+  }));
+  stop();  // while it waits out the backoff; its failed Job stays (for its log)
+  start();
+  // The failed attempt is not taken back (its failure was handled): the retry runs.
+  std::string second = wait_pod(id, 1);
+  ASSERT_FALSE(second.empty()) << task(id).dump();
+  exit_with(second, 3);
+  ASSERT_TRUE(reaches(id, "failed"));
+  EXPECT_NE(task(id).value("reason", "").find("after 1 retries"), std::string::npos);
+  EXPECT_EQ(jobs_of(id).count(0), 1u);  // kept for its log
+}
+
 TEST_F(KubeDaemon, PreemptionSpendsNoRetry) {
   std::string id = submit({{"class", "flaky"}});  // retries: limit 1 on exit code 3
   run(wait_pod(id, 0));
@@ -327,11 +347,14 @@ TEST_F(KubeDaemon, AnExitCodeTheRetryPolicyDoesNotListFailsAtOnce) {
 }
 
 TEST_F(KubeDaemon, AThrottlingApiServerIsWaitedOut) {
-  kube_.throttle_next(3, 1);
+  kube_.throttle_next(2, 1, "POST");  // the Job's create, twice
   auto t0 = std::chrono::steady_clock::now();
   std::string id = submit({{"class", "build"}});
   ASSERT_TRUE(eventually([&] { return jobs_of(id).size() == 1; }, 15s));
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);  // Retry-After: 1 was honoured
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 1900ms);  // Retry-After: 1, twice
+  int posts = 0;
+  for (const auto& r : kube_.requests()) posts += r == "POST /apis/batch/v1/namespaces/agents/jobs";
+  EXPECT_EQ(posts, 3);  // two answered 429, the third created it
 }
 
 TEST_F(KubeDaemon, LogsComeThroughTheDaemonTenantScoped) {

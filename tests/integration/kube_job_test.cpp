@@ -189,6 +189,19 @@ TEST(KubeJob, PodStatesBecomeTaskEvents) {
   auto evicted = pod_state(pod("Failed", nullptr, "Evicted"), created, 300);
   EXPECT_TRUE(evicted.platform);
   EXPECT_EQ(pod_state(pod("Failed", nullptr, "NodeLost"), created, 300).kind, K::kNodeLost);
+  // Evicted through the API, preempted by kube-scheduler, drained: the container ends with
+  // SIGTERM's 143, and the pod's DisruptionTarget condition says whose doing it was.
+  json drained = pod("Failed", {{"terminated", {{"exitCode", 143}, {"reason", "Error"}}}});
+  drained["status"]["conditions"] = json::array(
+      {{{"type", "DisruptionTarget"}, {"status", "True"}, {"reason", "EvictionByEvictionAPI"}}});
+  auto d = pod_state(drained, created, 300);
+  EXPECT_TRUE(d.platform);
+  EXPECT_EQ(d.reason, "EvictionByEvictionAPI");
+  json deleted = pod("Failed", {{"terminated", {{"exitCode", 137}, {"reason", "Error"}}}});
+  deleted["metadata"]["deletionTimestamp"] = "2026-12-07T00:05:00Z";
+  EXPECT_TRUE(pod_state(deleted, created, 300).platform);
+  EXPECT_TRUE(pod_state(pod("Failed", nullptr, "OutOfcpu"), created, 300).platform);
+  EXPECT_FALSE(error.platform);
   // An image that cannot be pulled fails the task once the grace has passed, not before.
   json pull = pod("Pending", {{"waiting", {{"reason", "ImagePullBackOff"}}}});
   EXPECT_EQ(pod_state(pull, created + 60, 300).kind, K::kPending);

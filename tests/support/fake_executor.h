@@ -28,7 +28,7 @@ class FakeExecutor final : public Executor {
     {
       std::lock_guard lock(mu_);
       Key key{l.task_id, l.attempt};
-      if (cancelled_.count(key)) return;
+      cancelled_.erase(key);  // launched again: what the loop wants now
       auto [it, fresh] = jobs_.emplace(key, Job{l, std::nullopt, ""});
       if (fresh || !it->second.last) return;
       events_.push_back(*it->second.last);  // adopted: its state, again

@@ -57,10 +57,12 @@ class FakeKube {
   // ---- What tests do to the cluster ----
 
   // The next `n` requests are answered 429 with `Retry-After: seconds`.
-  void throttle_next(int n, int seconds) {
+  // Only requests whose method is `method` count ("" = any).
+  void throttle_next(int n, int seconds, const std::string& method = "") {
     std::lock_guard lock(mu_);
     throttle_left_ = n;
     retry_after_s_ = seconds;
+    throttle_method_ = method;
   }
   // Requests must carry `Authorization: Bearer <token>` ("" = anything goes).
   void require_token(const std::string& token) {
@@ -72,11 +74,19 @@ class FakeKube {
     std::lock_guard lock(mu_);
     cut_after_ = n;
   }
-  // Forget the event history: a watch from an older resourceVersion gets 410 Gone.
+  // Forget the event history, the current version included: open watches end with a 410
+  // ERROR event, and a watch from any version seen so far gets 410 Gone.
   void compact() {
     std::lock_guard lock(mu_);
-    compacted_at_ = rv_;
+    compacted_at_ = rv_ + 1;
     events_.clear();
+    ++compactions_;
+    cv_.notify_all();
+  }
+  // 410s sent so far (as answers or ERROR events).
+  int gone_sent() {
+    std::lock_guard lock(mu_);
+    return gone_sent_;
   }
   void set_pod_phase(const std::string& ns, const std::string& name, const std::string& phase,
                      json container_state = nullptr, const std::string& node = "") {
@@ -261,6 +271,7 @@ class FakeKube {
       return true;
     }
     if (throttle_left_ <= 0) return false;
+    if (!throttle_method_.empty() && req.method != throttle_method_) return false;
     --throttle_left_;
     res.set_header("Retry-After", std::to_string(retry_after_s_));
     send(res, 429, status(429, "TooManyRequests", "the server has received too many requests"));
@@ -498,10 +509,11 @@ class FakeKube {
     res.set_chunked_content_provider(
         "application/json",
         [this, resource, ns, selector, from, bookmarks, deadline, sent = 0, next = from,
-         expired_sent = false](size_t, httplib::DataSink& sink) mutable {
+         expired_sent = false, epoch = compactions_](size_t, httplib::DataSink& sink) mutable {
           std::unique_lock lock(mu_);
-          if (from > 0 && from < compacted_at_ && !expired_sent) {
+          if (((from > 0 && from < compacted_at_) || epoch != compactions_) && !expired_sent) {
             expired_sent = true;
+            ++gone_sent_;
             std::string line =
                 json{{"type", "ERROR"},
                      {"object", status(410, "Expired",
@@ -556,6 +568,10 @@ class FakeKube {
               }
             }
             cv_.wait_for(lock, std::chrono::milliseconds(100));
+            if (epoch != compactions_) {  // compacted meanwhile: this stream ends with a 410
+              lock.unlock();
+              return true;
+            }
           }
         });
   }
@@ -589,6 +605,8 @@ class FakeKube {
   std::string token_;
   int64_t rv_ = 100;
   int64_t compacted_at_ = 0;
+  int compactions_ = 0, gone_sent_ = 0;
+  std::string throttle_method_;
   int throttle_left_ = 0, retry_after_s_ = 1;
   int cut_after_ = -1;
   bool closing_ = false;

@@ -184,8 +184,26 @@ PodState pod_state(const json& pod, int64_t now_s, int64_t image_pull_grace_s) {
     }
     if (!pod_reason.empty()) s.reason = pod_reason;  // DeadlineExceeded, Evicted, NodeLost…
     if (s.reason.empty()) s.reason = "Error";
+    // The platform's doing, not the task's: kubelet evictions and shutdowns, and the
+    // kubelet refusing the pod at admission (OutOfcpu, OutOfmemory, NodeAffinity, …).
     s.platform = s.reason == "Evicted" || s.reason == "Preempting" || s.reason == "NodeLost" ||
-                 s.reason == "Shutdown" || s.reason == "Terminated";
+                 s.reason == "Shutdown" || s.reason == "Terminated" ||
+                 s.reason == "UnexpectedAdmissionError" || s.reason == "NodeAffinity" ||
+                 s.reason.rfind("OutOf", 0) == 0;
+    // A pod the API evicted, the scheduler preempted, a taint or a drain removed carries a
+    // DisruptionTarget condition (Kubernetes 1.26+); one deleted through the API has a
+    // deletionTimestamp. Its container then ends with SIGTERM's 143 or SIGKILL's 137:
+    // still not the task's failure.
+    for (const auto& c : status.value("conditions", json::array())) {
+      if (c.value("type", "") == "DisruptionTarget" && c.value("status", "") == "True") {
+        s.platform = true;
+        s.reason = c.value("reason", "DisruptionTarget");
+      }
+    }
+    if (pod.value("metadata", json::object()).contains("deletionTimestamp") && !s.platform) {
+      s.platform = true;
+      s.reason = "PodDeleted";
+    }
     if (s.reason == "NodeLost") s.kind = PodState::Kind::kNodeLost;
     return s;
   }

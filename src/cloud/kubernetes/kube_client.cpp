@@ -271,6 +271,7 @@ Result<std::string> KubeClient::bearer() {
                                   "kubernetes"});
     }
     int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    std::lock_guard lock(token_mu_);
     if (mtime != token_mtime_ns_) {  // rotated: read again
       auto t = read_file(config_.token_file, "kubernetes");
       if (!t) return tl::unexpected(t.error());
@@ -456,8 +457,9 @@ Result<void> KubeClient::stream_logs(const std::string& ns, const std::string& p
   std::string path = fmt::format("/api/v1/namespaces/{}/pods/{}/log?follow={}", ns, pod,
                                  follow ? "true" : "false");
   if (tail_lines >= 0) path += "&tailLines=" + std::to_string(tail_lines);
-  // A followed log has no end in sight: the whole exchange may take a day.
-  auto req = request("GET", path, "", follow ? milliseconds(86'400'000) : options_.request_timeout);
+  // A followed log has no end in sight: it is followed for kLogFollowWindow at most (the
+  // caller follows again to go on).
+  auto req = request("GET", path, "", follow ? kLogFollowWindow : options_.request_timeout);
   if (!req) return tl::unexpected(req.error());
   HttpCall call(*pool_, std::move(*req), options_.request_timeout);
   auto status = call.start();

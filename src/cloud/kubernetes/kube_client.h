@@ -20,6 +20,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,9 @@ struct KubeOptions {
   std::chrono::milliseconds request_timeout{30'000};
   std::function<void(std::chrono::milliseconds)> sleep;  // default: this_thread::sleep_for
 };
+
+// How long one followed log stream lasts at most.
+inline constexpr std::chrono::milliseconds kLogFollowWindow{10 * 60 * 1000};
 
 struct KubeList {
   std::vector<nlohmann::json> items;
@@ -122,6 +126,7 @@ class KubeClient {
   KubeOptions options_;
   std::shared_ptr<HttpClient> http_;
   std::unique_ptr<HttpCallPool> pool_;
+  std::mutex token_mu_;      // the client is shared by threads: the cache below is guarded
   std::string token_cache_;  // the token file's content, and when it was read
   int64_t token_mtime_ns_ = -1;
 };

@@ -79,6 +79,9 @@ void KubeExecutor::set_wakeup(std::function<void()> wake) {
 void KubeExecutor::launch(const Launch& l) {
   {
     std::lock_guard lock(mu_);
+    // Launched again after an earlier stop (a replica leading again adopts what it once
+    // stopped): the launch is what the loop wants now.
+    cancelled_.erase({l.task_id, l.attempt});
     Send s;
     s.launch = l;
     sends_.push_back(std::move(s));
@@ -89,7 +92,7 @@ void KubeExecutor::launch(const Launch& l) {
 void KubeExecutor::cancel(const std::string& task_id, int attempt, int grace_s) {
   {
     std::lock_guard lock(mu_);
-    cancelled_.insert({task_id, attempt});
+    cancelled_[{task_id, attempt}] = steady_clock::now();
     Send s;
     s.create = false;
     s.launch.task_id = task_id;
@@ -136,6 +139,7 @@ void KubeExecutor::start() {
       for (auto& [key, seen] : pods_) {
         if (!seen.any_reported) observe(key, seen, false);
       }
+      forget_old_cancels();
     });
   });
   if (options_.watch_nodes) {
@@ -334,10 +338,7 @@ void KubeExecutor::on_pod(const std::string& type, const json& pod) {
     size_t before = events_.size();
     observe(key, seen, type == "DELETED");
     wake = events_.size() != before;
-    if (type == "DELETED") {
-      pods_.erase(key);
-      cancelled_.erase(key);  // nothing more can come from it
-    }
+    if (type == "DELETED") pods_.erase(key);
   }
   if (wake) notify_loop();
 }
@@ -365,6 +366,17 @@ void KubeExecutor::on_node(const std::string& type, const json& node) {
     wake = events_.size() != before;
   }
   if (wake) notify_loop();
+}
+
+void KubeExecutor::forget_old_cancels() {
+  auto old = steady_clock::now() - std::chrono::hours(1);
+  for (auto it = cancelled_.begin(); it != cancelled_.end();) {
+    bool forget =
+        it->second < old && std::none_of(sends_.begin(), sends_.end(), [&](const Send& s) {
+          return s.launch.task_id == it->first.first && s.launch.attempt == it->first.second;
+        });
+    it = forget ? cancelled_.erase(it) : std::next(it);
+  }
 }
 
 // Nodes NotReady past their grace lose their pods (mu_ held).
@@ -420,7 +432,7 @@ void KubeExecutor::observe(const Key& key, Seen& seen, bool deleted) {
   // made): the pod would wait, holding its requests, forever. Its Job goes.
   std::string phase = seen.object.value("status", json::object()).value("phase", "");
   if (failed && phase != "Failed" && phase != "Succeeded") {
-    cancelled_.insert(key);
+    cancelled_[key] = steady_clock::now();
     Send d;
     d.create = false;
     d.launch.task_id = key.first;

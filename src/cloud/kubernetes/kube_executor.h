@@ -115,7 +115,10 @@ class KubeExecutor final : public Executor {
   std::deque<Send> sends_;
   std::vector<ExecEvent> events_;
   std::map<Key, Seen> pods_;
-  std::set<Key> cancelled_;  // attempts the loop stopped: their end is not news
+  // Attempts the loop stopped, and when: their end is not news, and a create still on its
+  // way for one is deleted when it lands. Kept an hour (and while a send for it waits).
+  std::map<Key, std::chrono::steady_clock::time_point> cancelled_;
+  void forget_old_cancels();  // mu_ held
   std::function<void()> wake_;
   bool stopping_ = false;
   std::vector<std::thread> senders_;
