@@ -93,11 +93,7 @@ int main(int argc, char** argv) {
   codefleet::testing::FakeKube kube;
   auto dir = std::filesystem::temp_directory_path() / ("cf_kube_bench_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "kubeconfig") << "apiVersion: v1\nkind: Config\n"
-                                    << "clusters: [{name: fake, cluster: {server: " << kube.url()
-                                    << "}}]\nusers: [{name: u, user: {token: t}}]\n"
-                                    << "contexts: [{name: c, context: {cluster: fake, user: u, "
-                                       "namespace: agents}}]\ncurrent-context: c\n";
+  std::ofstream(dir / "kubeconfig") << kube.kubeconfig("agents");
   std::ofstream(dir / "serve.yaml")
       << "workers: kubernetes\nkubernetes:\n  kubeconfig: " << (dir / "kubeconfig").string()
       << "\n";

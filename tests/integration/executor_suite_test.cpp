@@ -14,6 +14,7 @@
 #include "cloud/kubernetes/kube_executor.h"
 #include "spec/run.h"
 #include "support/fake_executor.h"
+#include "support/eventually.h"
 #include "support/fake_kube.h"
 
 namespace codefleet {
@@ -21,15 +22,7 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 5s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return done();
-}
+using testing::eventually;
 
 Launch launch_of(const std::string& task, int attempt = 0) {
   auto run = std::make_shared<RunSpec>();

@@ -71,13 +71,7 @@ TEST(KubeClient, KubectlReadsTheFakeServer) {
   auto kube = f.client();
   ASSERT_TRUE(kube.create("/apis/batch/v1/namespaces/agents/jobs", job("cf-t-1", "t-1")));
   auto dir = temp_dir("kubectl");
-  write(dir / "config",
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
-        "    server: " +
-            f.kube.url() +
-            "\nusers:\n- name: u\n  user:\n    token: t\n"
-            "contexts:\n- name: c\n  context: {cluster: fake, user: u, namespace: agents}\n"
-            "current-context: c\n");
+  write(dir / "config", f.kube.kubeconfig("agents"));
   std::string out_file = (dir / "out.json").string();
   std::string cmd = "HOME=" + dir.string() + " kubectl --kubeconfig " + (dir / "config").string() +
                     " --cache-dir " + (dir / "cache").string() + " get jobs,pods -o json >" +
@@ -116,13 +110,7 @@ TEST(KubeClient, KubectlBuildsTheGeneratedRbacManifest) {
   }
   Fixture f;
   auto dir = temp_dir("kubectl-rbac");
-  write(dir / "config",
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n"
-        "    server: " +
-            f.kube.url() +
-            "\nusers:\n- name: u\n  user:\n    token: t\n"
-            "contexts:\n- name: c\n  context: {cluster: fake, user: u}\n"
-            "current-context: c\n");
+  write(dir / "config", f.kube.kubeconfig());
   std::string manifest =
       std::string(CODEFLEET_FIXTURES) + "/iac/recommended/terraform/kubernetes/codefleet-rbac.yaml";
   std::string out_file = (dir / "out.json").string();

@@ -14,6 +14,7 @@
 #include "cloud/kubernetes/kube_executor.h"
 #include "integration/daemon_fixture.h"
 #include "integration/test_stores.h"
+#include "support/eventually.h"
 #include "support/fake_kube.h"
 
 namespace codefleet {
@@ -21,19 +22,11 @@ namespace {
 
 using json = nlohmann::json;
 using namespace std::chrono_literals;
+using testing::eventually;
 using testing::http_call;
 using testing::kAdminKey;
 
 const std::string kSpec = std::string(CODEFLEET_FIXTURES) + "/serve/kube.yaml";
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 10s) {
-  auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
 
 // The cluster, the executor on it, and the daemon on both.
 class KubeDaemon : public ::testing::Test {

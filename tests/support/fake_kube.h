@@ -16,6 +16,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -52,6 +53,15 @@ class FakeKube {
   FakeKube& operator=(const FakeKube&) = delete;
 
   std::string url() const { return thread_.url(); }
+  // A kubeconfig for this server (a static bearer token), its context in `namespace_name`
+  // ("" = none): for kubectl and for `codefleet serve`.
+  std::string kubeconfig(const std::string& namespace_name = "") const {
+    return "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: " +
+           url() + "\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context: " +
+           (namespace_name.empty() ? "{cluster: fake, user: u}"
+                                   : "{cluster: fake, user: u, namespace: " + namespace_name + "}") +
+           "\ncurrent-context: c\n";
+  }
   int port() const { return thread_.port(); }
 
   // ---- What tests do to the cluster ----
@@ -533,7 +543,11 @@ class FakeKube {
               return true;
             }
             std::string out;
-            for (const auto& e : events_) {
+            // Events are in resourceVersion order: start after the last one sent.
+            auto first = std::upper_bound(events_.begin(), events_.end(), next,
+                                          [](int64_t rv, const Event& e) { return rv < e.rv; });
+            for (auto it = first; it != events_.end(); ++it) {
+              const Event& e = *it;
               if (e.rv <= next || e.resource != resource) continue;
               next = e.rv;
               if (!ns.empty() && e.object["metadata"].value("namespace", "") != ns) continue;
