@@ -35,6 +35,9 @@ struct Launch {
   std::string task_id, tenant, class_name;
   int attempt = 0;
   std::string pool;  // the spec's pool name
+  // The machine to run on, when the loop knows which real node its choice is ("" = any
+  // node of the pool): the packing the scheduler decided is then the one that happens.
+  std::string node;
   Resources resources;
   std::shared_ptr<const RunSpec> run;
 };
@@ -94,6 +97,9 @@ class Executor {
   // engine holds follow, current or not.
   virtual void start() = 0;
   virtual void stop() = 0;
+  // Machines the engine lost since the last call (deleted, or not ready past a grace), by
+  // name: the loop drops them from its fleet, so quota and cost follow what really runs.
+  virtual std::vector<std::string> take_lost_nodes() { return {}; }
   // Calls to the engine that failed for good (for the snapshot and metrics).
   virtual int64_t failures() const = 0;
   // The output of the task's latest attempt, piece by piece to `on_chunk` (false from it

@@ -139,6 +139,8 @@ void Controller::reset_fleet(TimePoint now) {
   recovered_attempts_.clear();
   retries_.clear();
   retrying_.clear();
+  machine_of_.clear();
+  node_of_machine_.clear();
   journal_.clear();
   node_states_.clear();
   billed_.clear();
@@ -428,6 +430,29 @@ void Controller::pass(TimePoint now) {
   // provide (their scale-up failed), which leave the region's books too.
   std::vector<std::pair<NodeId, const char*>> gone;
   for (NodeId id : region_->advance_to(now)) gone.emplace_back(id, "evicted");
+  if (options_.executor) {
+    for (const std::string& machine : options_.executor->take_lost_nodes()) {
+      auto bound = node_of_machine_.find(machine);
+      if (bound == node_of_machine_.end()) continue;
+      NodeId id = bound->second;
+      // A task on this node that runs on another machine (started before the tie, or
+      // placed there by Kubernetes) says the node is not only this machine: untie them,
+      // and let the pods that were on it come back one by one.
+      bool elsewhere = std::any_of(live_.begin(), live_.end(), [&](const auto& entry) {
+        const TaskRecord* r = scheduler_->find(entry.first);
+        return r && r->state == TaskState::kAdmitted && r->node == id &&
+               !entry.second.machine.empty() && entry.second.machine != machine;
+      });
+      node_of_machine_.erase(bound);
+      machine_of_.erase(id);
+      if (elsewhere) continue;
+      auto it = scheduler_->nodes().find(id);
+      if (it != scheduler_->nodes().end()) {
+        region_->delete_vm(model_.pools[it->second.pool], id, now);
+        gone.emplace_back(id, "node_lost");
+      }
+    }
+  }
   if (options_.mirror) {
     for (NodeId id : options_.mirror->take_lost()) {
       auto it = scheduler_->nodes().find(id);
@@ -512,7 +537,7 @@ void Controller::adopt(const StoredTask& st, TimePoint now) {
                         {TaskPhase::kPending}});
     return;
   }
-  Live l{st.id, st.class_name, task->submitted_at, 0, false, nullptr, -1, 0, 0};
+  Live l{st.id, st.class_name, task->submitted_at, 0, false, nullptr, -1, 0, 0, ""};
   if (options_.executor) {
     l.task = std::make_shared<const Task>(*task);
     if (auto r = recovered_attempts_.find(st.id); r != recovered_attempts_.end()) {
@@ -616,7 +641,12 @@ void Controller::launch(uint64_t tid, const std::string& pool) {
   l.attempt = attempt;
   l.next_attempt = std::max(l.next_attempt, attempt + 1);
   l.started = false;
-  launches_.push_back({l.external_id, l.task->tenant, l.class_name, attempt, where,
+  l.machine.clear();
+  std::string machine;
+  if (const TaskRecord* rec = scheduler_->find(tid); rec && where == pool) {
+    if (auto m = machine_of_.find(rec->node); m != machine_of_.end()) machine = m->second;
+  }
+  launches_.push_back({l.external_id, l.task->tenant, l.class_name, attempt, where, machine,
                        l.task->resources, l.task->run});
 }
 
@@ -625,19 +655,43 @@ void Controller::dispatch() {
   launches_.clear();
 }
 
+// An attempt that starts although it is not the one the loop runs (a create an earlier
+// leader still had on its way, one left over from an older attempt): stopped, so that one
+// task never runs twice. Not a Job kept for adoption.
+void Controller::stop_stray(const ExecEvent& e) {
+  if (e.kind != ExecEvent::Kind::kStarted || retrying_.count(e.task_id)) return;
+  auto held = adoptable_.find(e.task_id);
+  if (held != adoptable_.end() && held->second.attempt == e.attempt) return;
+  fmt::print(
+      stderr,
+      R"({{"level":"warn","msg":"stopping an attempt that is not the task's current one","task":{},"attempt":{}}})"
+      "\n",
+      json_quote(e.task_id), e.attempt);
+  options_.executor->cancel(e.task_id, e.attempt, options_.cancel_grace_s);
+}
+
 void Controller::executed(TimePoint now) {
   for (const ExecEvent& e : options_.executor->take_events()) {
     auto bi = by_external_.find(e.task_id);
-    if (bi == by_external_.end()) continue;  // ended, or waiting out a retry's backoff
+    if (bi == by_external_.end()) {  // ended, or waiting out a retry's backoff
+      stop_stray(e);
+      continue;
+    }
     uint64_t tid = bi->second;
     Live& l = live_.at(tid);
     const TaskRecord* rec = scheduler_->find(tid);
-    if (e.attempt != l.attempt || !rec || rec->state != TaskState::kAdmitted) continue;  // stale
+    if (e.attempt != l.attempt) {
+      stop_stray(e);
+      continue;
+    }
+    if (!rec || rec->state != TaskState::kAdmitted) continue;  // stale
     std::string where = fmt::format(R"("attempt":{},"node":{})", e.attempt, json_quote(e.node));
     switch (e.kind) {
       case ExecEvent::Kind::kStarted:
         if (l.started) break;
         l.started = true;
+        l.machine = e.node;
+        bind_machine(tid, e.node);
         updates_.push_back({l.external_id,
                             TaskPhase::kRunning,
                             "",
@@ -675,6 +729,18 @@ void Controller::executed(TimePoint now) {
         break;
     }
   }
+}
+
+void Controller::bind_machine(uint64_t tid, const std::string& machine) {
+  const TaskRecord* rec = scheduler_->find(tid);
+  if (!rec || machine.empty() || machine_of_.count(rec->node) || node_of_machine_.count(machine))
+    return;
+  machine_of_[rec->node] = machine;
+  node_of_machine_[machine] = rec->node;
+  journal_.push_back({node_name(rec->node), "node",
+                      fmt::format(R"({{"pool":{},"machine":{}}})",
+                                  json_quote(model_.pools[rec->pool].name), json_quote(machine)),
+                      unix_ms(clock_->now())});
 }
 
 // A failure of the task itself: retried while its policy allows (the exit code listed, or
@@ -840,6 +906,10 @@ void Controller::account(TimePoint now) {
   for (const auto& [id, state] : node_states_) {
     if (!seen.count(id)) {
       journal_.push_back({node_name(id), "node", R"({"state":"deleted"})", unix_ms(now)});
+      if (auto m = machine_of_.find(id); m != machine_of_.end()) {
+        node_of_machine_.erase(m->second);
+        machine_of_.erase(m);
+      }
     }
   }
   node_states_ = std::move(seen);

@@ -142,6 +142,7 @@ class Controller {
   // The executor's side (executor set): recovery at leadership, its events, retries.
   bool recover_executions(const std::vector<StoredTask>& active);
   void executed(TimePoint now);
+  void stop_stray(const ExecEvent& e);
   void on_failed(uint64_t tid, const ExecEvent& e, TimePoint now);
   void requeue(uint64_t tid, Duration delay, const std::string& event, const std::string& detail,
                TimePoint now);
@@ -187,6 +188,7 @@ class Controller {
     int attempt = -1;
     int next_attempt = 0;
     int retries_used = 0;
+    std::string machine;  // where its current attempt started ("" = not yet)
   };
   std::map<uint64_t, Live> live_;                // scheduler task id → what we know
   std::map<std::string, uint64_t> by_external_;  // external id → scheduler task id
@@ -206,6 +208,12 @@ class Controller {
   std::map<std::string, std::pair<int, int>> recovered_attempts_;  // task → (next, retries)
   std::multimap<TimePoint, Live> retries_;  // tasks waiting out their retry backoff
   std::set<std::string> retrying_;          // their ids
+  // The scheduler's nodes and the real machines they are (executor set): bound when the
+  // first task admitted to a node starts on a machine neither is bound to yet. Later tasks
+  // on that node run on that machine; a machine the executor loses takes its node along.
+  std::map<NodeId, std::string> machine_of_;
+  std::map<std::string, NodeId> node_of_machine_;
+  void bind_machine(uint64_t tid, const std::string& machine);
   std::vector<TaskEvent> journal_;
   std::map<uint64_t, int> node_states_;    // last journaled state per node (-1 = gone)
   std::map<std::string, int64_t> billed_;  // per pool, micro-USD already accounted

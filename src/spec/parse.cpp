@@ -847,7 +847,9 @@ void parse_root(Reader& r, const YAML::Node& root, Spec& s) {
         c.policy);
     if (YAML::Node run = r.child(n, "run", p); run.IsDefined()) {
       std::string rp = join_path(p, "run");
-      auto parsed = parse_run_json(yaml_to_json(run).dump(), rp);
+      // Bytes that are not UTF-8 become U+FFFD (and then fail the field's own check).
+      auto parsed = parse_run_json(
+          yaml_to_json(run).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), rp);
       if (parsed) {
         c.run = std::make_shared<const RunSpec>(std::move(*parsed));
       } else {

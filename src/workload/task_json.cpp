@@ -278,7 +278,7 @@ Result<Task> parse_task_json(const std::string& text, const Spec& spec, const st
   auto run = doc.find("run");
   if (run != doc.end() && !run->is_null() && !r.failed) {
     // The task's own run replaces its class's as a whole.
-    auto parsed = parse_run_json(run->dump(), "run");
+    auto parsed = parse_run_json(run->dump(-1, ' ', false, json::error_handler_t::replace), "run");
     if (!parsed) {
       r.failed = true;
       r.field = parsed.error().location;

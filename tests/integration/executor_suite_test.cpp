@@ -13,8 +13,8 @@
 #include "cloud/kubernetes/kube_client.h"
 #include "cloud/kubernetes/kube_executor.h"
 #include "spec/run.h"
-#include "support/fake_executor.h"
 #include "support/eventually.h"
+#include "support/fake_executor.h"
 #include "support/fake_kube.h"
 
 namespace codefleet {
@@ -27,7 +27,7 @@ using testing::eventually;
 Launch launch_of(const std::string& task, int attempt = 0) {
   auto run = std::make_shared<RunSpec>();
   run->image = "ghcr.io/acme/agent:1.4";
-  return {task, "acme", "build", attempt, "cpu", Resources{2, 4096, 0, 0}, run};
+  return {task, "acme", "build", attempt, "cpu", "", Resources{2, 4096, 0, 0}, run};
 }
 
 class FakeHarness {

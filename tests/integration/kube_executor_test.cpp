@@ -332,6 +332,47 @@ TEST_F(KubeDaemon, PreemptionSpendsNoRetry) {
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "retry"), 1);
 }
 
+// The scheduler's node and the real machine: bound by the first task that starts, so the
+// next task the scheduler packs onto that node runs on that machine; and a machine that is
+// deleted takes the scheduler's node along (its quota and cost stop).
+TEST_F(KubeDaemon, TasksPackedOnOneNodeRunOnItsMachineAndALostMachineTakesTheNodeAlong) {
+  kube_.add_node("aks-cpu-1", "cpu");
+  std::string a = submit({{"class", "build"}});  // 2 of the node's 4 vCPUs
+  run(wait_pod(a), "aks-cpu-1");
+  ASSERT_TRUE(reaches(a, "running"));
+  std::string b = submit({{"class", "build"}});  // the other 2: the same node
+  ASSERT_TRUE(eventually([&] { return jobs_of(b).count(0) == 1; }));
+  EXPECT_EQ(jobs_of(b)[0]["spec"]["template"]["spec"]["nodeSelector"],
+            json({{"codefleet.io/pool", "cpu"}, {"kubernetes.io/hostname", "aks-cpu-1"}}));
+  kube_.remove_node("aks-cpu-1");
+  // Both run again on a new node of the pool, not pinned to the machine that is gone.
+  ASSERT_TRUE(eventually([&] { return jobs_of(a).count(1) == 1 && jobs_of(b).count(1) == 1; }));
+  EXPECT_FALSE(
+      jobs_of(b)[1]["spec"]["template"]["spec"]["nodeSelector"].contains("kubernetes.io/hostname"));
+  EXPECT_EQ(jobs_of(b).count(0), 0u);  // the pinned Job went with its machine
+  auto kinds = event_kinds(b);
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "node_lost"), kinds.end());
+}
+
+TEST_F(KubeDaemon, AStrayAttemptThatStartsIsStopped) {
+  std::string id = submit({{"class", "build"}});
+  std::string pod = wait_pod(id);
+  ASSERT_FALSE(pod.empty());
+  // A create an earlier leader still had on its way lands late: attempt 7 of a live task.
+  json stray = *build_job({id, "default", "build", Resources{2, 4096, 0, 0},
+                           RunSpec{"ghcr.io/acme/agent:1.4", {}, {}, {}, "", "", {}, {}}, 7},
+                          {"agents", "cpu", {}, "", 3600});
+  KubeConfig config;
+  config.server = kube_.url();
+  KubeClient direct(config);
+  ASSERT_TRUE(direct.create("/apis/batch/v1/namespaces/agents/jobs", stray));
+  run(wait_pod(id, 7));
+  ASSERT_TRUE(eventually([&] { return jobs_of(id).count(7) == 0; }));  // stopped
+  EXPECT_EQ(jobs_of(id).count(0), 1u);                                 // the real one runs on
+  run(pod);
+  ASSERT_TRUE(reaches(id, "running"));
+}
+
 TEST_F(KubeDaemon, AnExitCodeTheRetryPolicyDoesNotListFailsAtOnce) {
   std::string id = submit({{"class", "flaky"}});
   exit_with(wait_pod(id), 1);

@@ -129,8 +129,10 @@ Result<json> build_job(const JobTask& task, const JobTarget& target) {
               {kTenantLabel, label_value(task.tenant)},
               {kClassLabel, label_value(task.class_name)},
               {kPoolLabel, label_value(target.pool)}};
+  json selector{{kPoolLabel, target.pool}};
+  if (!target.node.empty()) selector["kubernetes.io/hostname"] = target.node;
   json pod_spec{{"restartPolicy", "Never"},
-                {"nodeSelector", {{kPoolLabel, target.pool}}},
+                {"nodeSelector", selector},
                 {"containers", json::array({container_of(task.run, *resources)})}};
   if (task.run.timeout) {
     // On the pod, not the Job: the kubelet then fails the pod itself with reason

@@ -51,6 +51,7 @@ struct JobTarget {
   // What a cancelled or preempted pod gets to exit (its terminationGracePeriodSeconds);
   // -1: Kubernetes' default (30 s).
   int64_t termination_grace_s = -1;
+  std::string node;  // a machine of the pool to run on ("" = any of them)
 };
 
 // The taints a generated AKS pool carries (iac/deployment.cpp puts them there): GPU pools

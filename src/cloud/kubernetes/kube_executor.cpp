@@ -234,6 +234,7 @@ void KubeExecutor::do_create(Send& s) {
   JobTarget target;
   if (auto it = options_.pools.find(l.pool); it != options_.pools.end()) target = it->second;
   target.pool = l.pool;
+  target.node = l.node;
   target.namespace_name = options_.namespace_name;
   auto job = build_job({l.task_id, l.tenant, l.class_name, l.resources, *l.run, l.attempt}, target);
   if (!job) return refuse("Unrunnable: " + job.error().message);
@@ -357,13 +358,16 @@ void KubeExecutor::on_node(const std::string& type, const json& node) {
     if (type == "DELETED") {
       not_ready_since_.erase(name);
       lose_pods_on(name, "NodeDeleted");
+      if (lost_reported_.insert(name).second) lost_nodes_.push_back(name);
+      wake = true;
     } else if (ready) {
       not_ready_since_.erase(name);
+      lost_reported_.erase(name);  // back: it may be lost again later
     } else {
       not_ready_since_.emplace(name, now_s());
       sweep_nodes();
     }
-    wake = events_.size() != before;
+    wake = wake || events_.size() != before;
   }
   if (wake) notify_loop();
 }
@@ -379,10 +383,19 @@ void KubeExecutor::forget_old_cancels() {
   }
 }
 
+std::vector<std::string> KubeExecutor::take_lost_nodes() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  out.swap(lost_nodes_);
+  return out;
+}
+
 // Nodes NotReady past their grace lose their pods (mu_ held).
 void KubeExecutor::sweep_nodes() {
   for (const auto& [name, since] : not_ready_since_) {
-    if (now_s() - since >= options_.node_not_ready_grace_s) lose_pods_on(name, "NodeNotReady");
+    if (now_s() - since < options_.node_not_ready_grace_s) continue;
+    lose_pods_on(name, "NodeNotReady");
+    if (lost_reported_.insert(name).second) lost_nodes_.push_back(name);
   }
 }
 

@@ -67,6 +67,7 @@ class KubeExecutor final : public Executor {
   void start() override;
   void stop() override;
   int64_t failures() const override { return failures_.load(); }
+  std::vector<std::string> take_lost_nodes() override;
   Result<void> logs(const std::string& task_id, int tail_lines, bool follow,
                     const std::function<bool(std::string_view)>& on_chunk) override;
 
@@ -124,6 +125,8 @@ class KubeExecutor final : public Executor {
   std::vector<std::thread> senders_;
   std::thread watcher_, node_watcher_;
   std::map<std::string, int64_t> not_ready_since_;  // node → when first seen NotReady
+  std::set<std::string> lost_reported_;             // nodes reported lost (once each)
+  std::vector<std::string> lost_nodes_;             // not yet taken by the loop
   bool started_ = false;
   std::atomic<int64_t> failures_{0}, created_{0}, adopted_{0};
 };

@@ -1,6 +1,7 @@
 // Bad specs: each gives a clear error naming file, line:column and field; nothing crashes.
 #include <gtest/gtest.h>
 
+#include "spec/run.h"
 #include "spec_fixture.h"
 
 namespace codefleet {
@@ -194,6 +195,42 @@ TEST(Spec, ExamplesParse) {
                         "/examples/gpu-cluster.yaml", "/tests/fixtures/serve/small.yaml"}) {
     auto parsed = parse_spec_file(std::string(CODEFLEET_SOURCE_DIR) + f);
     ASSERT_TRUE(parsed) << f << ": " << parsed.error().describe();
+  }
+}
+
+}  // namespace
+}  // namespace codefleet
+
+namespace codefleet {
+namespace {
+
+// A class's `run` is read by the API's JSON reader: errors name the field under the class,
+// and bytes that are not UTF-8 are an error of that field, never a crash.
+TEST(ClassRun, IsCheckedFieldByFieldAndSurvivesBytesThatAreNotUtf8) {
+  auto ok = parse_spec(
+      SpecBuilder()
+          .replace("  - {name: web, resources: {vcpus: 2, memory_gib: 4}}",
+                   "  - name: web\n    resources: {vcpus: 2, memory_gib: 4}\n    run:\n"
+                   "      image: ghcr.io/acme/agent:1.4\n      retries: {limit: 2, backoff: 1m}")
+          .text(),
+      "fleet.yaml");
+  ASSERT_TRUE(ok) << ok.error().describe();
+  const WorkloadClass* web = ok->spec.find_class("web");
+  ASSERT_TRUE(web && web->run);
+  EXPECT_EQ(web->run->image, "ghcr.io/acme/agent:1.4");
+  EXPECT_EQ(web->run->retries.limit, 2);
+  for (const std::string& image : {std::string("Bad Image"), std::string("agent\xA4:1")}) {
+    auto bad = parse_spec(
+        SpecBuilder()
+            .replace("  - {name: web, resources: {vcpus: 2, memory_gib: 4}}",
+                     "  - name: web\n    resources: {vcpus: 2, memory_gib: 4}\n    run:\n"
+                     "      image: \"" +
+                         image + "\"")
+            .text(),
+        "fleet.yaml");
+    ASSERT_FALSE(bad);
+    EXPECT_NE(bad.error().describe().find("workload_classes[1].run.image"), std::string::npos)
+        << bad.error().describe();
   }
 }
 
