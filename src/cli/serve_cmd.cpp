@@ -140,6 +140,12 @@ void warn_if_plain_http_beyond_loopback(const ServeConfig& c, const std::string&
            fmt::format(R"("address":{})", json_quote(c.listen)));
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
 // workers: kubernetes — the API client and the executor on it.
 struct KubernetesWorkers {
   std::unique_ptr<KubeClient> client;
@@ -162,6 +168,25 @@ Result<KubernetesWorkers> kubernetes_workers(const ServeConfig& c, const FleetMo
   w.client = std::make_unique<KubeClient>(*config, azure);
   KubeExecutorOptions o;
   o.namespace_name = config->namespace_name;
+  for (const auto& [env, ns] : k.namespaces) {
+    std::vector<std::string> envs;
+    for (const auto& e : model.spec->environments) envs.push_back(e.name);
+    if (std::find(envs.begin(), envs.end(), env) == envs.end()) {
+      std::string near = closest_match(env, envs);
+      return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                  fmt::format("'{}' is not an environment of the spec ({})", env,
+                                              near.empty() ? "its environments: " + join_names(envs)
+                                                           : "did you mean '" + near + "'?"),
+                                  "kubernetes.namespaces." + env});
+    }
+    if (!is_dns_label(ns)) {
+      return tl::unexpected(Error{ErrorCode::kInvalidInput,
+                                  fmt::format("'{}' is not a namespace name (lower-case letters, "
+                                              "digits and '-', at most 63)",
+                                              ns),
+                                  "kubernetes.namespaces." + env});
+    }
+  }
   o.image_pull_grace_s = k.image_pull_grace_s;
   for (const auto& p : model.pools) {
     JobTarget t;
@@ -170,6 +195,8 @@ Result<KubernetesWorkers> kubernetes_workers(const ServeConfig& c, const FleetMo
     t.taints = aks_pool_taints(p.node.gpu_milli > 0, p.spot);
     t.gpu_sharing = p.gpu_sharing;
     t.termination_grace_s = k.cancel_grace_s;
+    if (auto ns = k.namespaces.find(p.environment); ns != k.namespaces.end())
+      o.namespace_of_pool[p.name] = ns->second;
     o.pools[p.name] = t;
   }
   w.executor = std::make_unique<KubeExecutor>(*w.client, o);

@@ -120,8 +120,8 @@ Result<void> read_cloud(const YAML::Node& v, const std::string& file, ServeConfi
 // kubernetes: where the Kubernetes executor (workers: kubernetes) runs tasks.
 Result<void> read_kubernetes(const YAML::Node& v, const std::string& file, ServeConfig& c) {
   if (auto r = only_keys(v, file, "kubernetes",
-                         {"kubeconfig", "context", "in_cluster", "namespace", "image_pull_grace",
-                          "job_ttl", "cancel_grace"});
+                         {"kubeconfig", "context", "in_cluster", "namespace", "namespaces",
+                          "image_pull_grace", "job_ttl", "cancel_grace"});
       !r) {
     return r;
   }
@@ -130,6 +130,16 @@ Result<void> read_kubernetes(const YAML::Node& v, const std::string& file, Serve
   if (v["context"]) k.context = v["context"].as<std::string>();
   if (v["in_cluster"]) k.in_cluster = v["in_cluster"].as<bool>();
   if (v["namespace"]) k.namespace_name = v["namespace"].as<std::string>();
+  if (v["namespaces"]) {
+    // Keys are the spec's environments: checked against the spec once it is loaded.
+    if (!v["namespaces"].IsMap()) {
+      return tl::unexpected(bad_at(file, v["namespaces"],
+                                   "kubernetes.namespaces must map environments to namespaces"));
+    }
+    for (const auto& e : v["namespaces"]) {
+      k.namespaces[e.first.as<std::string>()] = e.second.as<std::string>();
+    }
+  }
   for (auto [key, slot] :
        {std::pair{"image_pull_grace", &k.image_pull_grace_s}, std::pair{"job_ttl", &k.job_ttl_s},
         std::pair{"cancel_grace", &k.cancel_grace_s}}) {

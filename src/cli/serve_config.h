@@ -24,6 +24,7 @@ struct KubernetesSettings {
   std::string context;     // "" = its current-context
   bool in_cluster = false;
   std::string namespace_name;  // "" = the kubeconfig context's namespace, else "default"
+  std::map<std::string, std::string> namespaces;  // environment → namespace (others: above)
   int64_t image_pull_grace_s = 300;
   int64_t job_ttl_s = 3600;
   int64_t cancel_grace_s = 30;

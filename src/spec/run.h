@@ -62,5 +62,6 @@ std::string run_to_json(const RunSpec& run);
 Result<void> validate_image_reference(const std::string& image, const std::string& path);
 bool is_c_identifier(std::string_view s);
 bool is_dns_subdomain(std::string_view s);  // RFC 1123, as Kubernetes object names
+bool is_dns_label(std::string_view s);      // RFC 1123 label, as Kubernetes namespaces
 
 }  // namespace codefleet

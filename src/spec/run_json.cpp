@@ -238,6 +238,11 @@ bool is_dns_subdomain(std::string_view s) {
   return !s.empty() && s.size() <= 253 && std::regex_match(s.begin(), s.end(), kSubdomain);
 }
 
+bool is_dns_label(std::string_view s) {
+  static const std::regex kLabel(R"([a-z0-9]([-a-z0-9]*[a-z0-9])?)");
+  return !s.empty() && s.size() <= 63 && std::regex_match(s.begin(), s.end(), kLabel);
+}
+
 // The distribution reference grammar: [registry[:port]/]path[:tag][@algorithm:hex].
 Result<void> validate_image_reference(const std::string& image, const std::string& path) {
   static const std::string kLabel = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";

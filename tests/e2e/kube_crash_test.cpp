@@ -246,3 +246,31 @@ TEST(KubeCrash, SigkillWhileAdmittingNeverLosesOrRunsATaskTwice) {
 
 }  // namespace
 }  // namespace codefleet
+
+namespace codefleet {
+namespace {
+
+// A namespace map with an environment the spec lacks is refused, naming the closest one.
+TEST(KubeServeConfig, ANamespaceForAnUnknownEnvironmentIsRefusedNamingTheClosest) {
+  testing::FreshStore store("sqlite");
+  testing::FakeKube kube;
+  auto dir =
+      std::filesystem::temp_directory_path() / ("cf_e2e_kube_ns_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "kubeconfig") << kube.kubeconfig("agents");
+  std::ofstream(dir / "serve.yaml")
+      << "workers: kubernetes\nkubernetes:\n  kubeconfig: " << (dir / "kubeconfig").string()
+      << "\n  namespaces: {prdo: agents-prod}\n";
+  testing::DaemonProcess daemon({"--config", (dir / "serve.yaml").string(), "--spec",
+                                 std::string(CODEFLEET_FIXTURES) + "/serve/kube.yaml", "--store",
+                                 store.url(), "--bootstrap-admin-key", kKey},
+                                (dir / "serve.log").string());
+  std::string why;
+  ASSERT_FALSE(daemon.start(&why));
+  EXPECT_NE(why.find("kubernetes.namespaces.prdo"), std::string::npos) << why;
+  EXPECT_NE(why.find("did you mean 'prod'?"), std::string::npos) << why;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace codefleet

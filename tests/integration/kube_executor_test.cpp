@@ -48,6 +48,7 @@ class KubeDaemon : public ::testing::Test {
     eo.max_send_backoff = 200ms;
     eo.now_s = [this] { return now_s_.load(); };
     eo.log = [](const std::string&) {};
+    eo.namespace_of_pool = pool_namespaces_;
     JobTarget cpu;
     cpu.pool = "cpu";
     cpu.taints = aks_pool_taints(false, true);
@@ -91,7 +92,7 @@ class KubeDaemon : public ::testing::Test {
   std::string pod_of(const std::string& id, int attempt = 0) {
     auto jobs = jobs_of(id);
     if (!jobs.count(attempt)) return "";
-    auto pods = kube_.pods_of_job("agents", jobs[attempt]["metadata"]["name"]);
+    auto pods = kube_.pods_of_job(ns_, jobs[attempt]["metadata"]["name"]);
     return pods.empty() ? "" : pods[0]["metadata"].value("name", "");
   }
   std::string wait_pod(const std::string& id, int attempt = 0) {
@@ -100,12 +101,12 @@ class KubeDaemon : public ::testing::Test {
     return pod;
   }
   void run(const std::string& pod, const std::string& node = "aks-cpu-0") {
-    kube_.set_pod_phase("agents", pod, "Running", {{"running", {{"startedAt", "now"}}}}, node);
+    kube_.set_pod_phase(ns_, pod, "Running", {{"running", {{"startedAt", "now"}}}}, node);
   }
   void exit_with(const std::string& pod, int code, const std::string& reason = "") {
     json term{{"exitCode", code},
               {"reason", reason.empty() ? (code ? "Error" : "Completed") : reason}};
-    kube_.set_pod_phase("agents", pod, code == 0 ? "Succeeded" : "Failed", {{"terminated", term}});
+    kube_.set_pod_phase(ns_, pod, code == 0 ? "Succeeded" : "Failed", {{"terminated", term}});
   }
   std::vector<std::string> event_kinds(const std::string& id) {
     std::vector<std::string> out;
@@ -114,6 +115,8 @@ class KubeDaemon : public ::testing::Test {
     return out;
   }
 
+  std::string ns_ = "agents";  // where the helpers look for pods
+  std::map<std::string, std::string> pool_namespaces_;
   testing::FreshStore fresh_{"sqlite"};
   testing::FakeKube kube_;
   std::atomic<int64_t> now_s_{std::time(nullptr)};
@@ -352,6 +355,31 @@ TEST_F(KubeDaemon, TasksPackedOnOneNodeRunOnItsMachineAndALostMachineTakesTheNod
   EXPECT_EQ(jobs_of(b).count(0), 0u);  // the pinned Job went with its machine
   auto kinds = event_kinds(b);
   EXPECT_NE(std::find(kinds.begin(), kinds.end(), "node_lost"), kinds.end());
+}
+
+TEST_F(KubeDaemon, APoolsTasksRunInItsEnvironmentsNamespace) {
+  stop();
+  pool_namespaces_ = {{"cpu", "prod-agents"}};  // kubernetes.namespaces: {prod: prod-agents}
+  ns_ = "prod-agents";
+  start();
+  std::string done = submit({{"class", "build"}});
+  std::string gone = submit({{"class", "build"}});
+  ASSERT_TRUE(eventually([&] { return jobs_of(done).size() == 1 && jobs_of(gone).size() == 1; }));
+  EXPECT_EQ(jobs_of(done)[0]["metadata"]["namespace"], "prod-agents");
+  std::string pod = wait_pod(done);
+  run(pod);
+  ASSERT_TRUE(reaches(done, "running"));  // watched there
+  kube_.set_pod_log("prod-agents", pod, "from prod\n");
+  EXPECT_EQ(http_call(*http_, "GET", "/v1/tasks/" + done + "/logs", kAdminKey).text, "from prod\n");
+  exit_with(pod, 0);
+  ASSERT_TRUE(reaches(done, "completed"));
+  ASSERT_EQ(http_call(*http_, "DELETE", "/v1/tasks/" + gone, kAdminKey).status, 200);
+  ASSERT_TRUE(eventually([&] { return jobs_of(gone).empty(); }));  // deleted there
+  // A restart finds its Jobs there too.
+  stop();
+  start();
+  EXPECT_EQ(state(done), "completed");
+  EXPECT_EQ(jobs_of(done).size(), 1u);
 }
 
 TEST_F(KubeDaemon, AStrayAttemptThatStartsIsStopped) {

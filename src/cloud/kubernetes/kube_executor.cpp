@@ -110,17 +110,31 @@ std::vector<ExecEvent> KubeExecutor::take_events() {
   return out;
 }
 
+std::vector<std::string> KubeExecutor::namespaces() const {
+  std::vector<std::string> out{options_.namespace_name};
+  for (const auto& [pool, ns] : options_.namespace_of_pool) {
+    if (std::find(out.begin(), out.end(), ns) == out.end()) out.push_back(ns);
+  }
+  return out;
+}
+
 Result<std::vector<ExecJob>> KubeExecutor::jobs() {
-  auto list = kube_.list(jobs_path(options_.namespace_name), kTaskLabel);
-  if (!list) return tl::unexpected(list.error());
   std::vector<ExecJob> out;
-  for (const auto& job : list->items) {
-    ExecJob j;
-    if (!key_of(job, j.task_id, j.attempt)) continue;
-    const json& labels = job["metadata"].value("labels", json::object());
-    j.pool = labels.value(kPoolLabel, "");
-    j.done = job_done(job);
-    out.push_back(std::move(j));
+  for (const auto& ns : namespaces()) {
+    auto list = kube_.list(jobs_path(ns), kTaskLabel);
+    if (!list) return tl::unexpected(list.error());
+    for (const auto& job : list->items) {
+      ExecJob j;
+      if (!key_of(job, j.task_id, j.attempt)) continue;
+      const json& labels = job["metadata"].value("labels", json::object());
+      j.pool = labels.value(kPoolLabel, "");
+      j.done = job_done(job);
+      {
+        std::lock_guard lock(mu_);
+        namespace_of_[{j.task_id, j.attempt}] = ns;
+      }
+      out.push_back(std::move(j));
+    }
   }
   return out;
 }
@@ -129,19 +143,20 @@ void KubeExecutor::start() {
   std::lock_guard lock(mu_);
   if (started_ || stopping_) return;
   started_ = true;
-  watcher_ = std::thread([this] {
-    KubeReflector pods(kube_, fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name),
-                       kTaskLabel,
-                       [this](const std::string& type, const json& pod) { on_pod(type, pod); });
-    // An image that cannot be pulled becomes a failure once its grace is over, with or
-    // without a new event about the pod.
-    watch_loop(pods, [this] {
-      for (auto& [key, seen] : pods_) {
-        if (!seen.any_reported) observe(key, seen, false);
-      }
-      forget_old_cancels();
+  for (const auto& ns : namespaces()) {
+    watchers_.emplace_back([this, ns] {
+      KubeReflector pods(kube_, fmt::format("/api/v1/namespaces/{}/pods", ns), kTaskLabel,
+                         [this](const std::string& type, const json& pod) { on_pod(type, pod); });
+      // An image that cannot be pulled becomes a failure once its grace is over, with or
+      // without a new event about the pod.
+      watch_loop(pods, [this] {
+        for (auto& [key, seen] : pods_) {
+          if (!seen.any_reported) observe(key, seen, false);
+        }
+        forget_old_cancels();
+      });
     });
-  });
+  }
   if (options_.watch_nodes) {
     node_watcher_ = std::thread([this] {
       KubeReflector nodes(
@@ -160,24 +175,27 @@ void KubeExecutor::stop() {
   }
   cv_.notify_all();
   for (auto& t : senders_) t.join();
-  if (watcher_.joinable()) watcher_.join();
+  for (auto& t : watchers_) t.join();
   if (node_watcher_.joinable()) node_watcher_.join();
 }
 
 // Any replica can answer: the pods are read from the API server, not from the watch.
 Result<void> KubeExecutor::logs(const std::string& task_id, int tail_lines, bool follow,
                                 const std::function<bool(std::string_view)>& on_chunk) {
-  auto pods = kube_.list(fmt::format("/api/v1/namespaces/{}/pods", options_.namespace_name),
-                         fmt::format("{}={}", kTaskLabel, task_label_value(task_id)));
-  if (!pods) return tl::unexpected(pods.error());
-  std::string pod;
+  std::string pod, pod_ns;
   int latest = -1;
-  for (const auto& p : pods->items) {
-    std::string task;
-    int attempt = 0;
-    if (!key_of(p, task, attempt) || task != task_id || attempt < latest) continue;
-    latest = attempt;
-    pod = p["metadata"].value("name", "");
+  for (const auto& ns : namespaces()) {
+    auto pods = kube_.list(fmt::format("/api/v1/namespaces/{}/pods", ns),
+                           fmt::format("{}={}", kTaskLabel, task_label_value(task_id)));
+    if (!pods) return tl::unexpected(pods.error());
+    for (const auto& p : pods->items) {
+      std::string task;
+      int attempt = 0;
+      if (!key_of(p, task, attempt) || task != task_id || attempt < latest) continue;
+      latest = attempt;
+      pod = p["metadata"].value("name", "");
+      pod_ns = ns;
+    }
   }
   if (pod.empty()) {
     return tl::unexpected(Error{ErrorCode::kNotFound,
@@ -186,7 +204,7 @@ Result<void> KubeExecutor::logs(const std::string& task_id, int tail_lines, bool
                                     "was cleaned up)",
                                 "id"});
   }
-  return kube_.stream_logs(options_.namespace_name, pod, tail_lines, follow, on_chunk);
+  return kube_.stream_logs(pod_ns, pod, tail_lines, follow, on_chunk);
 }
 
 // ---- Sending: creates and deletes, in order per queue, each retried until it lands.
@@ -235,11 +253,17 @@ void KubeExecutor::do_create(Send& s) {
   if (auto it = options_.pools.find(l.pool); it != options_.pools.end()) target = it->second;
   target.pool = l.pool;
   target.node = l.node;
-  target.namespace_name = options_.namespace_name;
+  auto ns = options_.namespace_of_pool.find(l.pool);
+  target.namespace_name =
+      ns == options_.namespace_of_pool.end() ? options_.namespace_name : ns->second;
+  {
+    std::lock_guard lock(mu_);
+    namespace_of_[key] = target.namespace_name;
+  }
   auto job = build_job({l.task_id, l.tenant, l.class_name, l.resources, *l.run, l.attempt}, target);
   if (!job) return refuse("Unrunnable: " + job.error().message);
   bool existed = false;
-  auto r = kube_.create(jobs_path(options_.namespace_name), *job, &existed);
+  auto r = kube_.create(jobs_path(target.namespace_name), *job, &existed);
   if (!r) {
     if (r.error().code == ErrorCode::kUnavailable) return retry_later(std::move(s), r.error());
     log("the API server refused the Job", l.task_id, r.error());
@@ -269,11 +293,21 @@ void KubeExecutor::do_create(Send& s) {
 }
 
 void KubeExecutor::do_delete(Send& s) {
-  std::string path =
-      jobs_path(options_.namespace_name) + "/" + job_name(s.launch.task_id, s.launch.attempt);
-  auto r = kube_.remove(path, "Background", s.grace_s);
-  if (!r && r.error().code == ErrorCode::kUnavailable) return retry_later(std::move(s), r.error());
-  if (!r) log("the Job could not be deleted", s.launch.task_id, r.error());
+  // Where its Job is, when known (created or seen here); else every namespace in use.
+  std::vector<std::string> where;
+  {
+    std::lock_guard lock(mu_);
+    auto it = namespace_of_.find({s.launch.task_id, s.launch.attempt});
+    if (it != namespace_of_.end()) where.push_back(it->second);
+  }
+  if (where.empty()) where = namespaces();
+  for (const auto& ns : where) {
+    std::string path = jobs_path(ns) + "/" + job_name(s.launch.task_id, s.launch.attempt);
+    auto r = kube_.remove(path, "Background", s.grace_s);
+    if (!r && r.error().code == ErrorCode::kUnavailable)
+      return retry_later(std::move(s), r.error());
+    if (!r) log("the Job could not be deleted", s.launch.task_id, r.error());
+  }
 }
 
 void KubeExecutor::retry_later(Send s, const Error& e) {
@@ -335,11 +369,15 @@ void KubeExecutor::on_pod(const std::string& type, const json& pod) {
     std::lock_guard lock(mu_);
     Seen& seen = pods_[key];
     seen.pod = pod["metadata"].value("name", "");
+    namespace_of_[key] = pod["metadata"].value("namespace", options_.namespace_name);
     seen.object = pod;
     size_t before = events_.size();
     observe(key, seen, type == "DELETED");
     wake = events_.size() != before;
-    if (type == "DELETED") pods_.erase(key);
+    if (type == "DELETED") {
+      pods_.erase(key);
+      namespace_of_.erase(key);  // a delete after this looks in every namespace
+    }
   }
   if (wake) notify_loop();
 }

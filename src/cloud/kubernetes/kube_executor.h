@@ -39,6 +39,9 @@ namespace codefleet {
 
 struct KubeExecutorOptions {
   std::string namespace_name = "default";
+  // A pool's tasks in another namespace than the default (the serve config's
+  // kubernetes.namespaces maps environments to namespaces; serve turns that into pools).
+  std::map<std::string, std::string> namespace_of_pool;
   std::map<std::string, JobTarget> pools;  // by pool name; a pool missing: default target
   int64_t image_pull_grace_s = 300;        // ImagePullBackOff counts as a failure after this
   int senders = 4;                         // threads creating and deleting Jobs
@@ -72,6 +75,8 @@ class KubeExecutor final : public Executor {
                     const std::function<bool(std::string_view)>& on_chunk) override;
 
   const std::string& namespace_name() const { return options_.namespace_name; }
+  // Every namespace it runs tasks in: the default one first.
+  std::vector<std::string> namespaces() const;
   // Jobs created (201) and adopted (409) so far.
   int64_t created() const { return created_.load(); }
   int64_t adopted() const { return adopted_.load(); }
@@ -123,7 +128,9 @@ class KubeExecutor final : public Executor {
   std::function<void()> wake_;
   bool stopping_ = false;
   std::vector<std::thread> senders_;
-  std::thread watcher_, node_watcher_;
+  std::vector<std::thread> watchers_;  // one per namespace
+  std::thread node_watcher_;
+  std::map<Key, std::string> namespace_of_;         // where each attempt's Job is (for deletes)
   std::map<std::string, int64_t> not_ready_since_;  // node → when first seen NotReady
   std::set<std::string> lost_reported_;             // nodes reported lost (once each)
   std::vector<std::string> lost_nodes_;             // not yet taken by the loop
