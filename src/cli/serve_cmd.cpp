@@ -188,6 +188,7 @@ Result<KubernetesWorkers> kubernetes_workers(const ServeConfig& c, const FleetMo
     }
   }
   o.image_pull_grace_s = k.image_pull_grace_s;
+  o.no_pod_grace_s = k.image_pull_grace_s;
   for (const auto& p : model.pools) {
     JobTarget t;
     t.pool = p.name;

@@ -382,6 +382,18 @@ TEST_F(KubeDaemon, APoolsTasksRunInItsEnvironmentsNamespace) {
   EXPECT_EQ(jobs_of(done).size(), 1u);
 }
 
+TEST_F(KubeDaemon, AJobThatMakesNoPodFailsItsAttemptAfterTheGrace) {
+  kube_.make_pods(false);  // e.g. a service account that does not exist
+  std::string id = submit({{"class", "build"}});
+  ASSERT_TRUE(eventually([&] { return jobs_of(id).size() == 1; }));
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(state(id), "admitted");  // within the grace: waited for
+  now_s_ += 400;
+  ASSERT_TRUE(reaches(id, "failed"));
+  EXPECT_NE(task(id).value("reason", "").find("NoPod"), std::string::npos) << task(id).dump();
+  ASSERT_TRUE(eventually([&] { return jobs_of(id).empty(); }));  // and its Job is gone
+}
+
 TEST_F(KubeDaemon, AStrayAttemptThatStartsIsStopped) {
   std::string id = submit({{"class", "build"}});
   std::string pod = wait_pod(id);

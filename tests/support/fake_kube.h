@@ -58,8 +58,9 @@ class FakeKube {
   std::string kubeconfig(const std::string& namespace_name = "") const {
     return "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: " +
            url() + "\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context: " +
-           (namespace_name.empty() ? "{cluster: fake, user: u}"
-                                   : "{cluster: fake, user: u, namespace: " + namespace_name + "}") +
+           (namespace_name.empty()
+                ? "{cluster: fake, user: u}"
+                : "{cluster: fake, user: u, namespace: " + namespace_name + "}") +
            "\ncurrent-context: c\n";
   }
   int port() const { return thread_.port(); }
@@ -78,6 +79,11 @@ class FakeKube {
   void require_token(const std::string& token) {
     std::lock_guard lock(mu_);
     token_ = token;
+  }
+  // Whether a created Job gets its pod (false: as when the pod is refused at admission).
+  void make_pods(bool on) {
+    std::lock_guard lock(mu_);
+    make_pods_ = on;
   }
   // Open watch streams end after `n` more events each (a dropped connection).
   void cut_watches_after(int n) {
@@ -430,7 +436,7 @@ class FakeKube {
       job["status"] = json::object();
       json& stored = put("jobs", ns, job, "ADDED");
       json created = stored;
-      make_pod(ns, created);
+      if (make_pods_) make_pod(ns, created);
       send(res, 201, created);
     });
     server_.Delete("/apis/batch/v1/namespaces/([^/]+)/jobs/([^/]+)",
@@ -621,6 +627,7 @@ class FakeKube {
   int64_t compacted_at_ = 0;
   int compactions_ = 0, gone_sent_ = 0;
   std::string throttle_method_;
+  bool make_pods_ = true;
   int throttle_left_ = 0, retry_after_s_ = 1;
   int cut_after_ = -1;
   bool closing_ = false;

@@ -154,6 +154,7 @@ void KubeExecutor::start() {
           if (!seen.any_reported) observe(key, seen, false);
         }
         forget_old_cancels();
+        fail_podless_jobs();
       });
     });
   }
@@ -273,6 +274,7 @@ void KubeExecutor::do_create(Send& s) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
+    if (!pods_.count(key)) awaiting_pod_.emplace(key, now_s());
     if (cancelled_.count(key)) {
       // Stopped while the create was on its way: the delete may have found nothing.
       Send d;
@@ -367,6 +369,7 @@ void KubeExecutor::on_pod(const std::string& type, const json& pod) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
+    awaiting_pod_.erase(key);
     Seen& seen = pods_[key];
     seen.pod = pod["metadata"].value("name", "");
     namespace_of_[key] = pod["metadata"].value("namespace", options_.namespace_name);
@@ -408,6 +411,33 @@ void KubeExecutor::on_node(const std::string& type, const json& node) {
     wake = wake || events_.size() != before;
   }
   if (wake) notify_loop();
+}
+
+void KubeExecutor::fail_podless_jobs() {
+  for (auto it = awaiting_pod_.begin(); it != awaiting_pod_.end();) {
+    const Key key = it->first;
+    if (cancelled_.count(key) || pods_.count(key)) {
+      it = awaiting_pod_.erase(it);
+      continue;
+    }
+    if (now_s() - it->second < options_.no_pod_grace_s) {
+      ++it;
+      continue;
+    }
+    events_.push_back({ExecEvent::Kind::kFailed, key.first, key.second, 0,
+                       fmt::format("NoPod: its Job made no pod in {} s (kubectl describe job {})",
+                                   options_.no_pod_grace_s, job_name(key.first, key.second)),
+                       ""});
+    cancelled_[key] = steady_clock::now();
+    Send d;
+    d.create = false;
+    d.launch.task_id = key.first;
+    d.launch.attempt = key.second;
+    d.grace_s = 0;
+    sends_.push_back(std::move(d));
+    cv_.notify_all();
+    it = awaiting_pod_.erase(it);
+  }
 }
 
 void KubeExecutor::forget_old_cancels() {

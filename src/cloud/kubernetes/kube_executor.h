@@ -44,8 +44,11 @@ struct KubeExecutorOptions {
   std::map<std::string, std::string> namespace_of_pool;
   std::map<std::string, JobTarget> pools;  // by pool name; a pool missing: default target
   int64_t image_pull_grace_s = 300;        // ImagePullBackOff counts as a failure after this
-  int senders = 4;                         // threads creating and deleting Jobs
-  int watch_timeout_s = 10;                // one watch request's length (stop waits this long)
+  // A Job that has made no pod this long after its create (a service account that does not
+  // exist, a ResourceQuota or admission policy refusing the pod) fails its attempt.
+  int64_t no_pod_grace_s = 300;
+  int senders = 4;           // threads creating and deleting Jobs
+  int watch_timeout_s = 10;  // one watch request's length (stop waits this long)
   // Nodes of the pools (label codefleet.io/pool) are watched too: the pods on a node that
   // is deleted, or NotReady for longer than the grace, are lost (their Jobs deleted and the
   // tasks requeued) rather than waited for.
@@ -131,6 +134,8 @@ class KubeExecutor final : public Executor {
   std::vector<std::thread> watchers_;  // one per namespace
   std::thread node_watcher_;
   std::map<Key, std::string> namespace_of_;         // where each attempt's Job is (for deletes)
+  std::map<Key, int64_t> awaiting_pod_;             // created, no pod seen yet: since when
+  void fail_podless_jobs();                         // mu_ held
   std::map<std::string, int64_t> not_ready_since_;  // node → when first seen NotReady
   std::set<std::string> lost_reported_;             // nodes reported lost (once each)
   std::vector<std::string> lost_nodes_;             // not yet taken by the loop
