@@ -90,16 +90,18 @@ void KubeExecutor::launch(const Launch& l) {
 }
 
 void KubeExecutor::cancel(const std::string& task_id, int attempt, int grace_s) {
-  {
-    std::lock_guard lock(mu_);
-    cancelled_[{task_id, attempt}] = steady_clock::now();
-    Send s;
-    s.create = false;
-    s.launch.task_id = task_id;
-    s.launch.attempt = attempt;
-    s.grace_s = grace_s;
-    sends_.push_back(std::move(s));
-  }
+  std::lock_guard lock(mu_);
+  stop_attempt({task_id, attempt}, grace_s);
+}
+
+void KubeExecutor::stop_attempt(const Key& key, int grace_s) {
+  cancelled_[key] = steady_clock::now();
+  Send s;
+  s.create = false;
+  s.launch.task_id = key.first;
+  s.launch.attempt = key.second;
+  s.grace_s = grace_s;
+  sends_.push_back(std::move(s));
   cv_.notify_all();
 }
 
@@ -277,11 +279,7 @@ void KubeExecutor::do_create(Send& s) {
     if (!pods_.count(key)) awaiting_pod_.emplace(key, now_s());
     if (cancelled_.count(key)) {
       // Stopped while the create was on its way: the delete may have found nothing.
-      Send d;
-      d.create = false;
-      d.launch.task_id = l.task_id;
-      d.launch.attempt = l.attempt;
-      sends_.push_back(std::move(d));
+      stop_attempt(key, -1);
     } else if (auto it = pods_.find(key); existed && it != pods_.end()) {
       // Adopted: what its pod did meanwhile is news to the loop that asked again.
       it->second.any_reported = false;
@@ -428,14 +426,7 @@ void KubeExecutor::fail_podless_jobs() {
                        fmt::format("NoPod: its Job made no pod in {} s (kubectl describe job {})",
                                    options_.no_pod_grace_s, job_name(key.first, key.second)),
                        ""});
-    cancelled_[key] = steady_clock::now();
-    Send d;
-    d.create = false;
-    d.launch.task_id = key.first;
-    d.launch.attempt = key.second;
-    d.grace_s = 0;
-    sends_.push_back(std::move(d));
-    cv_.notify_all();
+    stop_attempt(key, 0);
     it = awaiting_pod_.erase(it);
   }
 }
@@ -512,16 +503,7 @@ void KubeExecutor::observe(const Key& key, Seen& seen, bool deleted) {
   // Failed without ending (an image that cannot be pulled, a container that cannot be
   // made): the pod would wait, holding its requests, forever. Its Job goes.
   std::string phase = seen.object.value("status", json::object()).value("phase", "");
-  if (failed && phase != "Failed" && phase != "Succeeded") {
-    cancelled_[key] = steady_clock::now();
-    Send d;
-    d.create = false;
-    d.launch.task_id = key.first;
-    d.launch.attempt = key.second;
-    d.grace_s = 0;
-    sends_.push_back(std::move(d));
-    cv_.notify_all();
-  }
+  if (failed && phase != "Failed" && phase != "Succeeded") stop_attempt(key, 0);
 }
 
 void KubeExecutor::emit(ExecEvent e) {

@@ -105,6 +105,8 @@ class KubeExecutor final : public Executor {
   void do_create(Send& s);
   void do_delete(Send& s);
   void retry_later(Send s, const Error& e);
+  // Marks the attempt stopped and queues its Job's delete (mu_ held).
+  void stop_attempt(const Key& key, int grace_s);
   void watch_loop(KubeReflector& reflector, const std::function<void()>& after_step);
   void on_pod(const std::string& type, const nlohmann::json& pod);
   void on_node(const std::string& type, const nlohmann::json& node);
